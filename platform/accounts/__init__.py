@@ -1,0 +1,1 @@
+"""Users, their role (annotator, validator, clinician, admin) and validation level."""

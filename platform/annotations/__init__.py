@@ -1,0 +1,1 @@
+"""Score scales and the labels people (and models) put on frames and videos."""

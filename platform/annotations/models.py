@@ -1,0 +1,139 @@
+"""Score scales and labels.
+
+Labels are one row per annotator and never overwritten by another person: the unique constraints
+below make "my score of this frame" a single row that only its author changes. Every label records
+the validation level of whoever made it and whether a human or a model made it.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from accounts.models import MAX_VALIDATION_LEVEL, MIN_VALIDATION_LEVEL
+
+
+class ScoreScale(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=models.Q(is_default=True),
+                                    name="one_default_score_scale"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScoreLevel(models.Model):
+    scale = models.ForeignKey(ScoreScale, on_delete=models.CASCADE, related_name="levels")
+    value = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    colour = models.CharField(max_length=7, help_text="Hex colour used by the viewer, e.g. #1f77b4.")
+
+    class Meta:
+        ordering = ["scale", "value"]
+        constraints = [models.UniqueConstraint(fields=["scale", "value"], name="score_level_unique_per_scale")]
+
+    def __str__(self) -> str:
+        return f"{self.scale.name} {self.value}: {self.name}"
+
+
+class SegmentationClass(models.Model):
+    """Pixel classes of contour masks: background (0) plus the marker of each score (score + 1)."""
+
+    index = models.PositiveSmallIntegerField(unique=True, help_text="Class id in mask images.")
+    name = models.CharField(max_length=100, unique=True)
+    score = models.PositiveSmallIntegerField(null=True, blank=True,
+                                             help_text="The score this marker indicates; empty for background.")
+    colour = models.CharField(max_length=7)
+
+    class Meta:
+        ordering = ["index"]
+        verbose_name_plural = "segmentation classes"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LabelSource(models.TextChoices):
+    HUMAN = "human", "Human"
+    MODEL = "model", "Model"
+
+
+class Label(models.Model):
+    """Common fields of every label someone made (see STYLE.md: one abstract base, concrete kinds)."""
+
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    validation_level = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(MIN_VALIDATION_LEVEL), MaxValueValidator(MAX_VALIDATION_LEVEL)],
+        help_text="The annotator's validation level when the label was made (1–4).",
+    )
+    source = models.CharField(max_length=8, choices=LabelSource.choices, default=LabelSource.HUMAN)
+    version = models.PositiveIntegerField(default=1, help_text="Bumped on every change; stale writes are refused.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class FrameScore(Label):
+    frame = models.ForeignKey("studies.Frame", on_delete=models.CASCADE, related_name="scores")
+    score = models.PositiveSmallIntegerField(help_text="Level of the default score scale (0–3).")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["frame", "annotator"], name="frame_score_one_per_annotator"),
+            models.CheckConstraint(condition=models.Q(score__lte=3), name="frame_score_0_to_3"),
+            models.CheckConstraint(condition=models.Q(validation_level__gte=1, validation_level__lte=4),
+                                   name="frame_score_level_1_to_4"),
+        ]
+        indexes = [
+            models.Index(fields=["annotator", "frame"], name="frame_score_annotator_idx"),
+            models.Index(fields=["validation_level"], name="frame_score_level_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"frame {self.frame_id}: {self.score} by {self.annotator_id}"
+
+
+class VideoScore(Label):
+    video = models.ForeignKey("studies.Video", on_delete=models.CASCADE, related_name="scores")
+    score = models.PositiveSmallIntegerField(help_text="Level of the default score scale (0–3).")
+    a_lines = models.BooleanField(null=True, blank=True, help_text="A-lines seen (when the rater said).")
+    b_lines = models.BooleanField(null=True, blank=True, help_text="B-lines seen (when the rater said).")
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["video", "annotator"], name="video_score_one_per_annotator"),
+            models.CheckConstraint(condition=models.Q(score__lte=3), name="video_score_0_to_3"),
+            models.CheckConstraint(condition=models.Q(validation_level__gte=1, validation_level__lte=4),
+                                   name="video_score_level_1_to_4"),
+        ]
+        indexes = [models.Index(fields=["annotator", "video"], name="video_score_annotator_idx")]
+
+    def __str__(self) -> str:
+        return f"video {self.video_id}: {self.score} by {self.annotator_id}"
+
+
+class Contour(Label):
+    frame = models.ForeignKey("studies.Frame", on_delete=models.CASCADE, related_name="contours")
+    segmentation_class = models.ForeignKey(SegmentationClass, on_delete=models.PROTECT, related_name="+")
+    vertices = models.JSONField(help_text="Polygon as [[x, y], ...] in image pixels, at least 3 vertices.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(validation_level__gte=1, validation_level__lte=4),
+                                   name="contour_level_1_to_4"),
+        ]
+        indexes = [models.Index(fields=["frame", "annotator"], name="contour_frame_annotator_idx")]
+
+    def __str__(self) -> str:
+        return f"contour on frame {self.frame_id} by {self.annotator_id}"

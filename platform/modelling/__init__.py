@@ -1,0 +1,1 @@
+"""Model versions, training jobs and the predictions models write back."""

@@ -1,0 +1,1 @@
+"""Pleura's Django project: settings, URL routes, ASGI/WSGI entry points and the Celery app."""

@@ -1,0 +1,126 @@
+"""Settings shared by every environment.
+
+Every value comes from the environment with a safe default; nothing is written or generated at
+import time. The defaults describe the embedded mode: a SQLite file and a media folder under `var/`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+PLATFORM_ROOT = REPO_ROOT / "platform"
+
+env = environ.Env()
+# A `.env` file beside manage.py is optional and never required.
+env_file = REPO_ROOT / ".env"
+if env_file.is_file():
+    env.read_env(str(env_file))
+
+VAR_DIR = Path(env.str("PLEURA_VAR_DIR", default=str(REPO_ROOT / "var")))
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "accounts",
+    "studies",
+    "annotations",
+    "modelling",
+    "agreement",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "pleura.urls"
+WSGI_APPLICATION = "pleura.wsgi.application"
+ASGI_APPLICATION = "pleura.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PLATFORM_ROOT / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# DATABASE_URL switches to PostgreSQL (psycopg 3), e.g. postgres://postgres@127.0.0.1:5432/pleura.
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'pleura.sqlite3'}"),
+}
+DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server read while a worker process writes.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault("init_command", "PRAGMA journal_mode=WAL;")
+    DATABASES["default"]["OPTIONS"].setdefault("timeout", 30)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("PLEURA_STATIC_ROOT", default=str(VAR_DIR / "static")))
+
+# Media goes through Django's storage API so an S3-compatible backend can replace the folder by
+# setting PLEURA_MEDIA_STORAGE (and its options) without touching code.
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.str("PLEURA_MEDIA_ROOT", default=str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {
+        "BACKEND": env.str("PLEURA_MEDIA_STORAGE", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": {"location": str(MEDIA_ROOT)} if "FileSystem" in env.str(
+            "PLEURA_MEDIA_STORAGE", default="FileSystem") else {},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Ingestion limits, read by studies.ingest: a frame larger than this many pixels is refused, and so
+# is a video with more frames (both protect the disk and the workers from hostile or broken files).
+PLEURA_MAX_FRAME_PIXELS = env.int("PLEURA_MAX_FRAME_PIXELS", default=4096 * 4096)
+PLEURA_MAX_FRAMES = env.int("PLEURA_MAX_FRAMES", default=100_000)
+# Key for the pseudonymous patient codes derived from DICOM PatientID (HMAC); keep it secret and
+# stable, or the same patient maps to a new code.
+PLEURA_PSEUDONYM_KEY = env.str("PLEURA_PSEUDONYM_KEY", default="")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("PLEURA_LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,1 @@
+"""Sites, patients, exams, videos and frames, and the ingestion of ultrasound files."""

@@ -1,0 +1,135 @@
+"""Decode a file and write its frames to media storage as lossless PNG (no database access).
+
+Split from the database step so the dataset import can decode several videos in parallel threads
+(OpenCV's decoder and PNG encoder release the GIL) while one thread writes rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, default_storage
+
+from studies.models import VideoFormat
+
+from .decode import DecodedVideo, VideoMeta, open_frame_source
+from .errors import IngestError
+from .png import encode_png
+
+SOURCE_SUFFIX = {VideoFormat.MP4: ".mp4", VideoFormat.MOV: ".mov", VideoFormat.AVI: ".avi",
+                 VideoFormat.GIF: ".gif", VideoFormat.DICOM: ".dcm"}
+
+
+def video_folder(sha256: str) -> str:
+    return f"videos/{sha256[:2]}/{sha256}"
+
+
+def encode_frame_png(frame: np.ndarray) -> bytes:
+    """PNG bytes of a frame; colour frames whose channels are equal are stored as grey (still exact)."""
+    if frame.ndim == 3 and frame.shape[2] == 3 and (
+        np.array_equal(frame[..., 0], frame[..., 1]) and np.array_equal(frame[..., 1], frame[..., 2])
+    ):
+        frame = frame[..., 0]
+    return encode_png(frame)
+
+
+def _check_meta(meta: VideoMeta, *, name: str) -> None:
+    if meta.width <= 0 or meta.height <= 0:
+        raise IngestError(name, "the video has no frame size: the file is corrupt or holds no video stream")
+    if meta.width * meta.height > settings.PLEURA_MAX_FRAME_PIXELS:
+        raise IngestError(
+            name, f"frame size {meta.width}×{meta.height} exceeds the limit of "
+                  f"{settings.PLEURA_MAX_FRAME_PIXELS:,} pixels (PLEURA_MAX_FRAME_PIXELS)",
+        )
+    if meta.declared_frames > settings.PLEURA_MAX_FRAMES:
+        raise IngestError(name, f"{meta.declared_frames:,} frames exceed the limit of "
+                                f"{settings.PLEURA_MAX_FRAMES:,} (PLEURA_MAX_FRAMES)")
+
+
+def decode_to_storage(path: Path, fmt: VideoFormat, *, sha256: str, name: str,
+                      dicom_pseudonym: str = "", storage: Storage | None = None) -> DecodedVideo:
+    """Decode `path` frame by frame into `<video folder>/frames/NNNNNN.png` and store the source.
+
+    DICOM files are de-identified (their patient becomes `dicom_pseudonym`) before their copy is
+    stored. On any error every file written so far is deleted and the error re-raised.
+    """
+    storage = storage or default_storage
+    folder = video_folder(sha256)
+    written: list[str] = []
+    try:
+        source = open_frame_source(path, fmt, name=name)
+        _check_meta(source.meta, name=name)
+        decoded = DecodedVideo(format=fmt, meta=source.meta)
+        for index, frame in enumerate(source.frames()):
+            if index >= settings.PLEURA_MAX_FRAMES:
+                raise IngestError(name, f"more than {settings.PLEURA_MAX_FRAMES:,} frames (PLEURA_MAX_FRAMES)")
+            if frame.shape[0] != source.meta.height or frame.shape[1] != source.meta.width:
+                raise IngestError(name, f"frame {index} is {frame.shape[1]}×{frame.shape[0]}, "
+                                        f"not {source.meta.width}×{source.meta.height}")
+            stored = storage.save(f"{folder}/frames/{index:06d}.png",
+                                  ContentFile(encode_frame_png(frame)))
+            written.append(stored)
+            decoded.frame_names.append(stored)
+        if not decoded.frame_names:
+            raise IngestError(name, "the video has zero frames")
+        declared = source.meta.declared_frames
+        if fmt != VideoFormat.GIF and declared > 0 and decoded.frame_count < declared:
+            raise IngestError(name, f"the video is truncated: {decoded.frame_count} of {declared} frames "
+                                    "could be decoded")
+        if fmt == VideoFormat.DICOM:
+            content = _deidentified_copy(path, pseudonym=dicom_pseudonym)
+        else:
+            content = path.read_bytes() if path.stat().st_size < 64 * 2**20 else None
+        suffix = SOURCE_SUFFIX[fmt]
+        if content is not None:
+            decoded.source_name = storage.save(f"{folder}/source{suffix}", ContentFile(content))
+        else:
+            with path.open("rb") as handle:  # large files are streamed, not read whole
+                decoded.source_name = storage.save(f"{folder}/source{suffix}", handle)
+        written.append(decoded.source_name)
+        return decoded
+    except BaseException:
+        delete_stored(written, storage=storage)
+        raise
+
+
+def _deidentified_copy(path: Path, *, pseudonym: str) -> bytes:
+    import pydicom
+
+    from .deidentify import deidentify
+
+    if not pseudonym:
+        raise ValueError("a DICOM file needs the patient's pseudonymous code before it is stored")
+    dataset = pydicom.dcmread(str(path))
+    deidentify(dataset, key=settings.PLEURA_PSEUDONYM_KEY, pseudonym=pseudonym)
+    buffer = BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def delete_stored(names: Iterable[str], *, storage: Storage | None = None) -> None:
+    """Delete stored files and, for a local folder, the empty directories they leave."""
+    storage = storage or default_storage
+    folders: set[str] = set()
+    for stored in names:
+        if stored:
+            storage.delete(stored)
+            folders.add(os.path.dirname(stored))
+    try:
+        root = Path(storage.path("")).resolve()
+    except NotImplementedError:
+        return
+    for folder in sorted(folders, key=len, reverse=True):
+        current = Path(storage.path(folder)).resolve()
+        while current != root and root in current.parents:
+            try:
+                current.rmdir()
+            except OSError:
+                break
+            current = current.parent

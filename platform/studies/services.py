@@ -1,0 +1,175 @@
+"""Writes on studies: sites, patients, exams and video ingestion.
+
+`video_ingest` is the one way a file becomes a Video: the admin, the API, the commands and the
+Celery ingest task all call it. It is idempotent by SHA-256 and leaves no rows and no files behind
+when it refuses a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from .ingest import DecodedVideo, IngestError, decode_to_storage, delete_stored, detect_format
+from .ingest.deidentify import pseudonymous_code
+from .ingest.sniff import HEAD_BYTES
+from .models import CovidStatus, Exam, Frame, IngestStatus, Patient, Probe, Site, Video, VideoFormat
+
+CHUNK_BYTES = 1 << 20
+FRAME_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    video: Video
+    created: bool  # False when the same bytes were imported before
+
+
+def site_ensure(*, name: str) -> Site:
+    site, _ = Site.objects.get_or_create(name=name)
+    return site
+
+
+def patient_upsert(*, site: Site, code: str, covid_status: str = CovidStatus.UNKNOWN,
+                   clinical_variables: dict | None = None) -> Patient:
+    """Create or update a patient by its pseudonymous code within the site."""
+    if covid_status not in CovidStatus.values:
+        raise ValueError(f"unknown COVID-19 status {covid_status!r}; expected one of {', '.join(CovidStatus.values)}")
+    patient, created = Patient.objects.get_or_create(
+        site=site, code=code,
+        defaults={"covid_status": covid_status, "clinical_variables": clinical_variables or {}},
+    )
+    if not created:
+        patient.covid_status = covid_status
+        if clinical_variables is not None:
+            patient.clinical_variables = clinical_variables
+        patient.save(update_fields=["covid_status", "clinical_variables"])
+    return patient
+
+
+def exam_ensure(*, patient: Patient, exam_date: date | None = None, operator: str = "") -> Exam:
+    """The patient's exam on that date (one exam per patient and date is enough for imports)."""
+    exam = Exam.objects.filter(patient=patient, date=exam_date).order_by("id").first()
+    return exam or Exam.objects.create(patient=patient, date=exam_date, operator=operator)
+
+
+@contextmanager
+def _local_copy(source: BinaryIO | Path, *, name: str) -> Iterator[tuple[Path, str]]:
+    """Yield a local path to the bytes and their SHA-256, streaming uploads to a temporary file."""
+    digest = hashlib.sha256()
+    if isinstance(source, Path):
+        if not source.is_file():
+            raise IngestError(name, "the file does not exist")
+        with source.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+                digest.update(chunk)
+        yield source, digest.hexdigest()
+        return
+    with tempfile.NamedTemporaryFile(prefix="pleura-ingest-", suffix=Path(name).suffix) as spooled:
+        for chunk in iter(lambda: source.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+            spooled.write(chunk)
+        spooled.flush()
+        yield Path(spooled.name), digest.hexdigest()
+
+
+def _read_head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(HEAD_BYTES)
+
+
+def _dicom_patient_code(path: Path, *, name: str) -> str:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        header = pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=["PatientID"])
+    except (InvalidDicomError, OSError, ValueError, EOFError) as error:
+        raise IngestError(name, f"the DICOM file could not be read: {error}") from error
+    patient_id = str(header.get("PatientID", "") or "").strip()
+    if not patient_id:
+        raise IngestError(name, "the DICOM file has no PatientID, so it cannot be mapped to a patient; "
+                                "give the patient explicitly")
+    return pseudonymous_code(patient_id, key=settings.PLEURA_PSEUDONYM_KEY)
+
+
+def video_ingest(*, source: BinaryIO | Path, original_name: str, patient: Patient | None = None,
+                 site: Site | None = None, exam: Exam | None = None, lung_zone: str = "",
+                 probe: str = Probe.CONVEX, scanner_model: str = "") -> IngestResult:
+    """Import one ultrasound file (MP4/MOV/AVI/GIF or multi-frame DICOM) as a Video with its frames.
+
+    The patient comes from `exam`, else `patient`, else (DICOM only) the pseudonymous code derived
+    from the file's PatientID within `site`. Raises IngestError naming the file and the reason.
+    """
+    name = Path(original_name).name or "upload"
+    with _local_copy(source, name=name) as (path, sha256):
+        existing = Video.objects.filter(sha256=sha256).first()
+        if existing is not None:
+            return IngestResult(video=existing, created=False)
+        fmt = detect_format(_read_head(path), name=name)
+        exam, pseudonym = _resolve_exam(path, fmt, name=name, exam=exam, patient=patient, site=site)
+        decoded = decode_to_storage(path, fmt, sha256=sha256, name=name, dicom_pseudonym=pseudonym)
+    return video_record(decoded=decoded, exam=exam, sha256=sha256, original_name=name,
+                        lung_zone=lung_zone, probe=probe, scanner_model=scanner_model)
+
+
+def _resolve_exam(path: Path, fmt: VideoFormat, *, name: str, exam: Exam | None, patient: Patient | None,
+                  site: Site | None) -> tuple[Exam, str]:
+    if exam is not None:
+        return exam, exam.patient.code
+    if patient is not None:
+        return exam_ensure(patient=patient), patient.code
+    if fmt != VideoFormat.DICOM:
+        raise IngestError(name, "no patient given: only DICOM files name their patient")
+    if site is None:
+        raise IngestError(name, "no patient or site given to map the DICOM patient to")
+    code = _dicom_patient_code(path, name=name)
+    found = Patient.objects.filter(site=site, code=code).first()
+    if found is None:
+        raise IngestError(name, f"unknown patient: no patient with pseudonymous code {code} at site "
+                                f"{site.name!r}; create the patient first")
+    return exam_ensure(patient=found), code
+
+
+def video_record(*, decoded: DecodedVideo, exam: Exam, sha256: str, original_name: str, lung_zone: str = "",
+                 probe: str = Probe.CONVEX, scanner_model: str = "") -> IngestResult:
+    """Write the Video and Frame rows for stored frames, atomically; on failure delete the files.
+
+    A concurrent import of the same bytes wins the unique sha256 race: this one then removes its
+    files and returns the existing video.
+    """
+    stored = [*decoded.frame_names, decoded.source_name]
+    fps = decoded.meta.fps if decoded.meta.fps > 0 else 25.0  # containers without a rate: assume 25
+    try:
+        with transaction.atomic():
+            video = Video.objects.create(
+                exam=exam, lung_zone=lung_zone, probe=probe,
+                scanner_model=scanner_model or decoded.meta.scanner_model, fps=fps,
+                frame_count=decoded.frame_count, width=decoded.meta.width, height=decoded.meta.height,
+                format=decoded.format, source_file=decoded.source_name, original_name=original_name,
+                sha256=sha256, ingest_status=IngestStatus.READY,
+            )
+            Frame.objects.bulk_create(
+                (Frame(video=video, index=index, image=image) for index, image in enumerate(decoded.frame_names)),
+                batch_size=FRAME_BATCH,
+            )
+    except IntegrityError:
+        delete_stored(stored)
+        existing = Video.objects.filter(sha256=sha256).first()
+        if existing is None:
+            raise
+        return IngestResult(video=existing, created=False)
+    except BaseException:
+        delete_stored(stored)
+        raise
+    return IngestResult(video=video, created=True)
+
