@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_celery_results",
     "accounts",
     "studies",
     "annotations",
@@ -117,6 +118,34 @@ PLEURA_MAX_FRAMES = env.int("PLEURA_MAX_FRAMES", default=100_000)
 # Key for the pseudonymous patient codes derived from DICOM PatientID (HMAC); keep it secret and
 # stable, or the same patient maps to a new code.
 PLEURA_PSEUDONYM_KEY = env.str("PLEURA_PSEUDONYM_KEY", default="")
+
+# Celery. Without CELERY_BROKER_URL the embedded mode uses kombu's filesystem transport in
+# var/broker (no server needed); `manage.py demo` creates its folders. Jobs never run inside the web
+# request: if the broker is unreachable, submitting fails loudly.
+BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    # Redis: a task not acknowledged within an hour (worker killed) is delivered again.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "analysis"
+# One queue per kind of work, each with its own hard time limit (seconds).
+CELERY_QUEUE_TIME_LIMITS = {
+    "ingest": env.int("PLEURA_INGEST_TIME_LIMIT", default=30 * 60),
+    "analysis": env.int("PLEURA_ANALYSIS_TIME_LIMIT", default=60 * 60),
+    "gpu": env.int("PLEURA_GPU_TIME_LIMIT", default=24 * 60 * 60),
+}
 
 LOGGING = {
     "version": 1,

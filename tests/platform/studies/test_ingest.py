@@ -199,3 +199,27 @@ def test_non_dicom_without_patient_is_refused(tmp_path, site, media_root):
     with pytest.raises(IngestError, match=r"^clip.mp4: no patient given"):
         video_ingest(source=path, original_name="clip.mp4", site=site)
     assert media_files(media_root) == []
+
+
+def test_memory_stays_flat_for_a_long_video(tmp_path, patient):
+    """Frames are streamed one at a time: peak traced memory is far below the decoded video's size."""
+    import tracemalloc
+
+    n, height, width = 240, 240, 320
+    frames = [np.full((height, width, 3), (i * 7) % 256, dtype=np.uint8) for i in range(4)]
+    path = tmp_path / "long.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (width, height))
+    for index in range(n):
+        writer.write(frames[index % 4])
+    writer.release()
+    decoded_size = n * height * width * 3  # ~55 MB if the video were held in memory
+
+    tracemalloc.start()
+    try:
+        video = video_ingest(source=path, original_name="long.avi", patient=patient).video
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert video.frame_count == n
+    assert peak < decoded_size / 10, f"peak {peak / 2**20:.1f} MiB"

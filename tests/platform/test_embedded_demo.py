@@ -1,0 +1,80 @@
+"""The embedded path of `make demo`: SQLite, local media, phantom data, a spawned worker, a server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def embedded_env(var_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_", "DJANGO_SETTINGS"))}
+    env.update(PLEURA_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="pleura.settings.local", PYTHONUNBUFFERED="1")
+    return env
+
+
+def manage(var_dir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=embedded_env(var_dir),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_demo_prepares_sqlite_users_and_phantoms(tmp_path):
+    done = manage(tmp_path, "demo", "--no-serve", "--videos", "2", "--frames", "8")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "pleura.sqlite3").is_file()
+    assert "admin      / pleura-admin" in done.stdout
+    assert "annotator  / pleura-annotator" in done.stdout
+    check = manage(tmp_path, "shell", "--no-imports", "-c",
+                   "from studies.models import Video, Frame; from annotations.models import FrameScore, Contour;"
+                   "print(Video.objects.count(), Frame.objects.count(), FrameScore.objects.count() > 0,"
+                   " Contour.objects.count() > 0)")
+    assert check.stdout.split() == ["2", "16", "True", "True"], check.stderr
+    again = manage(tmp_path, "demo", "--no-serve", "--videos", "2", "--frames", "8")
+    assert again.returncode == 0 and "Generating phantom data" not in again.stdout
+
+
+@pytest.mark.slow
+def test_demo_serves_and_its_worker_runs_jobs(tmp_path):
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "manage.py", "demo", "--addr", f"127.0.0.1:{port}",
+                               "--videos", "1", "--frames", "5"], cwd=REPO, env=embedded_env(tmp_path),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline, status = time.monotonic() + 120, None
+        while time.monotonic() < deadline and status is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2) as response:
+                    status = response.status
+            except OSError:
+                assert server.poll() is None, "demo exited early"
+                time.sleep(0.5)
+        assert status == 200
+        submit = manage(tmp_path, "shell", "--no-imports", "-c", (
+            "from studies.tasks import ingest_file; from studies.models import Patient, Video;"
+            "from ml.phantom import generate_phantom_video, write_video; import tempfile, pathlib;"
+            "d = pathlib.Path(tempfile.mkdtemp());"
+            "p = write_video(d / 'job.avi', generate_phantom_video(seed=99, n_frames=4, height=96, width=96));"
+            "r = ingest_file.delay(str(p), patient_id=Patient.objects.first().pk);"
+            "print('VIDEO', Video.objects.get(pk=r.get(timeout=90)).frame_count)"), timeout=150)
+        assert "VIDEO 4" in submit.stdout, submit.stdout + submit.stderr
+    finally:
+        os.killpg(server.pid, 15)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, 9)
