@@ -137,3 +137,50 @@ class Contour(Label):
 
     def __str__(self) -> str:
         return f"contour on frame {self.frame_id} by {self.annotator_id}"
+
+
+class ProjectSettings(models.Model):
+    """Project-wide labelling policy (a single row, id 1)."""
+
+    reveal_labels_to_annotators = models.BooleanField(
+        default=False, help_text="Annotators see other annotators' labels and model output (off: blind annotation).")
+
+    class Meta:
+        verbose_name_plural = "project settings"
+
+    def __str__(self) -> str:
+        return "Project settings"
+
+
+class LabelAction(models.TextChoices):
+    CREATE = "create", "Created"
+    UPDATE = "update", "Updated"
+    DELETE = "delete", "Deleted"
+
+
+class LabelChange(models.Model):
+    """History of every label change: who, when, the old and the new value."""
+
+    label_type = models.CharField(max_length=16)  # frame_score | video_score | contour
+    label_id = models.BigIntegerField()
+    frame = models.ForeignKey("studies.Frame", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    video = models.ForeignKey("studies.Video", on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                              help_text="Whose label it is.")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=8, choices=LabelAction.choices)
+    version = models.PositiveIntegerField(help_text="The label's version after the change.")
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField(null=True, blank=True)
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [
+            models.Index(fields=["label_type", "label_id"], name="label_change_label_idx"),
+            models.Index(fields=["video", "changed_at"], name="label_change_video_idx"),
+            models.Index(fields=["owner", "changed_at"], name="label_change_owner_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.label_type} {self.label_id} v{self.version}"

@@ -1,19 +1,30 @@
-"""Writes on labels. Bulk imports go through here so every label gets its author's level."""
+"""Writes on labels.
+
+Imports (`*_import`) load labels in bulk from trusted sources (datasets, phantoms). Interactive writes
+(`*_write`, `label_delete`) are versioned: a write names the version it was based on; if the label
+changed since, nothing is written and LabelConflict carries the current state (the API answers 409).
+Bulk writes are all or nothing, every change is recorded in LabelChange, and nobody writes another
+person's label: every function writes the labels of `user` only.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
+from studies.models import Frame, Video
 
-from .models import Contour, FrameScore, LabelSource, SegmentationClass, VideoScore
+from .geometry import polygon_problems
+from .models import Contour, FrameScore, LabelAction, LabelChange, LabelSource, SegmentationClass, VideoScore
 
 BATCH = 2000
 
 
-def _check_score(score: int) -> int:
+def _valid_score(score: int) -> int:
     if not 0 <= int(score) <= 3:
         raise ValueError(f"score {score} is outside the 0–3 scale")
     return int(score)
@@ -22,7 +33,7 @@ def _check_score(score: int) -> int:
 @transaction.atomic
 def frame_scores_import(*, annotator: User, scores: Mapping[int, int], source: str = LabelSource.HUMAN) -> int:
     """Set `annotator`'s score of each frame id (insert or overwrite their own row only)."""
-    rows = [FrameScore(frame_id=frame_id, annotator=annotator, score=_check_score(score),
+    rows = [FrameScore(frame_id=frame_id, annotator=annotator, score=_valid_score(score),
                        validation_level=annotator.validation_level, source=source)
             for frame_id, score in scores.items()]
     FrameScore.objects.bulk_create(rows, batch_size=BATCH, update_conflicts=True,
@@ -31,11 +42,11 @@ def frame_scores_import(*, annotator: User, scores: Mapping[int, int], source: s
     return len(rows)
 
 
-def video_score_set(*, annotator: User, video_id: int, score: int, source: str = LabelSource.HUMAN,
+def video_score_import(*, annotator: User, video_id: int, score: int, source: str = LabelSource.HUMAN,
                     comment: str = "") -> VideoScore:
     row, _ = VideoScore.objects.update_or_create(
         video_id=video_id, annotator=annotator,
-        defaults={"score": _check_score(score), "validation_level": annotator.validation_level,
+        defaults={"score": _valid_score(score), "validation_level": annotator.validation_level,
                   "source": source, "comment": comment},
     )
     return row
@@ -57,3 +68,203 @@ def contours_import(*, annotator: User, contours: Iterable[tuple[int, int, Seque
                             validation_level=annotator.validation_level, source=source))
     Contour.objects.bulk_create(rows, batch_size=BATCH)
     return len(rows)
+
+
+MAX_SCORE = 3
+
+
+class LabelConflict(Exception):
+    """The label changed since the version the write was based on."""
+
+    def __init__(self, current: list[dict[str, Any]]) -> None:
+        self.current = current
+        super().__init__("the label was changed meanwhile; reload and merge")
+
+
+class LabelValidationError(ValueError):
+    """Field-level problems: {field path: [messages]}."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+
+
+def score_value(label: FrameScore | VideoScore) -> dict[str, Any]:
+    return {"id": label.pk, "score": label.score, "version": label.version,
+            "validation_level": label.validation_level, "updated_at": label.updated_at.isoformat()}
+
+
+def contour_value(label: Contour) -> dict[str, Any]:
+    return {"id": label.pk, "segmentation_class": label.segmentation_class.index, "vertices": label.vertices,
+            "version": label.version, "updated_at": label.updated_at.isoformat()}
+
+
+def _change(label_type: str, label: Any, *, video_id: int, frame_id: int | None, user: User, action: str,
+            old: dict | None, new: dict | None) -> LabelChange:
+    return LabelChange(label_type=label_type, label_id=label.pk, frame_id=frame_id, video_id=video_id,
+                       owner_id=label.annotator_id, changed_by=user, action=action,
+                       version=label.version, old_value=old, new_value=new)
+
+
+def _check_score(score: object, field: str, errors: dict[str, list[str]]) -> None:
+    if not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= MAX_SCORE:
+        errors.setdefault(field, []).append(f"score must be an integer 0–{MAX_SCORE}, got {score!r}")
+
+
+@transaction.atomic
+def frame_scores_write(*, user: User, video: Video, items: Sequence[dict[str, Any]],
+                       source: str = LabelSource.HUMAN) -> list[FrameScore]:
+    """Set `user`'s scores of many frames of one video: items {frame, score, version (None = new)}.
+
+    All or nothing: a frame of another video, a bad score or one stale version writes nothing.
+    """
+    errors: dict[str, list[str]] = {}
+    frame_ids = [item.get("frame") for item in items]
+    if len(set(frame_ids)) != len(frame_ids):
+        errors.setdefault("items", []).append("a frame appears twice")
+    frames = set(Frame.objects.filter(video=video, id__in=[f for f in frame_ids if isinstance(f, int)])
+                 .values_list("id", flat=True))
+    for position, item in enumerate(items):
+        if item.get("frame") not in frames:
+            errors.setdefault(f"items[{position}].frame", []).append(
+                f"frame {item.get('frame')!r} is not a frame of video {video.pk}")
+        _check_score(item.get("score"), f"items[{position}].score", errors)
+    if errors:
+        raise LabelValidationError(errors)
+    existing = {row.frame_id: row for row in FrameScore.objects.select_for_update().filter(
+        annotator=user, frame_id__in=frame_ids)}
+    conflicts = []
+    for item in items:
+        row, base = existing.get(item["frame"]), item.get("version")
+        if (row is not None and base is not None and base != row.version) or (row is None and base):
+            conflicts.append({"frame": item["frame"], "current": score_value(row) if row else None})
+    if conflicts:
+        raise LabelConflict(conflicts)
+
+    now = timezone.now()
+    created, updated, history = [], [], []
+    for item in items:
+        row = existing.get(item["frame"])
+        if row is None:
+            created.append(FrameScore(frame_id=item["frame"], annotator=user, score=item["score"],
+                                      validation_level=user.validation_level, source=source, version=1))
+        elif row.score != item["score"] or row.validation_level != user.validation_level:
+            old = score_value(row)
+            row.score, row.validation_level, row.version, row.updated_at = (
+                item["score"], user.validation_level, row.version + 1, now)
+            updated.append((row, old))
+    FrameScore.objects.bulk_create(created)
+    FrameScore.objects.bulk_update([row for row, _ in updated], ["score", "validation_level", "version", "updated_at"])
+    history += [_change("frame_score", row, video_id=video.pk, frame_id=row.frame_id, user=user,
+                        action=LabelAction.CREATE, old=None, new=score_value(row)) for row in created]
+    history += [_change("frame_score", row, video_id=video.pk, frame_id=row.frame_id, user=user,
+                        action=LabelAction.UPDATE, old=old, new=score_value(row)) for row, old in updated]
+    LabelChange.objects.bulk_create(history)
+    by_frame = {**existing, **{row.frame_id: row for row in created}}
+    return [by_frame[item["frame"]] for item in items]
+
+
+@transaction.atomic
+def video_score_write(*, user: User, video: Video, score: int, version: int | None = None, comment: str = "",
+                      source: str = LabelSource.HUMAN) -> VideoScore:
+    errors: dict[str, list[str]] = {}
+    _check_score(score, "score", errors)
+    if errors:
+        raise LabelValidationError(errors)
+    row = VideoScore.objects.select_for_update().filter(video=video, annotator=user).first()
+    if (row is not None and version is not None and version != row.version) or (row is None and version):
+        raise LabelConflict([{"video": video.pk, "current": score_value(row) if row else None}])
+    if row is None:
+        row = VideoScore.objects.create(video=video, annotator=user, score=score, comment=comment, source=source,
+                                        validation_level=user.validation_level)
+        LabelChange.objects.create(label_type="video_score", label_id=row.pk, video=video, owner=user,
+                                   changed_by=user, action=LabelAction.CREATE, version=1, new_value=score_value(row))
+        return row
+    old = score_value(row)
+    row.score, row.comment, row.validation_level, row.version = score, comment, user.validation_level, row.version + 1
+    row.save(update_fields=["score", "comment", "validation_level", "version", "updated_at"])
+    LabelChange.objects.create(label_type="video_score", label_id=row.pk, video=video, owner=user, changed_by=user,
+                               action=LabelAction.UPDATE, version=row.version, old_value=old,
+                               new_value=score_value(row))
+    return row
+
+
+@transaction.atomic
+def label_delete(*, user: User, label: FrameScore | VideoScore | Contour, version: int | None) -> None:
+    """Delete one of `user`'s own labels (stale version -> conflict); the deletion is recorded."""
+    if label.annotator_id != user.pk:
+        raise PermissionError("labels are deleted only by their author")
+    model = type(label)
+    current = model.objects.select_for_update().filter(pk=label.pk).first()
+    if current is None:
+        raise LabelConflict([{"id": label.pk, "current": None}])
+    value = contour_value(current) if model is Contour else score_value(current)
+    if version is not None and version != current.version:
+        raise LabelConflict([{"id": label.pk, "current": value}])
+    label_type = {FrameScore: "frame_score", VideoScore: "video_score", Contour: "contour"}[model]
+    frame_id = getattr(current, "frame_id", None)
+    video_id = current.video_id if model is VideoScore else Frame.objects.get(pk=frame_id).video_id
+    LabelChange.objects.create(label_type=label_type, label_id=current.pk, frame_id=frame_id, video_id=video_id,
+                               owner_id=current.annotator_id, changed_by=user, action=LabelAction.DELETE,
+                               version=current.version, old_value=value)
+    current.delete()
+
+
+@transaction.atomic
+def frame_contours_write(*, user: User, frame: Frame, contours: Sequence[dict[str, Any]],
+                         base: Sequence[dict[str, int]], source: str = LabelSource.HUMAN) -> list[Contour]:
+    """Replace `user`'s contours of one frame with `contours` ({id?, segmentation_class, vertices}).
+
+    `base` lists the {id, version} of the user's contours the edit started from; if the stored set
+    differs, nothing is written (LabelConflict). Contours with an id are updated, others created,
+    stored ones left out are deleted. Polygons must have ≥ 3 vertices, lie inside the image and not
+    cross themselves.
+    """
+    classes = {c.index: c for c in SegmentationClass.objects.all()}
+    errors: dict[str, list[str]] = {}
+    for position, item in enumerate(contours):
+        if item.get("segmentation_class") not in classes or item.get("segmentation_class") == 0:
+            errors.setdefault(f"contours[{position}].segmentation_class", []).append(
+                f"unknown marker class {item.get('segmentation_class')!r}; expected one of 1–{max(classes)}")
+        problems = polygon_problems(item.get("vertices"), width=frame.video.width, height=frame.video.height)
+        if problems:
+            errors.setdefault(f"contours[{position}].vertices", []).extend(problems)
+    current = {c.pk: c for c in Contour.objects.select_for_update().select_related("segmentation_class")
+               .filter(frame=frame, annotator=user)}
+    for position, item in enumerate(contours):
+        if item.get("id") is not None and item["id"] not in current:
+            errors.setdefault(f"contours[{position}].id", []).append(f"contour {item['id']} is not yours on this frame")
+    if errors:
+        raise LabelValidationError(errors)
+    if {(b.get("id"), b.get("version")) for b in base} != {(c.pk, c.version) for c in current.values()}:
+        raise LabelConflict([contour_value(c) for c in current.values()])
+
+    video_id = frame.video_id
+    keep = {item["id"] for item in contours if item.get("id") is not None}
+    history, result = [], []
+    for contour in current.values():
+        if contour.pk not in keep:
+            history.append(_change("contour", contour, video_id=video_id, frame_id=frame.pk, user=user,
+                                   action=LabelAction.DELETE, old=contour_value(contour), new=None))
+    Contour.objects.filter(pk__in=set(current) - keep).delete()
+    for item in contours:
+        vertices = [[round(float(x), 2), round(float(y), 2)] for x, y in item["vertices"]]
+        if item.get("id") is not None:
+            contour = current[item["id"]]
+            if contour.vertices != vertices or contour.segmentation_class.index != item["segmentation_class"]:
+                old = contour_value(contour)
+                contour.vertices, contour.segmentation_class = vertices, classes[item["segmentation_class"]]
+                contour.version += 1
+                contour.validation_level = user.validation_level
+                contour.save()
+                history.append(_change("contour", contour, video_id=video_id, frame_id=frame.pk, user=user,
+                                       action=LabelAction.UPDATE, old=old, new=contour_value(contour)))
+        else:
+            contour = Contour.objects.create(frame=frame, annotator=user, vertices=vertices, source=source,
+                                             segmentation_class=classes[item["segmentation_class"]],
+                                             validation_level=user.validation_level)
+            history.append(_change("contour", contour, video_id=video_id, frame_id=frame.pk, user=user,
+                                   action=LabelAction.CREATE, old=None, new=contour_value(contour)))
+        result.append(contour)
+    LabelChange.objects.bulk_create(history)
+    return result

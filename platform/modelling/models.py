@@ -41,6 +41,24 @@ class ModelVersion(models.Model):
         return f"{self.kind} {self.name} v{self.pk}"
 
 
+class ModelActivation(models.Model):
+    """Every switch of the active version of a kind: who, when, from which version to which."""
+
+    kind = models.CharField(max_length=16, choices=ModelKind.choices)
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="activations")
+    previous = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    activated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    is_rollback = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: v{self.previous_id} -> v{self.version_id}"
+
+
 class JobStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
@@ -62,6 +80,7 @@ class TrainingJob(models.Model):
                                    related_name="+")
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
                                       related_name="training_jobs")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started it (re-deliveries).")
     task_id = models.CharField(max_length=64, blank=True)
     worker_host = models.CharField(max_length=200, blank=True)
     device = models.CharField(max_length=64, blank=True)

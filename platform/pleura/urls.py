@@ -1,12 +1,13 @@
 """Root URL routes."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 admin.site.site_header = "Pleura administration"
 admin.site.site_title = "Pleura"
 admin.site.index_title = "Lung-ultrasound studies, labels and models"
 
 urlpatterns = [
+    path("api/", include("api.urls")),
     path("", admin.site.urls),
 ]

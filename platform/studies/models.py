@@ -143,3 +143,18 @@ class Frame(models.Model):
     def __str__(self) -> str:
         return f"{self.video_id}#{self.index}"
 
+
+
+class VideoAssignment(models.Model):
+    """Which annotator labels which video: annotators see only the videos assigned to them."""
+
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="assignments")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["video", "annotator"], name="assignment_unique")]
+        indexes = [models.Index(fields=["annotator", "video"], name="assignment_annotator_idx")]
+
+    def __str__(self) -> str:
+        return f"video {self.video_id} -> user {self.annotator_id}"

@@ -17,7 +17,7 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.services import user_ensure
-from annotations.services import contours_import, frame_scores_import, video_score_set
+from annotations.services import contours_import, frame_scores_import, video_score_import
 from ml.phantom import generate_phantom_video, mask_to_polygons, write_video
 
 from .models import Probe, Video
@@ -83,12 +83,12 @@ def _label(video: Video, phantom: object, truth: User, raters: list[User], rng: 
     summary.frames += len(frame_ids)
     summary.frame_scores += frame_scores_import(annotator=truth, scores=dict(zip(frame_ids, scores.tolist(),
                                                                                  strict=True)))
-    video_score_set(annotator=truth, video_id=video.id, score=int(phantom.video_score))  # type: ignore[attr-defined]
+    video_score_import(annotator=truth, video_id=video.id, score=int(phantom.video_score))  # type: ignore[attr-defined]
     for rater in raters:
         noisy = noisy_annotator_scores(scores, rng=rng, flip=0.15)
         summary.frame_scores += frame_scores_import(annotator=rater, scores=dict(zip(frame_ids, noisy.tolist(),
                                                                                      strict=True)))
-        video_score_set(annotator=rater, video_id=video.id, score=int(noisy.max()))
+        video_score_import(annotator=rater, video_id=video.id, score=int(noisy.max()))
     polygons = [(frame_id, class_id, polygon.tolist())
                 for frame_id, mask in zip(frame_ids, masks, strict=True)
                 for class_id in np.unique(mask) if class_id

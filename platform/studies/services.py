@@ -171,5 +171,8 @@ def video_record(*, decoded: DecodedVideo, exam: Exam, sha256: str, original_nam
     except BaseException:
         delete_stored(stored)
         raise
+    from modelling.services import videos_score_if_model_active
+
+    transaction.on_commit(lambda: videos_score_if_model_active([video.pk]))
     return IngestResult(video=video, created=True)
 

@@ -11,7 +11,7 @@ from .models import Patient
 from .services import video_ingest
 
 
-@shared_task(name="studies.ingest_file", queue="ingest", time_limit=settings.CELERY_QUEUE_TIME_LIMITS["ingest"])
+@shared_task(name="studies.ingest_file", time_limit=settings.CELERY_QUEUE_TIME_LIMITS["ingest"])
 def ingest_file(path: str, *, patient_id: int, original_name: str = "", lung_zone: str = "",
                 probe: str = "convex") -> int:
     """Ingest a file the worker can read (shared folder); returns the video id."""

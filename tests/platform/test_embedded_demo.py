@@ -52,7 +52,7 @@ def test_demo_prepares_sqlite_users_and_phantoms(tmp_path):
 def test_demo_serves_and_its_worker_runs_jobs(tmp_path):
     port = free_port()
     server = subprocess.Popen([sys.executable, "manage.py", "demo", "--addr", f"127.0.0.1:{port}",
-                               "--videos", "1", "--frames", "5"], cwd=REPO, env=embedded_env(tmp_path),
+                               "--videos", "3", "--frames", "16"], cwd=REPO, env=embedded_env(tmp_path),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         deadline, status = time.monotonic() + 120, None
@@ -72,6 +72,23 @@ def test_demo_serves_and_its_worker_runs_jobs(tmp_path):
             "r = ingest_file.delay(str(p), patient_id=Patient.objects.first().pk);"
             "print('VIDEO', Video.objects.get(pk=r.get(timeout=90)).frame_count)"), timeout=150)
         assert "VIDEO 4" in submit.stdout, submit.stdout + submit.stderr
+
+        train = manage(tmp_path, "shell", "--no-imports", "-c", (
+            "import time; from modelling.services import training_job_submit; from modelling.models import *;"
+            "from studies.models import Frame;"
+            "job = training_job_submit(kind='frame_scorer', parameters={'model': 'cnn_sord', 'epochs': 1,"
+            " 'size': [64, 64], 'batch_size': 16}, data_selection={'validation_fraction': 0.0});"
+            "deadline = time.time() + 240\n"
+            "while time.time() < deadline and TrainingJob.objects.get(pk=job.pk).status in ('queued', 'running'):"
+            " time.sleep(0.5)\n"
+            "job.refresh_from_db(); print('JOB', job.status, job.error[:300]);"
+            "version = job.model_version\n"
+            "while time.time() < deadline and FramePrediction.objects.filter(model_version=version).count()"
+            " < Frame.objects.count(): time.sleep(0.5)\n"
+            "print('PREDICTED', FramePrediction.objects.filter(model_version=version).count() == Frame.objects.count())"),
+            timeout=300)
+        assert "JOB succeeded" in train.stdout, train.stdout + train.stderr
+        assert "PREDICTED True" in train.stdout, train.stdout + train.stderr
     finally:
         os.killpg(server.pid, 15)
         try:

@@ -26,6 +26,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
+    "daphne",  # runserver serves ASGI (websockets) too
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -33,11 +34,18 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_results",
+    "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_filters",
     "accounts",
     "studies",
     "annotations",
     "modelling",
     "agreement",
+    "exchange",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -118,6 +126,12 @@ PLEURA_MAX_FRAMES = env.int("PLEURA_MAX_FRAMES", default=100_000)
 # Key for the pseudonymous patient codes derived from DICOM PatientID (HMAC); keep it secret and
 # stable, or the same patient maps to a new code.
 PLEURA_PSEUDONYM_KEY = env.str("PLEURA_PSEUDONYM_KEY", default="")
+# Exports of more labels than this run as a job and leave a file to download (read by exchange).
+PLEURA_EXPORT_STREAM_LIMIT = env.int("PLEURA_EXPORT_STREAM_LIMIT", default=500_000)
+# Largest request body (uploads included), bytes; bigger requests get 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("PLEURA_MAX_REQUEST_BYTES", default=20 * 2**20)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
+PLEURA_MAX_UPLOAD_BYTES = env.int("PLEURA_MAX_UPLOAD_BYTES", default=2 * 2**30)
 
 # Celery. Without CELERY_BROKER_URL the embedded mode uses kombu's filesystem transport in
 # var/broker (no server needed); `manage.py demo` creates its folders. Jobs never run inside the web
@@ -129,6 +143,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
@@ -140,11 +155,41 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "analysis"
+# ml.tasks is no Django app, so it is imported explicitly; every task family has its queue.
+CELERY_IMPORTS = ["ml.tasks"]
+CELERY_TASK_ROUTES = {"ml.*": {"queue": "gpu"}, "studies.*": {"queue": "ingest"}, "agreement.*": {"queue": "analysis"},
+                      "exchange.*": {"queue": "analysis"}}
 # One queue per kind of work, each with its own hard time limit (seconds).
 CELERY_QUEUE_TIME_LIMITS = {
     "ingest": env.int("PLEURA_INGEST_TIME_LIMIT", default=30 * 60),
     "analysis": env.int("PLEURA_ANALYSIS_TIME_LIMIT", default=60 * 60),
     "gpu": env.int("PLEURA_GPU_TIME_LIMIT", default=24 * 60 * 60),
+}
+
+# Channels: Redis carries job progress from workers to browsers (CHANNEL_REDIS_URL); without it an
+# in-process layer is used and the websocket consumer polls the database instead (embedded demo).
+CHANNEL_REDIS_URL = env.str("CHANNEL_REDIS_URL", default="")
+CHANNEL_LAYERS = {
+    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [CHANNEL_REDIS_URL]}}
+    if CHANNEL_REDIS_URL else {"BACKEND": "channels.layers.InMemoryChannelLayer"},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    # `?format=` names an export format here, not a renderer.
+    "URL_FORMAT_OVERRIDE": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Pleura API",
+    "DESCRIPTION": "Lung-ultrasound studies, labels, models and predictions.",
+    "VERSION": "0.1.0",
 }
 
 LOGGING = {

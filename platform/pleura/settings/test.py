@@ -17,3 +17,10 @@ STORAGES["default"] = {
     "OPTIONS": {"location": str(MEDIA_ROOT)},
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Integration tests use the real Redis: a database of their own for the broker and the channel layer.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/15")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CHANNEL_REDIS_URL = env.str("CHANNEL_REDIS_URL", default="redis://127.0.0.1:6379/14")
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                              "CONFIG": {"hosts": [CHANNEL_REDIS_URL]}}}

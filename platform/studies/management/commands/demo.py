@@ -41,7 +41,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, addr: str, videos: int, frames: int, no_serve: bool, no_worker: bool,
                **options: object) -> None:
         for folder in (settings.VAR_DIR, settings.MEDIA_ROOT, settings.BROKER_DIR / "queue",
-                       settings.BROKER_DIR / "processed"):
+                       settings.BROKER_DIR / "processed", settings.BROKER_DIR / "control"):
             Path(folder).mkdir(parents=True, exist_ok=True)
         call_command("migrate", verbosity=0, interactive=False)
         for username, role, level, password, staff in DEMO_USERS:

@@ -1,0 +1,297 @@
+"""Endpoints for labels: role-filtered reads, versioned writes (409/412 on stale versions), history."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.permissions import IsAdminRole
+from api.serializers import ErrorSerializer
+from studies.selectors import frames_visible_to, videos_visible_to
+
+from .filters import ContourFilter, FrameScoreFilter, LabelChangeFilter, VideoScoreFilter
+from .models import Contour, FrameScore, LabelChange, ProjectSettings, VideoScore
+from .selectors import label_history_visible_to, labels_visible_to, project_settings
+from .services import (
+    LabelConflict,
+    LabelValidationError,
+    frame_contours_write,
+    frame_scores_write,
+    label_delete,
+    video_score_write,
+)
+
+IF_MATCH = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False,
+                            description='Version the change is based on, e.g. "3"; stale -> 412')
+
+
+class ByID(CursorPagination):
+    ordering = "id"
+    page_size = 200
+    page_size_query_param = "page_size"
+    max_page_size = 2000
+
+
+class FrameScoreSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FrameScore
+        fields = ["id", "frame", "annotator", "score", "validation_level", "source", "version", "created_at",
+                  "updated_at"]
+
+
+class VideoScoreSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = VideoScore
+        fields = ["id", "video", "annotator", "score", "a_lines", "b_lines", "comment", "validation_level", "source",
+                  "version", "created_at", "updated_at"]
+
+
+class ContourSerializer(serializers.ModelSerializer):
+    segmentation_class = serializers.IntegerField(source="segmentation_class.index")
+
+    class Meta:
+        model = Contour
+        fields = ["id", "frame", "annotator", "segmentation_class", "vertices", "validation_level", "source",
+                  "version", "created_at", "updated_at"]
+
+
+class LabelChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LabelChange
+        fields = ["id", "label_type", "label_id", "frame", "video", "owner", "changed_by", "action", "version",
+                  "old_value", "new_value", "changed_at"]
+
+
+class FrameScoreItemSerializer(serializers.Serializer):
+    frame = serializers.IntegerField()
+    score = serializers.IntegerField()
+    version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
+                                       help_text="Version the change is based on; omit for a new score")
+
+
+class BulkFrameScoresSerializer(serializers.Serializer):
+    items = FrameScoreItemSerializer(many=True, allow_empty=False, max_length=5000)
+
+
+class ScoreChangeSerializer(serializers.Serializer):
+    score = serializers.IntegerField()
+    version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0)
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class VideoScoreCreateSerializer(ScoreChangeSerializer):
+    video = serializers.IntegerField()
+
+
+class ContourItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    segmentation_class = serializers.IntegerField()
+    vertices = serializers.ListField(child=serializers.ListField(child=serializers.FloatField(), min_length=2,
+                                                                 max_length=2), max_length=5000)
+
+
+class BaseVersionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    version = serializers.IntegerField()
+
+
+class FrameContoursSerializer(serializers.Serializer):
+    contours = ContourItemSerializer(many=True, max_length=500)
+    base = BaseVersionSerializer(many=True, help_text="{id, version} of your contours the edit started from")
+
+
+class ConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    current = serializers.ListField(child=serializers.DictField())
+
+
+class ProjectSettingsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProjectSettings
+        fields = ["reveal_labels_to_annotators"]
+
+
+def _if_match_version(request: Request) -> int | None:
+    raw = request.headers.get("If-Match", "").strip().strip('W/').strip('"')
+    return int(raw) if raw.isdigit() else None
+
+
+def _conflict(error: LabelConflict, *, precondition: bool = False) -> Response:
+    return Response({"detail": str(error), "current": error.current},
+                    status=status.HTTP_412_PRECONDITION_FAILED if precondition else status.HTTP_409_CONFLICT)
+
+
+def _invalid(error: LabelValidationError) -> Response:
+    return Response({"detail": "invalid labels; nothing was written", "errors": error.errors},
+                    status=status.HTTP_400_BAD_REQUEST)
+
+
+class FrameScoreList(generics.ListAPIView):
+    serializer_class = FrameScoreSerializer
+    pagination_class = ByID
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = FrameScoreFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return labels_visible_to(self.request.user, FrameScore)
+
+
+class FrameScoreDetail(APIView):
+    """Read, change (with its version) or delete one of your frame scores."""
+
+    def _label(self, request: Request, pk: int) -> FrameScore:
+        return get_object_or_404(labels_visible_to(request.user, FrameScore).select_related("frame"), pk=pk)
+
+    @extend_schema(responses={200: FrameScoreSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        label = self._label(request, pk)
+        return Response(FrameScoreSerializer(label).data, headers={"ETag": f'"{label.version}"'})
+
+    @extend_schema(request=ScoreChangeSerializer, parameters=[IF_MATCH],
+                   responses={200: FrameScoreSerializer, 400: ErrorSerializer, 403: ConflictSerializer,
+                              409: ConflictSerializer, 412: ConflictSerializer})
+    def put(self, request: Request, pk: int) -> Response:
+        label = self._label(request, pk)
+        if label.annotator_id != request.user.pk:
+            return Response({"detail": "labels are changed only by their author", "current": []},
+                            status=status.HTTP_403_FORBIDDEN)
+        data = ScoreChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        header = _if_match_version(request)
+        version = header if header is not None else data.validated_data["version"]
+        try:
+            (label,) = frame_scores_write(user=request.user, video=label.frame.video, items=[
+                {"frame": label.frame_id, "score": data.validated_data["score"], "version": version}])
+        except LabelConflict as error:
+            return _conflict(error, precondition=header is not None)
+        except LabelValidationError as error:
+            return _invalid(error)
+        return Response(FrameScoreSerializer(label).data, headers={"ETag": f'"{label.version}"'})
+
+    @extend_schema(parameters=[IF_MATCH], responses={204: None, 403: ConflictSerializer, 409: ConflictSerializer,
+                                                      412: ConflictSerializer})
+    def delete(self, request: Request, pk: int) -> Response:
+        label = self._label(request, pk)
+        if label.annotator_id != request.user.pk:
+            return Response({"detail": "labels are deleted only by their author", "current": []},
+                            status=status.HTTP_403_FORBIDDEN)
+        header = _if_match_version(request)
+        try:
+            label_delete(user=request.user, label=label, version=header)
+        except LabelConflict as error:
+            return _conflict(error, precondition=header is not None)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class VideoFrameScoresBulk(APIView):
+    """Save your scores of many frames of one video at once: all or nothing."""
+
+    @extend_schema(request=BulkFrameScoresSerializer,
+                   responses={200: FrameScoreSerializer(many=True), 400: ErrorSerializer,
+                              404: ConflictSerializer, 409: ConflictSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        video = get_object_or_404(videos_visible_to(request.user), pk=pk)
+        data = BulkFrameScoresSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            labels = frame_scores_write(user=request.user, video=video, items=data.validated_data["items"])
+        except LabelConflict as error:
+            return _conflict(error)
+        except LabelValidationError as error:
+            return _invalid(error)
+        return Response(FrameScoreSerializer(labels, many=True).data)
+
+
+class VideoScoreList(generics.ListAPIView):
+    serializer_class = VideoScoreSerializer
+    pagination_class = ByID
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = VideoScoreFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return labels_visible_to(self.request.user, VideoScore)
+
+    @extend_schema(request=VideoScoreCreateSerializer,
+                   responses={200: VideoScoreSerializer, 400: ErrorSerializer, 404: ConflictSerializer,
+                              409: ConflictSerializer})
+    def post(self, request: Request) -> Response:
+        """Set your score of a video (send the version you based it on when changing it)."""
+        data = VideoScoreCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        video = get_object_or_404(videos_visible_to(request.user), pk=data.validated_data["video"])
+        try:
+            label = video_score_write(user=request.user, video=video, score=data.validated_data["score"],
+                                      version=data.validated_data["version"], comment=data.validated_data["comment"])
+        except LabelConflict as error:
+            return _conflict(error)
+        except LabelValidationError as error:
+            return _invalid(error)
+        return Response(VideoScoreSerializer(label).data)
+
+
+class VideoScoreDetail(generics.RetrieveAPIView):
+    serializer_class = VideoScoreSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return labels_visible_to(self.request.user, VideoScore)
+
+
+class ContourList(generics.ListAPIView):
+    serializer_class = ContourSerializer
+    pagination_class = ByID
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ContourFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return labels_visible_to(self.request.user, Contour).select_related("segmentation_class")
+
+
+class FrameContoursBulk(APIView):
+    """Save all your contours of one frame at once: all or nothing, based on the versions you loaded."""
+
+    @extend_schema(request=FrameContoursSerializer,
+                   responses={200: ContourSerializer(many=True), 400: ErrorSerializer,
+                              404: ConflictSerializer, 409: ConflictSerializer})
+    def put(self, request: Request, pk: int) -> Response:
+        frame = get_object_or_404(frames_visible_to(request.user).select_related("video"), pk=pk)
+        data = FrameContoursSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            contours = frame_contours_write(user=request.user, frame=frame, contours=data.validated_data["contours"],
+                                            base=data.validated_data["base"])
+        except LabelConflict as error:
+            return _conflict(error)
+        except LabelValidationError as error:
+            return _invalid(error)
+        return Response(ContourSerializer(contours, many=True).data)
+
+
+class LabelHistoryList(generics.ListAPIView):
+    serializer_class = LabelChangeSerializer
+    pagination_class = ByID
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = LabelChangeFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return label_history_visible_to(self.request.user)
+
+
+class ProjectSettingsDetail(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(responses=ProjectSettingsSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(ProjectSettingsSerializer(project_settings()).data)
+
+    @extend_schema(request=ProjectSettingsSerializer, responses=ProjectSettingsSerializer)
+    def put(self, request: Request) -> Response:
+        data = ProjectSettingsSerializer(project_settings(), data=request.data)
+        data.is_valid(raise_exception=True)
+        data.save()
+        return Response(data.data)

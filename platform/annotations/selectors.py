@@ -1,0 +1,54 @@
+"""Reads on labels, filtered by role (blind annotation unless the project reveals labels)."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import Role, User
+from studies.selectors import is_admin
+
+from .models import Contour, FrameScore, LabelChange, ProjectSettings, VideoScore
+
+LabelModel = type[FrameScore] | type[VideoScore] | type[Contour]
+
+
+def project_settings() -> ProjectSettings:
+    settings, _ = ProjectSettings.objects.get_or_create(pk=1)
+    return settings
+
+
+def labels_visible_to(user: User, model: LabelModel) -> QuerySet:
+    """Admins and clinicians: every label. Validators: their own and those below their level.
+    Annotators: their own only, on their assigned videos, unless the project reveals labels."""
+    labels = model.objects.all()
+    video = "video" if model is VideoScore else "frame__video"
+    if not user.is_authenticated:
+        return labels.none()
+    if is_admin(user) or user.role == Role.CLINICIAN:
+        return labels
+    if user.role == Role.VALIDATOR:
+        return labels.filter(Q(annotator=user) | Q(validation_level__lt=user.validation_level))
+    labels = labels.filter(**{f"{video}__assignments__annotator": user})
+    if not project_settings().reveal_labels_to_annotators:
+        labels = labels.filter(annotator=user)
+    return labels
+
+
+def model_output_visible_to(user: User) -> bool:
+    """Predictions are for clinicians, validators and admins; annotators only when labels are revealed."""
+    if not user.is_authenticated:
+        return False
+    if is_admin(user) or user.role in (Role.CLINICIAN, Role.VALIDATOR):
+        return True
+    return project_settings().reveal_labels_to_annotators
+
+
+def label_history_visible_to(user: User) -> QuerySet[LabelChange]:
+    history = LabelChange.objects.all()
+    if not user.is_authenticated:
+        return history.none()
+    if is_admin(user) or user.role == Role.CLINICIAN:
+        return history
+    if user.role == Role.VALIDATOR:
+        return history.filter(Q(owner=user) | Q(owner__validation_level__lt=user.validation_level))
+    return history.filter(owner=user)

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import apis
+
+urlpatterns = [
+    path("frame-scores/", apis.FrameScoreList.as_view(), name="frame-score-list"),
+    path("frame-scores/<int:pk>/", apis.FrameScoreDetail.as_view(), name="frame-score-detail"),
+    path("videos/<int:pk>/frame-scores/", apis.VideoFrameScoresBulk.as_view(), name="video-frame-scores-bulk"),
+    path("video-scores/", apis.VideoScoreList.as_view(), name="video-score-list"),
+    path("video-scores/<int:pk>/", apis.VideoScoreDetail.as_view(), name="video-score-detail"),
+    path("contours/", apis.ContourList.as_view(), name="contour-list"),
+    path("frames/<int:pk>/contours/", apis.FrameContoursBulk.as_view(), name="frame-contours-bulk"),
+    path("label-history/", apis.LabelHistoryList.as_view(), name="label-history"),
+    path("project-settings/", apis.ProjectSettingsDetail.as_view(), name="project-settings"),
+]

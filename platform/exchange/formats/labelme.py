@@ -1,0 +1,68 @@
+"""LabelMe 5 documents: one JSON per frame, next to the frame's PNG, so the folder opens in LabelMe
+(and in tools that read its format) for review or correction.
+
+Each contour becomes a polygon shape labelled with its class name; the annotator's username goes in
+the shape's ``description``. The archive also holds ``classes.json`` ({id: name}) so
+:func:`readers.read_labelme_folder` can map the labels back to class ids.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from .rows import FrameRef, LabelRow, ZipStream, json_compact
+
+__all__ = ["LABELME_VERSION", "labelme_document", "labelme_name", "write_labelme_zip"]
+
+LABELME_VERSION = "5.4.1"
+
+
+def labelme_document(frame: FrameRef, contours: Sequence[LabelRow], *, class_names: Mapping[int, str]) -> dict:
+    """The LabelMe JSON of one frame; ``imagePath`` is the PNG's name relative to the JSON's folder."""
+    shapes = []
+    for contour in contours:
+        class_id = contour["segmentation_class"]
+        if class_id not in class_names:
+            raise ValueError(f"contour {contour['label_id']} has class {class_id!r}, which has no name")
+        shapes.append({
+            "label": class_names[class_id],
+            "points": [[float(x), float(y)] for x, y in contour["vertices"]],
+            "group_id": None,
+            "shape_type": "polygon",
+            "flags": {},
+            "description": contour["annotator"],
+        })
+    return {
+        "version": LABELME_VERSION,
+        "flags": {},
+        "shapes": shapes,
+        "imagePath": posixpath.basename(frame["image_name"]),
+        "imageData": None,
+        "imageHeight": frame["height"],
+        "imageWidth": frame["width"],
+    }
+
+
+def labelme_name(frame: FrameRef) -> str:
+    """Archive name of a frame's LabelMe JSON: the PNG's name with ``.json``."""
+    return posixpath.splitext(frame["image_name"])[0] + ".json"
+
+
+def write_labelme_zip(
+    frames_with_contours: Iterable[tuple[FrameRef, Sequence[LabelRow]]],
+    *,
+    class_names: Mapping[int, str],
+    include_images: bool = True,
+) -> Iterator[bytes]:
+    """Stream a ZIP with ``classes.json`` and, per frame, ``<image_name>.json`` (+ the PNG itself)."""
+    archive = ZipStream()
+    classes: dict[str, Any] = {str(cid): name for cid, name in sorted(class_names.items())}
+    yield from archive.write_bytes("classes.json", json_compact(classes).encode("utf-8"))
+    for frame, contours in frames_with_contours:
+        document = labelme_document(frame, contours, class_names=class_names)
+        if include_images:
+            yield from archive.write_file(frame["image_name"], frame["image_path"])
+        yield from archive.write_bytes(labelme_name(frame), json_compact(document).encode("utf-8"))
+    yield from archive.close()

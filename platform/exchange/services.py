@@ -1,0 +1,230 @@
+"""Exports (streamed, or as a job for large selections) and imports (validated like the API)."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from annotations.models import Contour
+from annotations.services import (
+    LabelValidationError,
+    frame_contours_write,
+    frame_scores_write,
+    video_score_write,
+)
+from studies.models import Frame
+from studies.selectors import frames_visible_to, is_admin, videos_visible_to
+
+from .formats import (
+    DEFAULT_CLASS_NAMES,
+    FormatError,
+    read_coco,
+    read_labelme_folder,
+    read_score_csv,
+    write_coco,
+    write_csv,
+    write_jsonl,
+    write_labelme_zip,
+    write_manifest,
+    write_masks_zip,
+)
+from .models import ExportJob, ExportStatus
+from .selectors import LABEL_TYPES, frame_refs, label_count, label_rows, labelled_frame_ids
+
+
+def stream_limit() -> int:
+    """Above this many labels an export runs as a job and leaves a file to download."""
+    return int(settings.PLEURA_EXPORT_STREAM_LIMIT)
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    content_type: str
+    extension: str
+    label_types: tuple[str, ...]
+    frames_only: bool = False  # per-frame formats: the limit counts frames with images
+
+
+FORMATS = {
+    "csv": ExportFormat("text/csv", "csv", LABEL_TYPES),
+    "jsonl": ExportFormat("application/x-ndjson", "jsonl", LABEL_TYPES),
+    "coco": ExportFormat("application/json", "json", ("contour", "frame_score"), frames_only=True),
+    "labelme": ExportFormat("application/zip", "zip", ("contour",), frames_only=True),
+    "masks": ExportFormat("application/zip", "zip", ("contour",), frames_only=True),
+    "manifest": ExportFormat("application/x-ndjson", "jsonl", ("frame_score",)),
+}
+
+
+def _by_frame(frames: Iterable[dict], labels: Iterable[dict]) -> Iterator[tuple[dict, list[dict]]]:
+    """Merge-join frames and labels, both sorted by frame id."""
+    groups = itertools.groupby(labels, key=lambda row: row["frame_id"])
+    current = next(groups, None)
+    for frame in frames:
+        while current is not None and current[0] < frame["frame_id"]:
+            current = next(groups, None)
+        if current is not None and current[0] == frame["frame_id"]:
+            yield frame, list(current[1])
+            current = next(groups, None)
+        else:
+            yield frame, []
+
+
+def export_stream(*, user: User, fmt: str, params: Mapping[str, Any]) -> Iterator[bytes]:
+    """The bytes of an export of the labels `user` may see, filtered by `params`, in `fmt`."""
+    spec = FORMATS[fmt]
+    if fmt == "csv":
+        return write_csv(label_rows(user, params))
+    if fmt == "jsonl":
+        return write_jsonl(label_rows(user, params))
+    if fmt == "manifest":
+        return write_manifest(label_rows(user, params, ("frame_score",)))
+    frame_ids = labelled_frame_ids(user, params, spec.label_types)
+    frames = frame_refs(user, frame_ids)
+    contours = label_rows(user, params, ("contour",), by_frame=True)
+    if fmt == "coco":
+        return write_coco(frames, contours, categories=sorted(DEFAULT_CLASS_NAMES.items())[1:],
+                          frame_scores=label_rows(user, params, ("frame_score",), by_frame=True))
+    if fmt == "labelme":
+        return write_labelme_zip(_by_frame(frames, contours), class_names=DEFAULT_CLASS_NAMES)
+    return write_masks_zip(
+        ((frame, _group(rows, "annotator")) for frame, rows in _by_frame(frames, contours)),
+        class_names=DEFAULT_CLASS_NAMES)
+
+
+def _group(rows: list[dict], key: str) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        grouped[row[key]].append(row)
+    return dict(grouped)
+
+
+def export_size(*, user: User, fmt: str, params: Mapping[str, Any]) -> int:
+    spec = FORMATS[fmt]
+    return label_count(user, params, spec.label_types)
+
+
+def export_job_create(*, user: User, fmt: str, params: Mapping[str, Any]) -> ExportJob:
+    job = ExportJob.objects.create(format=fmt, filters=dict(params), created_by=user)
+    from .tasks import run_export
+
+    transaction.on_commit(lambda: run_export.delay(job.pk))
+    return job
+
+
+def export_job_run(*, job_id: int) -> ExportJob:
+    """Write the export to media storage (exports/<id>.<ext>)."""
+    job = ExportJob.objects.select_related("created_by").get(pk=job_id)
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING)
+    try:
+        with tempfile.TemporaryFile() as spool:
+            for chunk in export_stream(user=job.created_by, fmt=job.format, params=job.filters):
+                spool.write(chunk)
+            spool.seek(0)
+            job.file.save(f"exports/{job.pk}.{FORMATS[job.format].extension}", File(spool), save=False)
+        job.status, job.finished_at = ExportStatus.SUCCEEDED, timezone.now()
+        job.rows = export_size(user=job.created_by, fmt=job.format, params=job.filters)
+    except Exception as error:  # the job records why; the worker log has the traceback
+        job.status, job.error, job.finished_at = ExportStatus.FAILED, f"{type(error).__name__}: {error}", timezone.now()
+    job.save()
+    return job
+
+
+IMPORT_FORMATS = ("labelme", "coco", "csv")
+
+
+@transaction.atomic
+def labels_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
+    """Import labels from a LabelMe folder, a COCO file or a score CSV: all or nothing.
+
+    Annotators named in the file must exist; only admins may import labels of other people (others'
+    files are imported as their own). Raises FormatError or LabelValidationError.
+    """
+    if fmt == "labelme":
+        records = read_labelme_folder(path)
+        contours, scores = list(records), []
+    elif fmt == "coco":
+        parsed = read_coco(path)
+        contours, scores = list(parsed), list(parsed.scores)
+    else:
+        contours, scores = [], read_score_csv(path)
+    users = _annotators(user, [r.annotator for r in [*contours, *scores]])
+    frames = _frames(user, [r.frame for r in [*contours, *scores] if r.frame is not None])
+    counts = {"frame_scores": 0, "video_scores": 0, "contours": 0}
+    per_video: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    for position, record in enumerate(scores):
+        owner = users[record.annotator]
+        if record.frame is None:
+            video = videos_visible_to(user).filter(pk=record.video_id).first()
+            if video is None:
+                raise LabelValidationError({f"scores[{position}]": [f"unknown video {record.video_id}"]})
+            video_score_write(user=owner, video=video, score=record.score)
+            counts["video_scores"] += 1
+            continue
+        frame = frames[_key(record.frame)]
+        per_video[(owner.pk, frame.video_id)].append({"frame": frame.pk, "score": record.score, "version": None})
+    for (owner_id, _video_id), items in per_video.items():
+        owner = next(u for u in users.values() if u.pk == owner_id)
+        counts["frame_scores"] += len(frame_scores_write(user=owner, video=Frame.objects.get(pk=items[0]["frame"]).video,
+                                                         items=items))
+    per_frame: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    for record in contours:
+        frame = frames[_key(record.frame)]
+        per_frame[(users[record.annotator].pk, frame.pk)].append(
+            {"segmentation_class": record.class_id, "vertices": record.vertices})
+    for (owner_id, frame_id), new in per_frame.items():
+        owner = next(u for u in users.values() if u.pk == owner_id)
+        frame = Frame.objects.select_related("video").get(pk=frame_id)
+        current = list(Contour.objects.filter(frame=frame, annotator=owner).select_related("segmentation_class"))
+        frame_contours_write(user=owner, frame=frame, base=[{"id": c.pk, "version": c.version} for c in current],
+                             contours=[{"id": c.pk, "segmentation_class": c.segmentation_class.index,
+                                        "vertices": c.vertices} for c in current] + new)
+        counts["contours"] += len(new)
+    return counts
+
+
+def _key(frame: Any) -> tuple:
+    """A FrameKey (frame id, or (video id, frame index)) as a dict key."""
+    return (frame,) if isinstance(frame, int) else tuple(frame)
+
+
+def _annotators(user: User, names: list[str | None]) -> dict[str | None, User]:
+    wanted = {name for name in names if name}
+    if not is_admin(user):
+        return {name: user for name in [*wanted, None]}
+    found = {u.username: u for u in User.objects.filter(username__in=wanted)}
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise LabelValidationError({"annotator": [f"unknown user(s): {', '.join(missing)}"]})
+    return {**found, None: user}
+
+
+def _frames(user: User, keys: list[Any]) -> dict[tuple, Frame]:
+    """The visible frames the keys name; unknown or hidden frames are one validation error."""
+    frames: dict[tuple, Frame] = {}
+    visible = frames_visible_to(user)
+    for frame in visible.filter(id__in={k for k in keys if isinstance(k, int)}):
+        frames[(frame.pk,)] = frame
+    pairs = {tuple(k) for k in keys if not isinstance(k, int)}
+    for video_id, index in pairs:
+        frame = visible.filter(video_id=video_id, index=index).first()
+        if frame is not None:
+            frames[(video_id, index)] = frame
+    missing = sorted({_key(k) for k in keys} - set(frames))
+    if missing:
+        raise LabelValidationError({"frame": [f"unknown frame(s): {', '.join(map(str, missing[:20]))}"]})
+    return frames
+
+
+__all__ = ["FORMATS", "IMPORT_FORMATS", "FormatError", "export_job_create", "export_job_run", "export_size",
+           "export_stream", "labels_import", "stream_limit"]

@@ -1,0 +1,256 @@
+"""Endpoints for training jobs and model versions (admins): thin views over services and selectors."""
+
+from __future__ import annotations
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.selectors import model_output_visible_to
+from api.permissions import IsAdminRole
+from api.serializers import ErrorSerializer
+from studies.selectors import videos_visible_to
+
+from .models import (
+    FramePrediction,
+    ModelActivation,
+    ModelKind,
+    ModelVersion,
+    SegmentationPrediction,
+    TrainingJob,
+    VideoPrediction,
+)
+from .services import (
+    JobSubmissionError,
+    model_version_activate,
+    model_version_rollback,
+    prediction_run,
+    training_job_cancel,
+    training_job_submit,
+)
+
+
+class TrainingJobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TrainingJob
+        fields = ["id", "kind", "parameters", "data_selection", "status", "progress", "log_tail", "error",
+                  "created_by", "model_version", "attempts", "worker_host", "device", "created_at", "started_at",
+                  "finished_at"]
+
+
+class TrainingJobCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ModelKind.choices)
+    parameters = serializers.DictField(required=False, default=dict)
+    data_selection = serializers.DictField(required=False, default=dict)
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "kind", "name", "config", "metrics", "data_snapshot", "parent", "is_active", "created_at",
+                  "activated_at"]
+
+
+class ModelActivationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelActivation
+        fields = ["id", "kind", "version", "previous", "activated_by", "is_rollback", "created_at"]
+
+
+class RollbackSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ModelKind.choices)
+
+
+class PredictionRunSerializer(serializers.Serializer):
+    video_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, allow_null=True,
+                                      default=None)
+    patient_id = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+
+
+class PredictionRunResponseSerializer(serializers.Serializer):
+    task_id = serializers.CharField()
+
+
+class TrainingJobListApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(responses=TrainingJobSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        jobs = TrainingJob.objects.order_by("-created_at")[:200]
+        return Response(TrainingJobSerializer(jobs, many=True).data)
+
+    @extend_schema(request=TrainingJobCreateSerializer, responses={201: TrainingJobSerializer, 400: ErrorSerializer})
+    def post(self, request: Request) -> Response:
+        data = TrainingJobCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            job = training_job_submit(**data.validated_data, created_by=request.user)
+        except JobSubmissionError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(TrainingJobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class TrainingJobDetailApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(responses={200: TrainingJobSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(TrainingJobSerializer(get_object_or_404(TrainingJob, pk=job_id)).data)
+
+
+class TrainingJobCancelApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(request=None, responses={200: TrainingJobSerializer, 404: ErrorSerializer})
+    def post(self, request: Request, job_id: int) -> Response:
+        job = training_job_cancel(job=get_object_or_404(TrainingJob, pk=job_id))
+        return Response(TrainingJobSerializer(job).data)
+
+
+class ModelVersionListApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(responses=ModelVersionSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(ModelVersionSerializer(ModelVersion.objects.order_by("-created_at"), many=True).data)
+
+
+class ModelVersionActivateApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(request=None, responses={200: ModelVersionSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
+    def post(self, request: Request, version_id: int) -> Response:
+        version = get_object_or_404(ModelVersion, pk=version_id)
+        try:
+            version = model_version_activate(version=version, by=request.user)
+        except ValueError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(ModelVersionSerializer(version).data)
+
+
+class ModelVersionRollbackApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(request=RollbackSerializer, responses={200: ModelVersionSerializer, 400: ErrorSerializer})
+    def post(self, request: Request) -> Response:
+        data = RollbackSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            version = model_version_rollback(kind=data.validated_data["kind"], by=request.user)
+        except ValueError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(ModelVersionSerializer(version).data)
+
+
+class ModelActivationListApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(responses=ModelActivationSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(ModelActivationSerializer(ModelActivation.objects.all()[:200], many=True).data)
+
+
+class PredictionRunApi(APIView):
+    """Score videos with the active models: a list of videos, one patient, or (neither) every video."""
+
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(request=PredictionRunSerializer, responses={202: PredictionRunResponseSerializer,
+                                                               400: ErrorSerializer})
+    def post(self, request: Request) -> Response:
+        data = PredictionRunSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            task_id = prediction_run(**data.validated_data)
+        except ValueError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"task_id": task_id}, status=status.HTTP_202_ACCEPTED)
+
+
+class FramePredictionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FramePrediction
+        fields = ["id", "frame", "model_version", "probabilities", "score", "crop_box_1", "crop_box_2", "created_at"]
+
+
+class VideoPredictionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = VideoPrediction
+        fields = ["id", "video", "model_version", "probabilities", "score", "created_at"]
+
+
+class SegmentationPredictionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SegmentationPrediction
+        fields = ["id", "frame", "model_version", "mask", "uncertainty", "created_at"]
+
+
+class ById(CursorPagination):
+    ordering = "id"
+    page_size = 200
+    page_size_query_param = "page_size"
+    max_page_size = 2000
+
+
+class PredictionFilter(django_filters.FilterSet):
+    model_version = django_filters.NumberFilter(field_name="model_version_id")
+    active = django_filters.BooleanFilter(field_name="model_version__is_active")
+
+
+def _prediction_filter(model: type, video: str) -> type[django_filters.FilterSet]:
+    attrs = {
+        "video": django_filters.NumberFilter(field_name=f"{video}_id"),
+        "patient": django_filters.NumberFilter(field_name=f"{video}__exam__patient_id"),
+        "site": django_filters.NumberFilter(field_name=f"{video}__exam__patient__site_id"),
+        "score": django_filters.NumberFilter(),
+        "Meta": type("Meta", (), {"model": model, "fields": ["model_version"]}),
+    }
+    if video != "video":
+        attrs["frame"] = django_filters.NumberFilter(field_name="frame_id")
+    return type(f"{model.__name__}Filter", (PredictionFilter,), attrs)
+
+
+class _PredictionList(generics.ListAPIView):
+    """Model output: clinicians, validators and admins; annotators only when labels are revealed."""
+
+    pagination_class = ById
+    filter_backends = [DjangoFilterBackend]
+    model: type
+    video_path: str
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        user = self.request.user
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return self.model.objects.none()
+        if not model_output_visible_to(user):
+            raise PermissionDenied("Model output is hidden from annotators in this project.")
+        visible = videos_visible_to(user).values("id")
+        return self.model.objects.filter(**{f"{self.video_path}_id__in": visible})
+
+
+class FramePredictionList(_PredictionList):
+    serializer_class = FramePredictionSerializer
+    model = FramePrediction
+    video_path = "frame__video"
+    filterset_class = _prediction_filter(FramePrediction, "frame__video")
+
+
+class VideoPredictionList(_PredictionList):
+    serializer_class = VideoPredictionSerializer
+    model = VideoPrediction
+    video_path = "video"
+    filterset_class = _prediction_filter(VideoPrediction, "video")
+
+
+class SegmentationPredictionList(_PredictionList):
+    serializer_class = SegmentationPredictionSerializer
+    model = SegmentationPrediction
+    video_path = "frame__video"
+    filterset_class = _prediction_filter(SegmentationPrediction, "frame__video")

@@ -1,0 +1,135 @@
+"""Reads for training and prediction: labelled frames as manifest rows, active versions."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+from django.core.files.storage import default_storage
+from django.db.models import QuerySet
+
+from annotations.models import FrameScore, LabelSource, VideoScore
+from ml.agreement import at_least_agree, consensus
+from studies.models import Frame, Video
+
+from .models import ModelKind, ModelVersion
+from .selection import DataSelection
+
+
+@dataclass(frozen=True)
+class LabelledFrames:
+    """Training rows (ml manifest form) and what identifies the exact labels behind them."""
+
+    rows: list[dict]
+    label_ids: list[int]
+    class_counts: dict[int, int]
+
+    @property
+    def snapshot(self) -> dict:
+        digest = hashlib.sha256(",".join(map(str, sorted(self.label_ids))).encode()).hexdigest()
+        return {"label_count": len(self.label_ids), "label_ids_sha256": digest,
+                "frames": len(self.rows), "class_counts": self.class_counts,
+                "videos": sorted({row["video"] for row in self.rows}, key=int)}
+
+
+def _labels(model: type[FrameScore] | type[VideoScore], selection: DataSelection) -> QuerySet:
+    labels = model.objects.filter(source=LabelSource.HUMAN, validation_level__gte=selection.min_level)
+    item = "frame__video__exam__patient" if model is FrameScore else "video__exam__patient"
+    if selection.annotators is not None:
+        labels = labels.filter(annotator_id__in=selection.annotators)
+    if selection.patients is not None:
+        labels = labels.filter(**{f"{item}_id__in": selection.patients})
+    if selection.sites is not None:
+        labels = labels.filter(**{f"{item}__site_id__in": selection.sites})
+    if selection.test_patients:
+        labels = labels.exclude(**{f"{item}_id__in": selection.test_patients})
+    return labels
+
+
+def consensus_scores(triples: np.ndarray, selection: DataSelection, levels: dict[int, int]) -> tuple[
+        np.ndarray, np.ndarray]:
+    """(item, annotator, score) rows -> (item ids, consensus score) for items passing min_agree."""
+    if len(triples) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    items, item_index = np.unique(triples[:, 0], return_inverse=True)
+    raters, rater_index = np.unique(triples[:, 1], return_inverse=True)
+    ratings = np.full((len(items), len(raters)), np.nan)
+    ratings[item_index, rater_index] = triples[:, 2]
+    rater_levels = np.array([levels[int(r)] for r in raters]) if selection.consensus == "most_expert" else None
+    scores = consensus(ratings, selection.consensus, levels=rater_levels)
+    keep = ~np.isnan(scores)
+    if selection.min_agree > 1:
+        keep &= at_least_agree(ratings, min(selection.min_agree, len(raters)))
+        keep &= (~np.isnan(ratings)).sum(axis=1) >= selection.min_agree
+    return items[keep], scores[keep].astype(np.int64)
+
+
+def labelled_frames(selection: DataSelection) -> LabelledFrames:
+    """Frames with a consensus label under `selection`, as rows {image, score, patient, video, frame_id}."""
+    model = FrameScore if selection.label_kind == "frame" else VideoScore
+    item_field = "frame_id" if model is FrameScore else "video_id"
+    labels = list(_labels(model, selection).values_list("id", item_field, "annotator_id", "score",
+                                                        "validation_level"))
+    if not labels:
+        return LabelledFrames(rows=[], label_ids=[], class_counts={})
+    array = np.asarray(labels, dtype=np.int64)
+    levels = {int(a): int(lv) for a, lv in zip(array[:, 2], array[:, 4], strict=True)}
+    item_ids, scores = consensus_scores(array[:, 1:4], selection, levels)
+    score_of = dict(zip(item_ids.tolist(), scores.tolist(), strict=True))
+    frames = Frame.objects.filter(**({"id__in": item_ids.tolist()} if model is FrameScore
+                                     else {"video_id__in": item_ids.tolist()}))
+    rows = []
+    for frame_id, video_id, index, image, patient_id in frames.order_by("video_id", "index").values_list(
+            "id", "video_id", "index", "image", "video__exam__patient_id").iterator(chunk_size=5000):
+        if index % selection.frame_step:
+            continue
+        score = score_of[frame_id if model is FrameScore else video_id]
+        rows.append({"image": default_storage.path(image), "score": int(score), "patient": str(patient_id),
+                     "video": str(video_id), "frame": int(index), "frame_id": frame_id})
+    kept_items = set(score_of)
+    label_ids = [int(row[0]) for row in labels if row[1] in kept_items]
+    counts = np.bincount([row["score"] for row in rows], minlength=4) if rows else np.zeros(4, int)
+    return LabelledFrames(rows=rows, label_ids=label_ids, class_counts={i: int(c) for i, c in enumerate(counts)})
+
+
+def video_consensus_labels(selection: DataSelection) -> dict[int, int]:
+    """video id -> consensus video score under `selection` (for the aggregator)."""
+    labels = list(_labels(VideoScore, selection).values_list("video_id", "annotator_id", "score", "validation_level"))
+    if not labels:
+        return {}
+    array = np.asarray(labels, dtype=np.int64)
+    levels = {int(a): int(lv) for a, lv in zip(array[:, 1], array[:, 3], strict=True)}
+    items, scores = consensus_scores(array[:, :3], selection, levels)
+    return dict(zip(items.tolist(), scores.tolist(), strict=True))
+
+
+def active_version(kind: str) -> ModelVersion | None:
+    return ModelVersion.objects.filter(kind=kind, is_active=True).first()
+
+
+def aggregator_training_videos(selection: DataSelection) -> tuple[ModelVersion, dict[int, int]]:
+    """Labelled videos the active frame scorer never trained on (the paper trains its aggregator so)."""
+    scorer = active_version(ModelKind.FRAME_SCORER)
+    if scorer is None:
+        raise ValueError("the aggregator learns from frame predictions: activate a frame scorer first")
+    seen = {int(v) for v in scorer.data_snapshot.get("videos", [])}
+    return scorer, {v: s for v, s in video_consensus_labels(selection).items() if v not in seen}
+
+
+def frames_of_videos(video_ids: list[int]) -> list[dict]:
+    """Frame rows (no label) of videos, ordered, for prediction."""
+    return [{"image": default_storage.path(image), "video": str(video_id), "frame": int(index), "frame_id": frame_id,
+             "patient": str(patient_id)}
+            for frame_id, video_id, index, image, patient_id in Frame.objects.filter(video_id__in=video_ids)
+            .order_by("video_id", "index").values_list("id", "video_id", "index", "image", "video__exam__patient_id")
+            .iterator(chunk_size=5000)]
+
+
+def videos_for_scope(*, video_ids: list[int] | None = None, patient_id: int | None = None) -> list[int]:
+    videos = Video.objects.all()
+    if video_ids is not None:
+        videos = videos.filter(id__in=video_ids)
+    if patient_id is not None:
+        videos = videos.filter(exam__patient_id=patient_id)
+    return list(videos.order_by("id").values_list("id", flat=True))

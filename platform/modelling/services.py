@@ -1,0 +1,245 @@
+"""Writes on models and jobs: submit, progress, cancel, versions, activation, predictions.
+
+Jobs are validated here, at submission, so a bad request fails in the admin's browser and not in a
+worker an hour later; tasks are queued with transaction.on_commit so workers never see uncommitted rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+
+from .models import (
+    FramePrediction,
+    JobStatus,
+    ModelActivation,
+    ModelKind,
+    ModelVersion,
+    TrainingJob,
+    VideoPrediction,
+)
+from .selection import DataSelection
+from .selectors import active_version, aggregator_training_videos, labelled_frames
+
+logger = logging.getLogger(__name__)
+AVAILABLE_KINDS = (ModelKind.FRAME_SCORER, ModelKind.AGGREGATOR)
+LOG_TAIL_CHARS = 8000
+NUM_SCORES = 4
+JOB_OPTIONS = {"activate": bool}  # job parameters beyond the model's training config
+
+
+class JobSubmissionError(ValueError):
+    """A training job that cannot run; the message says why, for the person who asked."""
+
+
+def _validate_parameters(kind: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    from ml.train import AggregatorTrainConfig, FrameTrainConfig
+
+    config_class = FrameTrainConfig if kind == ModelKind.FRAME_SCORER else AggregatorTrainConfig
+    known = set(config_class.__dataclass_fields__)
+    unknown = set(parameters) - known - set(JOB_OPTIONS)
+    if unknown:
+        raise JobSubmissionError(f"unknown parameter(s) for {kind}: {', '.join(sorted(unknown))}; "
+                                 f"expected some of {', '.join(sorted(known | set(JOB_OPTIONS)))}")
+    options = {name: parameters[name] for name in JOB_OPTIONS if name in parameters}
+    for name, kind_of in JOB_OPTIONS.items():
+        if name in options and not isinstance(options[name], kind_of):
+            raise JobSubmissionError(f"parameter {name} must be {kind_of.__name__}")
+    try:
+        return {**config_class.from_dict(parameters).to_dict(), **options}
+    except (ValueError, TypeError) as error:
+        raise JobSubmissionError(f"bad parameters: {error}") from error
+
+
+def _validate_data(kind: str, selection: DataSelection) -> None:
+    if kind == ModelKind.AGGREGATOR:
+        try:
+            _, labels = aggregator_training_videos(selection)
+        except ValueError as error:
+            raise JobSubmissionError(str(error)) from error
+        if not labels:
+            raise JobSubmissionError("no eligible labels: no labelled video outside the active frame scorer's "
+                                     "training set matches this data selection")
+        if len(set(labels.values())) < 2:
+            raise JobSubmissionError("the aggregator needs videos of at least two different scores")
+        return
+    counts = labelled_frames(selection).class_counts
+    if not counts or sum(counts.values()) == 0:
+        raise JobSubmissionError("no eligible labels: no frame matches this data selection")
+    missing = [score for score in range(NUM_SCORES) if counts.get(score, 0) == 0]
+    if missing:
+        raise JobSubmissionError(f"score(s) {', '.join(map(str, missing))} have no labels in this selection; "
+                                 f"every score 0–3 needs examples")
+
+
+def training_job_validate(*, kind: str, parameters: dict[str, Any] | None = None,
+                          data_selection: dict[str, Any] | None = None) -> tuple[dict[str, Any], DataSelection]:
+    """Everything submission checks, without queueing: (normalised parameters, selection)."""
+    if kind not in ModelKind.values:
+        raise JobSubmissionError(f"unknown model kind {kind!r}; expected one of {', '.join(ModelKind.values)}")
+    if kind not in AVAILABLE_KINDS:
+        raise JobSubmissionError(f"training {kind} models is not available yet")
+    if not isinstance(parameters or {}, dict) or not isinstance(data_selection or {}, dict):
+        raise JobSubmissionError("parameters and data_selection must be JSON objects")
+    parameters = _validate_parameters(kind, dict(parameters or {}))
+    try:
+        selection = DataSelection.from_dict(data_selection)
+    except ValueError as error:
+        raise JobSubmissionError(str(error)) from error
+    _validate_data(kind, selection)
+    return parameters, selection
+
+
+@transaction.atomic
+def training_job_submit(*, kind: str, parameters: dict[str, Any] | None = None,
+                        data_selection: dict[str, Any] | None = None, created_by: User | None = None,
+                        enqueue: Callable[[int], object] | None = None) -> TrainingJob:
+    """Validate and queue a training job. Raises JobSubmissionError with a message for people."""
+    parameters, selection = training_job_validate(kind=kind, parameters=parameters, data_selection=data_selection)
+    job = TrainingJob.objects.create(kind=kind, parameters=parameters, data_selection=selection.to_dict(),
+                                     created_by=created_by, status=JobStatus.QUEUED,
+                                     progress={"history": []})
+    if enqueue is None:
+        from ml.tasks import enqueue_training as enqueue
+    transaction.on_commit(lambda: enqueue(job.pk))
+    return job
+
+
+def training_job_cancel(*, job: TrainingJob) -> TrainingJob:
+    """Queued jobs never start; running ones stop at their next batch (the worker polls the status)."""
+    updated = TrainingJob.objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
+        status=JobStatus.CANCELLED, finished_at=timezone.now())
+    job.refresh_from_db()
+    if updated and job.task_id:
+        from pleura.celery import app
+
+        app.control.revoke(job.task_id)
+    return job
+
+
+def training_job_start(*, job_id: int, task_id: str, worker_host: str, device: str) -> TrainingJob | None:
+    """Mark a job running for this attempt; None when it was cancelled or already finished."""
+    with transaction.atomic():
+        job = TrainingJob.objects.select_for_update().get(pk=job_id)
+        if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+            return None
+        job.status = JobStatus.RUNNING
+        job.attempts += 1
+        job.task_id, job.worker_host, job.device = task_id, worker_host, device
+        job.started_at = job.started_at or timezone.now()
+        job.save(update_fields=["status", "attempts", "task_id", "worker_host", "device", "started_at"])
+    return job
+
+
+def training_job_progress(*, job: TrainingJob, progress: dict[str, Any], log_line: str = "") -> bool:
+    """Store progress; returns False when the job was cancelled meanwhile (the worker should stop)."""
+    fields = {"progress": progress}
+    if log_line:
+        job.log_tail = (job.log_tail + log_line.rstrip() + "\n")[-LOG_TAIL_CHARS:]
+        fields["log_tail"] = job.log_tail
+    job.progress = progress
+    updated = TrainingJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(**fields)
+    from .progress import publish_job
+
+    publish_job(job)
+    return bool(updated)
+
+
+def training_job_finish(*, job: TrainingJob, status: str, error: str = "",
+                        model_version: ModelVersion | None = None) -> TrainingJob:
+    """Final state; a job cancelled meanwhile stays cancelled."""
+    TrainingJob.objects.filter(pk=job.pk).exclude(status=JobStatus.CANCELLED).update(
+        status=status, error=error[-LOG_TAIL_CHARS:], model_version=model_version, finished_at=timezone.now())
+    job.refresh_from_db()
+    from .progress import publish_job
+
+    publish_job(job)
+    return job
+
+
+def model_version_create(*, kind: str, name: str, weights: Path, config: dict, metrics: dict,
+                         data_snapshot: dict, parent: ModelVersion | None = None) -> ModelVersion:
+    """Store the weights file in media storage and record the version (inactive)."""
+    version = ModelVersion.objects.create(kind=kind, name=name, config=config, metrics=metrics,
+                                          data_snapshot=data_snapshot, parent=parent)
+    with weights.open("rb") as handle:
+        version.weights.save(f"models/{kind}/{version.pk}/{weights.name}", File(handle), save=True)
+    return version
+
+
+def _verify_weights(version: ModelVersion) -> None:
+    """Load the weights and build the model; raises ValueError when the file is unusable."""
+    from .weights import load_version
+
+    load_version(version)
+
+
+@transaction.atomic
+def model_version_activate(*, version: ModelVersion, by: User | None = None, rollback: bool = False) -> ModelVersion:
+    """Make `version` the active one of its kind, recorded; corrupt weights leave the previous one active."""
+    _verify_weights(version)
+    previous = ModelVersion.objects.select_for_update().filter(kind=version.kind, is_active=True).first()
+    if previous is not None and previous.pk == version.pk:
+        return version
+    if previous is not None:
+        ModelVersion.objects.filter(pk=previous.pk).update(is_active=False)
+    ModelVersion.objects.filter(pk=version.pk).update(is_active=True, activated_at=timezone.now())
+    ModelActivation.objects.create(kind=version.kind, version=version, previous=previous, activated_by=by,
+                                   is_rollback=rollback)
+    version.refresh_from_db()
+    return version
+
+
+def model_version_rollback(*, kind: str, by: User | None = None) -> ModelVersion:
+    """Re-activate the version that was active before the current one."""
+    last = ModelActivation.objects.filter(kind=kind, version__is_active=True).first()
+    if last is None or last.previous is None:
+        raise ValueError(f"no earlier {kind} version to roll back to")
+    return model_version_activate(version=last.previous, by=by, rollback=True)
+
+
+@transaction.atomic
+def predictions_replace(*, model_version: ModelVersion, video_ids: Sequence[int],
+                        frame_predictions: Iterable[FramePrediction] = (),
+                        video_predictions: Iterable[VideoPrediction] = ()) -> tuple[int, int]:
+    """Replace this version's predictions for these videos in one transaction: never half-written."""
+    FramePrediction.objects.filter(model_version=model_version, frame__video_id__in=video_ids).delete()
+    VideoPrediction.objects.filter(model_version=model_version, video_id__in=video_ids).delete()
+    frames = FramePrediction.objects.bulk_create(list(frame_predictions), batch_size=2000)
+    videos = VideoPrediction.objects.bulk_create(list(video_predictions), batch_size=2000)
+    return len(frames), len(videos)
+
+
+def prediction_run(*, video_ids: list[int] | None = None, patient_id: int | None = None) -> str:
+    """Queue scoring with the active models; returns the task id. Refused when nothing is active."""
+    from studies.models import Patient, Video
+
+    if active_version(ModelKind.FRAME_SCORER) is None:
+        raise ValueError("no active frame scorer: train or activate one first")
+    if video_ids is not None:
+        missing = set(video_ids) - set(Video.objects.filter(id__in=video_ids).values_list("id", flat=True))
+        if missing:
+            raise ValueError(f"unknown video id(s): {', '.join(map(str, sorted(missing)))}")
+    if patient_id is not None and not Patient.objects.filter(pk=patient_id).exists():
+        raise ValueError(f"unknown patient id {patient_id}")
+    from ml.tasks import enqueue_prediction
+
+    return enqueue_prediction(video_ids=video_ids, patient_id=patient_id)
+
+
+def videos_score_if_model_active(video_ids: list[int]) -> bool:
+    """Queue scoring of new videos when a frame scorer is active (called after ingestion commits)."""
+    if not video_ids or active_version(ModelKind.FRAME_SCORER) is None:
+        return False
+    from ml.tasks import enqueue_prediction
+
+    enqueue_prediction(video_ids=video_ids)
+    return True

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import apis
+
+urlpatterns = [
+    path("jobs/", apis.TrainingJobListApi.as_view(), name="job-list"),
+    path("jobs/<int:job_id>/", apis.TrainingJobDetailApi.as_view(), name="job-detail"),
+    path("jobs/<int:job_id>/cancel/", apis.TrainingJobCancelApi.as_view(), name="job-cancel"),
+    path("model-versions/", apis.ModelVersionListApi.as_view(), name="model-version-list"),
+    path("model-versions/<int:version_id>/activate/", apis.ModelVersionActivateApi.as_view(),
+         name="model-version-activate"),
+    path("model-versions/rollback/", apis.ModelVersionRollbackApi.as_view(), name="model-version-rollback"),
+    path("predictions/frames/", apis.FramePredictionList.as_view(), name="frame-prediction-list"),
+    path("predictions/videos/", apis.VideoPredictionList.as_view(), name="video-prediction-list"),
+    path("predictions/segmentations/", apis.SegmentationPredictionList.as_view(),
+         name="segmentation-prediction-list"),
+    path("predictions/run/", apis.PredictionRunApi.as_view(), name="prediction-run"),
+    path("model-activations/", apis.ModelActivationListApi.as_view(), name="model-activation-list"),
+]

@@ -1,0 +1,207 @@
+"""Endpoints for sites, patients, exams, videos (upload = ingestion) and frames (with cached images)."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, HttpResponse, HttpResponseNotModified
+from django.shortcuts import get_object_or_404
+from django.utils.http import http_date, parse_etags
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.permissions import IsAdminOrReadOnly, IsAdminRole
+from api.serializers import ErrorSerializer
+
+from .filters import PatientFilter, VideoFilter
+from .ingest import IngestError
+from .models import Exam, Frame, LungZone, Patient, Probe, Site, Video
+from .selectors import (
+    exams_visible_to,
+    frames_visible_to,
+    patients_visible_to,
+    sites_visible_to,
+    videos_visible_to,
+)
+from .services import video_ingest
+
+FRAME_CACHE_SECONDS = 365 * 24 * 3600  # frames never change once ingested
+
+
+class SiteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Site
+        fields = ["id", "name", "created_at"]
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Patient
+        fields = ["id", "site", "code", "covid_status", "clinical_variables", "created_at"]
+
+
+class ExamSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Exam
+        fields = ["id", "patient", "date", "operator", "created_at"]
+
+
+class VideoSerializer(serializers.ModelSerializer):
+    patient = serializers.IntegerField(source="exam.patient_id", read_only=True)
+
+    class Meta:
+        model = Video
+        fields = ["id", "exam", "patient", "lung_zone", "probe", "scanner_model", "fps", "frame_count", "width",
+                  "height", "format", "original_name", "sha256", "ingest_status", "created_at"]
+
+
+class VideoUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    patient = serializers.IntegerField(required=False, min_value=1)
+    site = serializers.IntegerField(required=False, min_value=1, help_text="DICOM only: map by pseudonym here")
+    lung_zone = serializers.ChoiceField(choices=LungZone.choices, required=False, default="")
+    probe = serializers.ChoiceField(choices=Probe.choices, required=False, default=Probe.CONVEX)
+
+
+class FrameSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Frame
+        fields = ["id", "video", "index"]
+
+
+class ById(CursorPagination):
+    ordering = "id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class SiteList(generics.ListCreateAPIView):
+    serializer_class = SiteSerializer
+    permission_classes = [IsAdminOrReadOnly]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return sites_visible_to(self.request.user).order_by("name")
+
+
+class SiteDetail(generics.RetrieveAPIView):
+    serializer_class = SiteSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return sites_visible_to(self.request.user)
+
+
+class PatientList(generics.ListCreateAPIView):
+    serializer_class = PatientSerializer
+    permission_classes = [IsAdminOrReadOnly]
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = PatientFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return patients_visible_to(self.request.user).order_by("id")
+
+
+class PatientDetail(generics.RetrieveAPIView):
+    serializer_class = PatientSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return patients_visible_to(self.request.user)
+
+
+class ExamList(generics.ListAPIView):
+    serializer_class = ExamSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_fields = ["patient"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return exams_visible_to(self.request.user).order_by("id")
+
+
+class ExamDetail(generics.RetrieveAPIView):
+    serializer_class = ExamSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return exams_visible_to(self.request.user)
+
+
+class VideoList(generics.ListAPIView):
+    serializer_class = VideoSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = VideoFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return videos_visible_to(self.request.user).select_related("exam").order_by("id")
+
+
+class VideoDetail(generics.RetrieveAPIView):
+    serializer_class = VideoSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return videos_visible_to(self.request.user).select_related("exam")
+
+
+class VideoUpload(APIView):
+    """Upload a video or DICOM file: the ingestion service checks it by content."""
+
+    permission_classes = [IsAdminRole]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": VideoUploadSerializer},
+                   responses={201: VideoSerializer, 200: VideoSerializer, 400: ErrorSerializer, 404: ErrorSerializer,
+                              413: ErrorSerializer})
+    def post(self, request: Request) -> Response:
+        data = VideoUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        patient_id, site_id = data.validated_data.get("patient"), data.validated_data.get("site")
+        patient = get_object_or_404(Patient, pk=patient_id) if patient_id else None
+        site = get_object_or_404(Site, pk=site_id) if site_id else None
+        try:
+            result = video_ingest(source=upload, original_name=upload.name, patient=patient, site=site,
+                                  lung_zone=data.validated_data["lung_zone"], probe=data.validated_data["probe"])
+        except IngestError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(VideoSerializer(result.video).data,
+                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class FrameList(generics.ListAPIView):
+    serializer_class = FrameSerializer
+    pagination_class = ById
+    filter_backends = [DjangoFilterBackend]
+    filterset_fields = ["video", "index"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return frames_visible_to(self.request.user)
+
+
+class FrameDetail(generics.RetrieveAPIView):
+    serializer_class = FrameSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return frames_visible_to(self.request.user)
+
+
+class FrameImage(APIView):
+    """The frame as PNG, with a strong ETag and long private caching (frames are immutable)."""
+
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY, 304: None, 404: ErrorSerializer})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        frame = get_object_or_404(frames_visible_to(request.user).select_related("video"), pk=pk)
+        etag = f'"{frame.video.sha256[:16]}-{frame.index}"'
+        last_modified = http_date(frame.video.created_at.timestamp())
+        headers = {"ETag": etag, "Last-Modified": last_modified,
+                   "Cache-Control": f"private, max-age={FRAME_CACHE_SECONDS}, immutable"}
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            response = HttpResponseNotModified()
+        else:
+            response = FileResponse(frame.image.open("rb"), content_type="image/png")
+        for key, value in headers.items():
+            response[key] = value
+        return response
+
