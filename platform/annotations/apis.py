@@ -154,7 +154,7 @@ class FrameScoreDetail(APIView):
         return Response(FrameScoreSerializer(label).data, headers={"ETag": f'"{label.version}"'})
 
     @extend_schema(request=ScoreChangeSerializer, parameters=[IF_MATCH],
-                   responses={200: FrameScoreSerializer, 400: ErrorSerializer, 403: ConflictSerializer,
+                   responses={200: FrameScoreSerializer, 400: ErrorSerializer, 403: ErrorSerializer,
                               409: ConflictSerializer, 412: ConflictSerializer})
     def put(self, request: Request, pk: int) -> Response:
         label = self._label(request, pk)
@@ -174,7 +174,7 @@ class FrameScoreDetail(APIView):
             return _invalid(error)
         return Response(FrameScoreSerializer(label).data, headers={"ETag": f'"{label.version}"'})
 
-    @extend_schema(parameters=[IF_MATCH], responses={204: None, 403: ConflictSerializer, 409: ConflictSerializer,
+    @extend_schema(parameters=[IF_MATCH], responses={204: None, 403: ErrorSerializer, 409: ConflictSerializer,
                                                       412: ConflictSerializer})
     def delete(self, request: Request, pk: int) -> Response:
         label = self._label(request, pk)
@@ -194,7 +194,7 @@ class VideoFrameScoresBulk(APIView):
 
     @extend_schema(request=BulkFrameScoresSerializer,
                    responses={200: FrameScoreSerializer(many=True), 400: ErrorSerializer,
-                              404: ConflictSerializer, 409: ConflictSerializer})
+                              404: ErrorSerializer, 409: ConflictSerializer})
     def post(self, request: Request, pk: int) -> Response:
         video = get_object_or_404(videos_visible_to(request.user), pk=pk)
         data = BulkFrameScoresSerializer(data=request.data)
@@ -218,7 +218,7 @@ class VideoScoreList(generics.ListAPIView):
         return labels_visible_to(self.request.user, VideoScore)
 
     @extend_schema(request=VideoScoreCreateSerializer,
-                   responses={200: VideoScoreSerializer, 400: ErrorSerializer, 404: ConflictSerializer,
+                   responses={200: VideoScoreSerializer, 400: ErrorSerializer, 404: ErrorSerializer,
                               409: ConflictSerializer})
     def post(self, request: Request) -> Response:
         """Set your score of a video (send the version you based it on when changing it)."""
@@ -257,7 +257,7 @@ class FrameContoursBulk(APIView):
 
     @extend_schema(request=FrameContoursSerializer,
                    responses={200: ContourSerializer(many=True), 400: ErrorSerializer,
-                              404: ConflictSerializer, 409: ConflictSerializer})
+                              404: ErrorSerializer, 409: ConflictSerializer})
     def put(self, request: Request, pk: int) -> Response:
         frame = get_object_or_404(frames_visible_to(request.user).select_related("video"), pk=pk)
         data = FrameContoursSerializer(data=request.data)

@@ -2,6 +2,7 @@
 
 import django_filters
 
+from api.filters import UtcDateTimeFilter
 from studies.models import CovidStatus, LungZone, Probe
 
 from .models import Contour, FrameScore, LabelChange, LabelSource, VideoScore
@@ -12,8 +13,8 @@ class LabelFilter(django_filters.FilterSet):
     validation_level = django_filters.NumberFilter()
     min_validation_level = django_filters.NumberFilter(field_name="validation_level", lookup_expr="gte")
     source = django_filters.ChoiceFilter(choices=LabelSource.choices)
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    updated_before = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
+    updated_after = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = UtcDateTimeFilter(field_name="updated_at", lookup_expr="lt")
 
     @classmethod
     def with_video_filters(cls, prefix: str) -> dict:
@@ -51,7 +52,7 @@ class LabelChangeFilter(django_filters.FilterSet):
     video = django_filters.NumberFilter(field_name="video_id")
     frame = django_filters.NumberFilter(field_name="frame_id")
     label_id = django_filters.NumberFilter()
-    changed_after = django_filters.IsoDateTimeFilter(field_name="changed_at", lookup_expr="gte")
+    changed_after = UtcDateTimeFilter(field_name="changed_at", lookup_expr="gte")
 
     class Meta:
         model = LabelChange

@@ -33,6 +33,9 @@ from .services import (
 )
 
 MAX_IMPORT_FILES = 100_000
+# COCO is one JSON document; the other formats are files (CSV, JSON Lines, ZIP).
+EXPORT_MEDIA = {(200, media): OpenApiTypes.OBJECT if media == "application/json" else OpenApiTypes.BINARY
+                for media in sorted({f.content_type for f in FORMATS.values()})}
 
 
 class ExportJobSerializer(serializers.ModelSerializer):
@@ -57,8 +60,7 @@ class ExportApi(APIView):
     @extend_schema(parameters=[
         OpenApiParameter("format", str, enum=list(FORMATS), required=True),
         OpenApiParameter("background", bool, required=False, description="run as a job even when small"),
-    ], responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 202: ExportJobSerializer,
-                  400: ErrorSerializer})
+    ], responses={**EXPORT_MEDIA, 202: ExportJobSerializer, 400: ErrorSerializer})
     def get(self, request: Request) -> HttpResponse:
         params = request.query_params.dict()
         fmt = params.pop("format", "")
@@ -89,8 +91,7 @@ class ExportJobDetail(APIView):
 
 
 class ExportJobDownload(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ErrorSerializer,
-                              409: ErrorSerializer})
+    @extend_schema(responses={**EXPORT_MEDIA, 404: ErrorSerializer, 409: ErrorSerializer})
     def get(self, request: Request, pk: int) -> HttpResponse:
         jobs = ExportJob.objects.all() if is_admin(request.user) else ExportJob.objects.filter(created_by=request.user)
         job = get_object_or_404(jobs, pk=pk)

@@ -209,9 +209,10 @@ def _prediction_filter(model: type, video: str) -> type[django_filters.FilterSet
         "video": django_filters.NumberFilter(field_name=f"{video}_id"),
         "patient": django_filters.NumberFilter(field_name=f"{video}__exam__patient_id"),
         "site": django_filters.NumberFilter(field_name=f"{video}__exam__patient__site_id"),
-        "score": django_filters.NumberFilter(),
         "Meta": type("Meta", (), {"model": model, "fields": ["model_version"]}),
     }
+    if model is not SegmentationPrediction:
+        attrs["score"] = django_filters.NumberFilter()
     if video != "video":
         attrs["frame"] = django_filters.NumberFilter(field_name="frame_id")
     return type(f"{model.__name__}Filter", (PredictionFilter,), attrs)

@@ -2,6 +2,8 @@
 
 import django_filters
 
+from api.filters import UtcDateTimeFilter
+
 from .models import CovidStatus, LungZone, Patient, Probe, Video
 
 
@@ -21,8 +23,8 @@ class VideoFilter(django_filters.FilterSet):
     covid_status = django_filters.ChoiceFilter(field_name="exam__patient__covid_status", choices=CovidStatus.choices)
     probe = django_filters.ChoiceFilter(choices=Probe.choices)
     lung_zone = django_filters.ChoiceFilter(choices=LungZone.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     exam_after = django_filters.DateFilter(field_name="exam__date", lookup_expr="gte")
     exam_before = django_filters.DateFilter(field_name="exam__date", lookup_expr="lt")
 

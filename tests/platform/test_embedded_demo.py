@@ -58,7 +58,7 @@ def test_demo_serves_and_its_worker_runs_jobs(tmp_path):
         deadline, status = time.monotonic() + 120, None
         while time.monotonic() < deadline and status is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2) as response:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2) as response:
                     status = response.status
             except OSError:
                 assert server.poll() is None, "demo exited early"

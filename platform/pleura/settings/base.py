@@ -185,6 +185,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     # `?format=` names an export format here, not a renderer.
     "URL_FORMAT_OVERRIDE": None,
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pleura API",

@@ -1,0 +1,182 @@
+"""REST API figures against a production-like server (gunicorn gthread workers, PostgreSQL, DEBUG off).
+
+Usage: .venv/bin/python bench/api_load.py [--clients 32] [--requests 20] [--annotators 5]
+Imports the COVID-BLUeS dev folder into a re-created database `pleura_bench_api`, gives every frame a
+score from 5 synthetic annotators (~100,000 labels), then measures on loopback only:
+- export of all labels as CSV and as JSON Lines (goal < 5 s each) and the server's peak memory;
+- frame image GET and bulk score POST (100 frames) latency with 32 concurrent clients (goals p99 <
+  50 ms and < 100 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _platform import DEV_DATA, REPO, setup_django
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident memory of a process and its children (VmHWM), MiB."""
+    total = 0.0
+    pids = [pid, *map(int, subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split())]
+    for p in pids:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def timed_get(port: int, path: str, token: str) -> tuple[float, int]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    started = time.perf_counter()
+    conn.request("GET", path, headers={"Authorization": f"Token {token}"})
+    response = conn.getresponse()
+    size = 0
+    while chunk := response.read(1 << 16):
+        size += len(chunk)
+    elapsed = time.perf_counter() - started
+    assert response.status == 200, (path, response.status)
+    conn.close()
+    return elapsed, size
+
+
+def load(port: int, clients: int, requests: int, make_request) -> list[float]:  # type: ignore[no-untyped-def]
+    latencies: list[float] = []
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def client(number: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        rng = random.Random(number)
+        for _ in range(requests):
+            method, path, body, headers = make_request(number, rng)
+            started = time.perf_counter()
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            elapsed = time.perf_counter() - started
+            if response.status >= 300:
+                errors.append(f"{method} {path}: {response.status}")
+            with lock:
+                latencies.append(elapsed)
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise SystemExit(f"{len(errors)} failed requests, e.g. {errors[:3]}")
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=20, help="requests per client per scenario")
+    parser.add_argument("--annotators", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=3)
+    args = parser.parse_args()
+    scratch = setup_django(postgres_db="pleura_bench_api")
+    from rest_framework.authtoken.models import Token
+
+    from accounts.models import Role
+    from accounts.services import user_ensure
+    from annotations.services import frame_scores_import
+    from studies.covid_blues import covid_blues_import
+    from studies.models import Frame, Video
+
+    covid_blues_import(root=DEV_DATA)
+    frame_ids = list(Frame.objects.values_list("id", flat=True))
+    rng = random.Random(0)
+    for n in range(args.annotators):
+        user = user_ensure(username=f"bench-annotator-{n}", role=Role.ANNOTATOR, validation_level=1)
+        frame_scores_import(annotator=user, scores={f: rng.randrange(4) for f in frame_ids})
+    admin = user_ensure(username="bench-admin", role=Role.ADMIN, validation_level=4)
+    admin_token = Token.objects.get_or_create(user=admin)[0].key
+    writers = [user_ensure(username=f"bench-writer-{n}", role=Role.CLINICIAN, validation_level=4)
+               for n in range(args.clients)]
+    writer_tokens = [Token.objects.get_or_create(user=u)[0].key for u in writers]
+    videos = {v: list(Frame.objects.filter(video_id=v).order_by("index").values_list("id", flat=True)[:100])
+              for v in Video.objects.values_list("id", flat=True)}
+    from django.db import connections
+
+    connections.close_all()
+
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "pleura.settings.production", "DJANGO_SECRET_KEY": "bench-" * 8,
+           "PLEURA_PSEUDONYM_KEY": "bench", "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_DEBUG": "false",
+           "DJANGO_SECURE_COOKIES": "false"}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "pleura.wsgi:application", "--chdir", str(REPO / "platform"),
+         "-b", f"127.0.0.1:{port}", "-w", str(args.workers), "-k", "gthread", "--threads", "8",
+         "--log-level", "warning"], env=env, start_new_session=True, stdout=(scratch / "server.log").open("w"),
+        stderr=subprocess.STDOUT)
+    try:
+        for _ in range(120):
+            try:
+                timed_get(port, "/api/sites/", admin_token)
+                break
+            except (OSError, AssertionError):
+                time.sleep(0.5)
+        base_memory = peak_rss_mib(server.pid)
+        print(f"labels               {len(frame_ids) * args.annotators:,} frame scores from {args.annotators} "
+              f"annotators + {len(videos)} video scores")
+        for fmt in ("csv", "jsonl"):
+            elapsed, size = timed_get(port, f"/api/exports/?format={fmt}", admin_token)
+            print(f"export {fmt:<6}         {elapsed:.2f} s, {size / 2**20:.1f} MiB")
+        print(f"server peak memory   {base_memory:.0f} MiB before exports, {peak_rss_mib(server.pid):.0f} MiB after "
+              f"({args.workers} workers + master)")
+
+        frame_list = frame_ids
+
+        def frame_get(number: int, rng: random.Random):  # type: ignore[no-untyped-def]
+            return "GET", f"/api/frames/{rng.choice(frame_list)}/image/", None, {
+                "Authorization": f"Token {admin_token}"}
+
+        def bulk_post(number: int, rng: random.Random):  # type: ignore[no-untyped-def]
+            video = rng.choice(list(videos))
+            items = [{"frame": f, "score": rng.randrange(4)} for f in videos[video]]
+            return "POST", f"/api/videos/{video}/frame-scores/", json.dumps({"items": items}), {
+                "Authorization": f"Token {writer_tokens[number]}", "Content-Type": "application/json"}
+
+        load(port, args.clients, 3, frame_get)  # warm-up
+        for name, make in (("frame image GET", frame_get), ("bulk score POST", bulk_post)):
+            started = time.perf_counter()
+            latencies = load(port, args.clients, args.requests, make)
+            wall = time.perf_counter() - started
+            print(f"{name:<20} {len(latencies)} requests, {args.clients} clients: p50 "
+                  f"{statistics.median(latencies) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms, "
+                  f"{len(latencies) / wall:.0f} req/s")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

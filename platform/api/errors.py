@@ -1,0 +1,41 @@
+"""One error shape for every API response: {"detail": "...", "errors": {"field.path": ["message"]}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.views.defaults import page_not_found
+from rest_framework.exceptions import ValidationError
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, list[str]]:
+    if isinstance(value, dict):
+        out: dict[str, list[str]] = {}
+        for key, inner in value.items():
+            out.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return {prefix or "non_field_errors": [str(v) for v in value]}
+    if isinstance(value, list):
+        out = {}
+        for index, inner in enumerate(value):
+            if inner:
+                out.update(_flatten(inner, f"{prefix}[{index}]"))
+        return out
+    return {prefix or "non_field_errors": [str(value)]}
+
+
+def exception_handler(exc: Exception, context: dict) -> Any:
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, ValidationError):
+        response.data = {"detail": "invalid request; nothing was written", "errors": _flatten(exc.detail)}
+    return response
+
+
+def not_found(request: HttpRequest, exception: Exception) -> Any:
+    """JSON 404s under /api/ (a malformed id in a URL is a 404 like any other), HTML elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)
