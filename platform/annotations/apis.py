@@ -6,11 +6,11 @@ from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.pagination import ById
 from api.permissions import IsAdminRole
 from api.serializers import ErrorSerializer
 from studies.selectors import frames_visible_to, videos_visible_to
@@ -29,13 +29,6 @@ from .services import (
 
 IF_MATCH = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False,
                             description='Version the change is based on, e.g. "3"; stale -> 412')
-
-
-class ByID(CursorPagination):
-    ordering = "id"
-    page_size = 200
-    page_size_query_param = "page_size"
-    max_page_size = 2000
 
 
 class FrameScoreSerializer(serializers.ModelSerializer):
@@ -134,7 +127,7 @@ def _invalid(error: LabelValidationError) -> Response:
 
 class FrameScoreList(generics.ListAPIView):
     serializer_class = FrameScoreSerializer
-    pagination_class = ByID
+    pagination_class = ById
     filter_backends = [DjangoFilterBackend]
     filterset_class = FrameScoreFilter
 
@@ -210,7 +203,7 @@ class VideoFrameScoresBulk(APIView):
 
 class VideoScoreList(generics.ListAPIView):
     serializer_class = VideoScoreSerializer
-    pagination_class = ByID
+    pagination_class = ById
     filter_backends = [DjangoFilterBackend]
     filterset_class = VideoScoreFilter
 
@@ -244,7 +237,7 @@ class VideoScoreDetail(generics.RetrieveAPIView):
 
 class ContourList(generics.ListAPIView):
     serializer_class = ContourSerializer
-    pagination_class = ByID
+    pagination_class = ById
     filter_backends = [DjangoFilterBackend]
     filterset_class = ContourFilter
 
@@ -274,7 +267,7 @@ class FrameContoursBulk(APIView):
 
 class LabelHistoryList(generics.ListAPIView):
     serializer_class = LabelChangeSerializer
-    pagination_class = ByID
+    pagination_class = ById
     filter_backends = [DjangoFilterBackend]
     filterset_class = LabelChangeFilter
 

@@ -8,12 +8,12 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.selectors import model_output_visible_to
+from api.pagination import ById
 from api.permissions import IsAdminRole
 from api.serializers import ErrorSerializer
 from studies.selectors import videos_visible_to
@@ -190,13 +190,6 @@ class SegmentationPredictionSerializer(serializers.ModelSerializer):
     class Meta:
         model = SegmentationPrediction
         fields = ["id", "frame", "model_version", "mask", "uncertainty", "created_at"]
-
-
-class ById(CursorPagination):
-    ordering = "id"
-    page_size = 200
-    page_size_query_param = "page_size"
-    max_page_size = 2000
 
 
 class PredictionFilter(django_filters.FilterSet):

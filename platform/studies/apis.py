@@ -9,12 +9,12 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.pagination import ById
 from api.permissions import IsAdminOrReadOnly, IsAdminRole
 from api.serializers import ErrorSerializer
 
@@ -72,13 +72,6 @@ class FrameSerializer(serializers.ModelSerializer):
     class Meta:
         model = Frame
         fields = ["id", "video", "index"]
-
-
-class ById(CursorPagination):
-    ordering = "id"
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 class SiteList(generics.ListCreateAPIView):

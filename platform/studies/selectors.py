@@ -18,47 +18,33 @@ def is_annotator(user: User) -> bool:
     return not is_admin(user) and user.role == Role.ANNOTATOR
 
 
-def videos_visible_to(user: User) -> QuerySet[Video]:
-    """Annotators see the videos assigned to them; validators, clinicians and admins see all."""
-    videos = Video.objects.all()
+def _visible(user: User, queryset: QuerySet, assignment: str, *, distinct: bool = False) -> QuerySet:
+    """Everything for validators, clinicians and admins; for annotators only what reaches one of their
+    assignments through `assignment` (a lookup path ending at the assigned annotator); nothing when
+    not logged in."""
     if not user.is_authenticated:
-        return videos.none()
+        return queryset.none()
     if is_annotator(user):
-        videos = videos.filter(assignments__annotator=user)
-    return videos
+        queryset = queryset.filter(**{assignment: user})
+        return queryset.distinct() if distinct else queryset
+    return queryset
+
+
+def videos_visible_to(user: User) -> QuerySet[Video]:
+    return _visible(user, Video.objects.all(), "assignments__annotator")
 
 
 def frames_visible_to(user: User) -> QuerySet[Frame]:
-    frames = Frame.objects.all()
-    if not user.is_authenticated:
-        return frames.none()
-    if is_annotator(user):
-        frames = frames.filter(video__assignments__annotator=user)
-    return frames
+    return _visible(user, Frame.objects.all(), "video__assignments__annotator")
 
 
 def patients_visible_to(user: User) -> QuerySet[Patient]:
-    patients = Patient.objects.all()
-    if not user.is_authenticated:
-        return patients.none()
-    if is_annotator(user):
-        patients = patients.filter(exams__videos__assignments__annotator=user).distinct()
-    return patients
+    return _visible(user, Patient.objects.all(), "exams__videos__assignments__annotator", distinct=True)
 
 
 def exams_visible_to(user: User) -> QuerySet[Exam]:
-    exams = Exam.objects.all()
-    if not user.is_authenticated:
-        return exams.none()
-    if is_annotator(user):
-        exams = exams.filter(videos__assignments__annotator=user).distinct()
-    return exams
+    return _visible(user, Exam.objects.all(), "videos__assignments__annotator", distinct=True)
 
 
 def sites_visible_to(user: User) -> QuerySet[Site]:
-    sites = Site.objects.all()
-    if not user.is_authenticated:
-        return sites.none()
-    if is_annotator(user):
-        sites = sites.filter(patients__exams__videos__assignments__annotator=user).distinct()
-    return sites
+    return _visible(user, Site.objects.all(), "patients__exams__videos__assignments__annotator", distinct=True)
