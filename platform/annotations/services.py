@@ -9,10 +9,12 @@ person's label: every function writes the labels of `user` only.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
@@ -154,7 +156,14 @@ def frame_scores_write(*, user: User, video: Video, items: Sequence[dict[str, An
                 item["score"], user.validation_level, row.version + 1, now)
             updated.append((row, old))
     FrameScore.objects.bulk_create(created)
-    FrameScore.objects.bulk_update([row for row, _ in updated], ["score", "validation_level", "version", "updated_at"])
+    # At most one UPDATE per score value (Django's bulk_update builds a CASE per row and field, which
+    # dominated the request); the rows are locked above, so version + 1 is what each row now holds.
+    by_score: dict[int, list[int]] = defaultdict(list)
+    for row, _ in updated:
+        by_score[row.score].append(row.pk)
+    for score, ids in by_score.items():
+        FrameScore.objects.filter(pk__in=ids).update(score=score, validation_level=user.validation_level,
+                                                     version=F("version") + 1, updated_at=now)
     history += [_change("frame_score", row, video_id=video.pk, frame_id=row.frame_id, user=user,
                         action=LabelAction.CREATE, old=None, new=score_value(row)) for row in created]
     history += [_change("frame_score", row, video_id=video.pk, frame_id=row.frame_id, user=user,

@@ -26,6 +26,7 @@ from annotations.services import (
 from studies.models import Frame
 from studies.selectors import frames_visible_to, is_admin, videos_visible_to
 
+from . import pg_export
 from .formats import (
     DEFAULT_CLASS_NAMES,
     FormatError,
@@ -83,6 +84,9 @@ def _by_frame(frames: Iterable[dict], labels: Iterable[dict]) -> Iterator[tuple[
 def export_stream(*, user: User, fmt: str, params: Mapping[str, Any]) -> Iterator[bytes]:
     """The bytes of an export of the labels `user` may see, filtered by `params`, in `fmt`."""
     spec = FORMATS[fmt]
+    if fmt in ("csv", "jsonl") and pg_export.supported():
+        stream = pg_export.csv_stream if fmt == "csv" else pg_export.jsonl_stream
+        return stream(user, params, spec.label_types)
     if fmt == "csv":
         return write_csv(label_rows(user, params))
     if fmt == "jsonl":

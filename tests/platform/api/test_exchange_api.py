@@ -128,3 +128,24 @@ def test_coco_round_trip_import(world, contoured, tmp_path):
     assert response.status_code == 201, response.json()
     contour = Contour.objects.get()
     assert contour.annotator == world.ann_a and contour.segmentation_class.index == 3
+
+
+def test_postgres_formatted_exports_match_the_python_writers(world, contoured):
+    from exchange import pg_export
+    from exchange.formats import write_csv, write_jsonl
+    from exchange.selectors import LABEL_TYPES, label_rows
+
+    assert pg_export.supported()
+
+    def parsed_csv(data: bytes) -> list[dict]:
+        rows = list(csv.DictReader(io.StringIO(data.decode())))
+        for row in rows:
+            row["vertices"] = json.loads(row["vertices"]) if row["vertices"] else None
+        return rows
+
+    fast = parsed_csv(b"".join(pg_export.csv_stream(world.clinician, {}, LABEL_TYPES)))
+    slow = parsed_csv(b"".join(write_csv(label_rows(world.clinician, {}))))
+    assert fast == slow and any(row["vertices"] for row in fast)
+    fast_lines = [json.loads(line) for line in b"".join(pg_export.jsonl_stream(world.clinician, {}, LABEL_TYPES)).splitlines()]
+    slow_lines = [json.loads(line) for line in b"".join(write_jsonl(label_rows(world.clinician, {}))).splitlines()]
+    assert fast_lines == slow_lines
