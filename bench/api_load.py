@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -95,6 +96,29 @@ def load(port: int, clients: int, requests: int, make_request) -> list[float]:  
     return latencies
 
 
+def wrk_frames(port: int, token: str, frame_ids: list[int], *, clients: int, seconds: int, scratch: Path) -> str:
+    """Frame GETs from wrk (C, so the load generator leaves the server most of the two cores)."""
+    sample = random.Random(1).sample(frame_ids, min(len(frame_ids), 5000))
+    script = scratch / "frames.lua"
+    script.write_text(
+        f'wrk.headers["Authorization"] = "Token {token}"\n'
+        f"local ids = {{{','.join(map(str, sample))}}}\n"
+        'request = function() return wrk.format(nil, "/api/frames/" .. ids[math.random(#ids)] .. "/image/") end\n')
+    out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "-s", str(script),
+                          f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+    picks = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if parts and parts[0] in ("50%", "99%"):
+            picks[parts[0]] = parts[1]
+        if line.startswith("Requests/sec"):
+            picks["rps"] = parts[1]
+        if "Non-2xx" in line:
+            picks["errors"] = parts[-1]
+    return (f"frame image GET wrk  {clients} connections, {seconds} s: p50 {picks.get('50%')}, p99 {picks.get('99%')}, "
+            f"{picks.get('rps')} req/s" + (f", NON-2xx {picks['errors']}" if "errors" in picks else ""))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32)
@@ -166,6 +190,8 @@ def main() -> None:
                 "Authorization": f"Token {writer_tokens[number]}", "Content-Type": "application/json"}
 
         load(port, args.clients, 3, frame_get)  # warm-up
+        if shutil.which("wrk"):
+            print(wrk_frames(port, admin_token, frame_list, clients=args.clients, seconds=15, scratch=scratch))
         for name, make in (("frame image GET", frame_get), ("bulk score POST", bulk_post)):
             started = time.perf_counter()
             latencies = load(port, args.clients, args.requests, make)

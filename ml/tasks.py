@@ -293,3 +293,18 @@ def predict_videos(video_ids: list[int] | None = None, patient_id: int | None = 
     return _predict(scorer, videos_for_scope(video_ids=video_ids, patient_id=patient_id))
 
 
+
+
+@shared_task(name="ml.compute_agreement_report", acks_late=True, time_limit=settings.CELERY_QUEUE_TIME_LIMITS["analysis"])
+def compute_agreement_report(report_id: int) -> str:
+    """Agreement statistics of one report's scope (analysis queue)."""
+    from agreement.services import agreement_report_compute
+
+    return agreement_report_compute(report_id=report_id).status
+
+
+@shared_task(name="ml.refresh_stale_agreement_reports", time_limit=settings.CELERY_QUEUE_TIME_LIMITS["analysis"])
+def refresh_stale_agreement_reports() -> int:
+    from agreement.services import agreement_reports_refresh_stale
+
+    return agreement_reports_refresh_stale()

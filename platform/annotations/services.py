@@ -75,6 +75,13 @@ def contours_import(*, annotator: User, contours: Iterable[tuple[int, int, Seque
 MAX_SCORE = 3
 
 
+def _scores_changed() -> None:
+    """Agreement reports go stale; one refresh is queued for many changes (debounced)."""
+    from agreement.services import agreement_reports_labels_changed
+
+    agreement_reports_labels_changed()
+
+
 class LabelConflict(Exception):
     """The label changed since the version the write was based on."""
 
@@ -169,6 +176,7 @@ def frame_scores_write(*, user: User, video: Video, items: Sequence[dict[str, An
     history += [_change("frame_score", row, video_id=video.pk, frame_id=row.frame_id, user=user,
                         action=LabelAction.UPDATE, old=old, new=score_value(row)) for row, old in updated]
     LabelChange.objects.bulk_create(history)
+    _scores_changed()
     by_frame = {**existing, **{row.frame_id: row for row in created}}
     return [by_frame[item["frame"]] for item in items]
 
@@ -188,6 +196,7 @@ def video_score_write(*, user: User, video: Video, score: int, version: int | No
                                         validation_level=user.validation_level)
         LabelChange.objects.create(label_type="video_score", label_id=row.pk, video=video, owner=user,
                                    changed_by=user, action=LabelAction.CREATE, version=1, new_value=score_value(row))
+        _scores_changed()
         return row
     old = score_value(row)
     row.score, row.comment, row.validation_level, row.version = score, comment, user.validation_level, row.version + 1
@@ -195,6 +204,7 @@ def video_score_write(*, user: User, video: Video, score: int, version: int | No
     LabelChange.objects.create(label_type="video_score", label_id=row.pk, video=video, owner=user, changed_by=user,
                                action=LabelAction.UPDATE, version=row.version, old_value=old,
                                new_value=score_value(row))
+    _scores_changed()
     return row
 
 
@@ -217,6 +227,8 @@ def label_delete(*, user: User, label: FrameScore | VideoScore | Contour, versio
                                owner_id=current.annotator_id, changed_by=user, action=LabelAction.DELETE,
                                version=current.version, old_value=value)
     current.delete()
+    if model is not Contour:
+        _scores_changed()
 
 
 @transaction.atomic

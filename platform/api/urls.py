@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("annotations.urls")),
     path("", include("modelling.urls")),
     path("", include("exchange.urls")),
+    path("", include("agreement.urls")),
 ]

@@ -157,8 +157,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "analysis"
 # ml.tasks is no Django app, so it is imported explicitly; every task family has its queue.
 CELERY_IMPORTS = ["ml.tasks"]
-CELERY_TASK_ROUTES = {"ml.*": {"queue": "gpu"}, "studies.*": {"queue": "ingest"}, "agreement.*": {"queue": "analysis"},
-                      "exchange.*": {"queue": "analysis"}}
+CELERY_TASK_ROUTES = {
+    "ml.compute_agreement_report": {"queue": "analysis"},  # exact names win over the patterns below
+    "ml.refresh_stale_agreement_reports": {"queue": "analysis"},
+    "ml.*": {"queue": "gpu"},
+    "studies.*": {"queue": "ingest"},
+    "exchange.*": {"queue": "analysis"},
+}
 # One queue per kind of work, each with its own hard time limit (seconds).
 CELERY_QUEUE_TIME_LIMITS = {
     "ingest": env.int("PLEURA_INGEST_TIME_LIMIT", default=30 * 60),

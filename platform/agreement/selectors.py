@@ -1,0 +1,91 @@
+"""Ratings matrices for agreement: items × raters over a scope, humans and optionally one model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from annotations.models import FrameScore, LabelSource, VideoScore
+from modelling.models import FramePrediction, VideoPrediction
+
+KINDS = ("frame", "video")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which labels are compared: frame or video scores, within one video, patient, site or the dataset,
+    by given annotators (None: all humans) at a minimum validation level; `model_version` joins the
+    raters when given."""
+
+    kind: str = "video"
+    video: int | None = None
+    patient: int | None = None
+    site: int | None = None
+    annotators: list[int] | None = None
+    min_level: int = 1
+    model_version: int | None = None
+    consensus: str | None = None  # majority | median | most_expert (default: most_expert)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Scope:
+        data = dict(data or {})
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown scope field(s): {', '.join(sorted(unknown))}")
+        scope = cls(**data)
+        if scope.kind not in KINDS:
+            raise ValueError(f"kind must be 'frame' or 'video', got {scope.kind!r}")
+        if scope.consensus not in (None, "majority", "median", "most_expert"):
+            raise ValueError(f"unknown consensus rule {scope.consensus!r}")
+        if not 1 <= scope.min_level <= 4:
+            raise ValueError(f"min_level must be 1–4, got {scope.min_level}")
+        return scope
+
+
+@dataclass
+class Ratings:
+    matrix: np.ndarray  # (n_items, n_raters) float, NaN = not rated
+    items: list[int]
+    raters: list[dict[str, Any]]  # {"kind": "user"|"model", "id", "name", "level"}
+
+
+def _video_path(kind: str) -> str:
+    return "frame__video" if kind == "frame" else "video"
+
+
+def ratings(scope: Scope) -> Ratings:
+    model = FrameScore if scope.kind == "frame" else VideoScore
+    item = "frame_id" if scope.kind == "frame" else "video_id"
+    video = _video_path(scope.kind)
+    where: dict[str, Any] = {}
+    if scope.video is not None:
+        where[f"{video}_id"] = scope.video
+    if scope.patient is not None:
+        where[f"{video}__exam__patient_id"] = scope.patient
+    if scope.site is not None:
+        where[f"{video}__exam__patient__site_id"] = scope.site
+    labels = model.objects.filter(source=LabelSource.HUMAN, validation_level__gte=scope.min_level, **where)
+    if scope.annotators is not None:
+        labels = labels.filter(annotator_id__in=scope.annotators)
+    triples = list(labels.values_list(item, "annotator_id", "score", "annotator__username", "annotator__validation_level"))
+    raters = {}
+    for _, user_id, _, name, level in triples:
+        raters[("user", user_id)] = {"kind": "user", "id": user_id, "name": name, "level": level}
+    if scope.model_version is not None:
+        prediction = FramePrediction if scope.kind == "frame" else VideoPrediction
+        key = "frame_id" if scope.kind == "frame" else "video_id"
+        predicted = prediction.objects.filter(model_version_id=scope.model_version, **where).values_list(key, "score")
+        triples += [(item_id, -scope.model_version, score, "", 0) for item_id, score in predicted]
+        raters[("model", -scope.model_version)] = {"kind": "model", "id": scope.model_version,
+                                                   "name": f"model v{scope.model_version}", "level": 0}
+    order = sorted(raters, key=lambda k: (k[0] == "model", raters[k]["name"]))
+    column = {(k[1]): i for i, k in enumerate(order)}
+    items = sorted({t[0] for t in triples})
+    row = {item_id: i for i, item_id in enumerate(items)}
+    matrix = np.full((len(items), len(order)), np.nan)
+    for item_id, rater_id, score, _, _ in triples:
+        matrix[row[item_id], column[rater_id]] = score
+    return Ratings(matrix=matrix, items=items, raters=[raters[k] for k in order])

@@ -1,0 +1,73 @@
+"""Agreement reports: requested (validated) here, computed by a Celery task on the analysis queue,
+refreshed (debounced) after labels change."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+
+from .models import AgreementReport, ReportStatus
+from .selectors import Scope, ratings
+
+REFRESH_DELAY_S = 30
+REFRESH_KEY = "agreement-refresh-pending"
+
+
+def agreement_report_request(*, scope: dict[str, Any] | None, created_by: User | None = None) -> AgreementReport:
+    """Validate the scope and queue the computation (after commit). Raises ValueError for people."""
+    parsed = Scope.from_dict(scope)
+    report = AgreementReport.objects.create(scope={k: v for k, v in parsed.__dict__.items() if k != "extra"},
+                                            created_by=created_by)
+    from ml.tasks import compute_agreement_report
+
+    transaction.on_commit(lambda: compute_agreement_report.delay(report.pk))
+    return report
+
+
+def agreement_report_compute(*, report_id: int) -> AgreementReport:
+    """Compute every statistic of the report's scope (ml.agreement) and store it."""
+    from ml.agreement import agreement_report
+
+    report = AgreementReport.objects.get(pk=report_id)
+    AgreementReport.objects.filter(pk=report_id).update(status=ReportStatus.RUNNING)
+    try:
+        scope = Scope.from_dict(report.scope)
+        data = ratings(scope)
+        if data.matrix.size == 0:
+            statistics: dict[str, Any] = {"n_items": 0, "reason": "no labels in this scope"}
+        else:
+            levels = [float(r["level"]) for r in data.raters]
+            rule = scope.consensus or ("most_expert" if any(levels) else "majority")
+            statistics = agreement_report(data.matrix, rater_names=[r["name"] for r in data.raters],
+                                          levels=levels if rule == "most_expert" else None, consensus_rule=rule)
+        report.statistics, report.raters = statistics, data.raters
+        report.status, report.error, report.stale = ReportStatus.READY, "", False
+    except Exception as error:  # the report says why; the worker log has the rest
+        report.status, report.error = ReportStatus.FAILED, f"{type(error).__name__}: {error}\n{traceback.format_exc()}"
+    report.computed_at = timezone.now()
+    report.save()
+    return report
+
+
+def agreement_reports_labels_changed() -> None:
+    """Mark reports stale and queue one refresh a little later (many label saves, one refresh)."""
+    AgreementReport.objects.filter(status=ReportStatus.READY, stale=False).update(stale=True)
+    if cache.add(REFRESH_KEY, True, timeout=REFRESH_DELAY_S):
+        from ml.tasks import refresh_stale_agreement_reports
+
+        # robust: a label save never fails because a refresh could not be queued (it is logged)
+        transaction.on_commit(lambda: refresh_stale_agreement_reports.apply_async(countdown=REFRESH_DELAY_S),
+                              robust=True)
+
+
+def agreement_reports_refresh_stale() -> int:
+    stale = list(AgreementReport.objects.filter(stale=True).values_list("pk", flat=True))
+    for report_id in stale:
+        agreement_report_compute(report_id=report_id)
+    return len(stale)
