@@ -12,7 +12,7 @@ copy it with a personal bias and noise (mostly +-1 slips), ~5 % of ratings missi
 
 Usage::
 
-    python bench/agreement.py [--frames 60000] [--videos 600] [--mask-frames 1000] [--runs 5]
+    python bench/agreement_stats.py [--frames 60000] [--videos 600] [--mask-frames 1000] [--runs 5]
 
 Prints timings (median of ``--runs``); nothing is asserted.
 """
