@@ -1,7 +1,41 @@
+from django import forms
 from django.contrib import admin
 from django.db.models import Count
+from django.http import HttpRequest
 
+from .ingest import IngestError
 from .models import Exam, Frame, Patient, Site, Video
+from .services import video_ingest
+
+
+class VideoUploadForm(forms.ModelForm):
+    """Adding a video in the admin uploads a file through the ingestion service (checked by content,
+    decoded, de-identified), never a bare row."""
+
+    upload = forms.FileField(help_text="MP4, MOV, AVI, GIF or multi-frame DICOM")
+    patient = forms.ModelChoiceField(Patient.objects.select_related("site"), required=False,
+                                     help_text="Required unless a DICOM file maps to its patient by pseudonym")
+    site = forms.ModelChoiceField(Site.objects.all(), required=False,
+                                  help_text="DICOM only: the site whose pseudonymous codes to match")
+
+    class Meta:
+        model = Video
+        fields = ["lung_zone", "probe", "scanner_model"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        upload = data.get("upload")
+        if upload is None or self.errors:
+            return data
+        try:
+            result = video_ingest(source=upload, original_name=upload.name, patient=data.get("patient"),
+                                  site=data.get("site"), lung_zone=data.get("lung_zone") or "",
+                                  probe=data.get("probe") or "convex", scanner_model=data.get("scanner_model") or "")
+        except IngestError as error:
+            raise forms.ValidationError(str(error)) from error
+        self.instance = result.video
+        self.created = result.created
+        return data
 
 
 @admin.register(Site)
@@ -53,6 +87,28 @@ class VideoAdmin(admin.ModelAdmin):
     readonly_fields = ("sha256", "frame_count", "width", "height", "fps", "format", "source_file", "created_at")
     raw_id_fields = ("exam",)
     inlines = [FrameInline]
+
+    def get_form(self, request: HttpRequest, obj: Video | None = None, **kwargs):  # type: ignore[no-untyped-def]
+        if obj is None:
+            kwargs["form"] = VideoUploadForm
+            kwargs["fields"] = None
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Video | None = None):  # type: ignore[no-untyped-def]
+        if obj is None:
+            return ["upload", "patient", "site", "lung_zone", "probe", "scanner_model"]
+        return super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Video | None = None):  # type: ignore[no-untyped-def]
+        return () if obj is None else self.readonly_fields
+
+    def get_inlines(self, request: HttpRequest, obj: Video | None):  # type: ignore[no-untyped-def]
+        return [] if obj is None else self.inlines
+
+    def save_model(self, request: HttpRequest, obj: Video, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+        # added videos were saved by the ingestion service in the form's clean()
 
     @admin.display(ordering="exam__patient__code", description="patient")
     def patient_code(self, obj: Video) -> str:
