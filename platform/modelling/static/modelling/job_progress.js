@@ -6,22 +6,29 @@
   const field = (name) => panel.querySelector(`[data-field="${name}"]`);
   const final = new Set(["succeeded", "failed", "cancelled"]);
 
-  function line(points, width, height, maxY, colour) {
+  function line(points, width, height, low, high, colour) {
     if (points.length === 0) return "";
     const n = Math.max(points.length - 1, 1);
-    const path = points.map((y, i) => `${(40 + (i / n) * (width - 60)).toFixed(1)},${(height - 20 - (y / maxY) * (height - 40)).toFixed(1)}`);
+    const span = Math.max(high - low, 1e-9);
+    const path = points.map((y, i) =>
+      `${(40 + (i / n) * (width - 60)).toFixed(1)},${(height - 20 - ((y - low) / span) * (height - 40)).toFixed(1)}`);
     return `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${path.join(" ")}"/>`;
   }
 
   function drawChart(history) {
+    // The loss is drawn over its own range; the quality line is validation F1 when there is
+    // validation data, training accuracy otherwise (both 0–1).
     const losses = history.map((r) => r.train_loss).filter((v) => typeof v === "number");
-    const f1 = history.map((r) => r.val_f1_weighted ?? r.train_f1_weighted).filter((v) => typeof v === "number");
-    const maxLoss = Math.max(1e-6, ...losses);
+    const hasVal = history.some((r) => typeof r.val_f1_weighted === "number");
+    const quality = history.map((r) => (hasVal ? r.val_f1_weighted : r.train_accuracy)).filter((v) => typeof v === "number");
+    const low = losses.length ? Math.min(...losses) : 0;
+    const high = losses.length ? Math.max(...losses) : 1;
+    const qualityName = hasVal ? "validation weighted F1" : "training accuracy";
     field("chart").innerHTML =
       `<rect x="40" y="20" width="540" height="180" fill="none" stroke="#ccc"/>` +
-      line(losses, 600, 220, maxLoss, "#d62728") + line(f1, 600, 220, 1, "#1f77b4") +
-      `<text x="45" y="15" font-size="12" fill="#d62728">training loss (max ${maxLoss.toFixed(3)})</text>` +
-      `<text x="300" y="15" font-size="12" fill="#1f77b4">weighted F1 (0–1)</text>` +
+      line(losses, 600, 220, low, high, "#d62728") + line(quality, 600, 220, 0, 1, "#1f77b4") +
+      `<text x="45" y="15" font-size="12" fill="#d62728">training loss (${low.toFixed(3)}–${high.toFixed(3)})</text>` +
+      `<text x="300" y="15" font-size="12" fill="#1f77b4">${qualityName} (0–1)</text>` +
       `<text x="45" y="215" font-size="11" fill="#666">epochs: ${history.length}</text>`;
   }
 
