@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
+from ml.aggregation import UninormAggregator
 from ml.data import ManifestRow, read_manifest
 
 __all__ = ["EvaluationResult", "build_parser", "evaluate_predictions", "main", "plot_confusions"]
@@ -74,7 +74,7 @@ def evaluate_predictions(
     rows: Sequence[ManifestRow],
     *,
     setting2_k: Sequence[int] = (1, 3, 5, 7),
-    aggregator: nn.Module | None = None,
+    aggregator: UninormAggregator | None = None,
     video_labels: Mapping[str, int] | None = None,
     num_classes: int = 4,
 ) -> EvaluationResult:
@@ -123,11 +123,11 @@ def evaluate_predictions(
     rows_by_key = {r.key: r for r in rows}
     frame_preds = []
     for key, p in by_key.items():
-        r = rows_by_key.get(key)
-        if r is None:
+        row = rows_by_key.get(key)
+        if row is None:
             continue
         frame_preds.append(
-            {"video": r.video, "patient": r.patient, "frame": r.frame, "score": r.score, "probs": p["probs"]}
+            {"video": row.video, "patient": row.patient, "frame": row.frame, "score": row.score, "probs": p["probs"]}
         )
     videos = predict_videos(frame_preds, aggregator=aggregator, video_labels=video_labels)
     scored = [v for v in videos if v["score"] is not None]

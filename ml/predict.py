@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ml.aggregation import UninormAggregator
 from ml.checkpoint import load_checkpoint, model_from_checkpoint
 from ml.data import FrameDataset, ManifestRow, VideoFrameCache, read_manifest
 from ml.models import FrameScorerOutput, crop_boxes
@@ -161,7 +162,7 @@ def predict_frames(
 def predict_videos(
     frame_predictions: Sequence[Mapping[str, Any]],
     *,
-    aggregator: nn.Module | None = None,
+    aggregator: UninormAggregator | None = None,
     video_labels: Mapping[str, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Aggregate frame predictions per video.

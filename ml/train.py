@@ -36,13 +36,14 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ml.aggregation import OffDiagonal, TNorm, UninormAggregator
 from ml.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
 from ml.data import FrameDataset, LUSAugment, ManifestRow, VideoFrameCache, read_manifest
 from ml.losses import DEFAULT_SORD_SCALE
@@ -655,7 +656,7 @@ class AggregatorTrainResult:
     """Outcome of :func:`train_aggregator`: the fitted aggregator, ``fit_aggregator``'s history, the
     video ids used (in order), the saved file (``aggregator.pt``) and report files."""
 
-    aggregator: nn.Module
+    aggregator: UninormAggregator
     history: dict[str, Any]
     videos: list[str]
     path: Path | None = None
@@ -751,8 +752,8 @@ def train_aggregator(
         raise ValueError("no predicted video has a label")
     model = UninormAggregator(
         config.num_classes,
-        tnorm=config.tnorm,
-        off_diagonal=config.off_diagonal,
+        tnorm=cast(TNorm, config.tnorm),
+        off_diagonal=cast(OffDiagonal, config.off_diagonal),
         init_neutral=config.init_neutral,
     )
     labels = torch.tensor([video_labels[v] for v in videos], dtype=torch.long)
@@ -809,13 +810,14 @@ def train_aggregator(
     )
 
 
-def load_aggregator(path: str | Path) -> nn.Module:
+def load_aggregator(path: str | Path) -> UninormAggregator:
     """Load an ``aggregator.pt`` written by :func:`train_aggregator` (eval mode)."""
     from ml.aggregation import UninormAggregator
 
     blob = torch.load(Path(path), map_location="cpu", weights_only=True)
     cfg = AggregatorTrainConfig.from_dict(blob["config"])
-    model = UninormAggregator(cfg.num_classes, tnorm=cfg.tnorm, off_diagonal=cfg.off_diagonal)
+    model = UninormAggregator(cfg.num_classes, tnorm=cast(TNorm, cfg.tnorm),
+                              off_diagonal=cast(OffDiagonal, cfg.off_diagonal))
     model.load_state_dict(blob["state_dict"])
     return model.eval()
 

@@ -10,7 +10,15 @@ from typing import Any
 
 from .baselines import argmax_mean, max_argmax
 from .fit import fit_aggregator, pad_videos
-from .uninorm import OFF_DIAGONAL_RULES, TNORMS, LogAggregate, UninormAggregator, uninorm_log_aggregate
+from .uninorm import (
+    OFF_DIAGONAL_RULES,
+    TNORMS,
+    LogAggregate,
+    OffDiagonal,
+    TNorm,
+    UninormAggregator,
+    uninorm_log_aggregate,
+)
 
 AGGREGATORS: dict[str, Callable[..., Any]] = {
     "uninorm": UninormAggregator,
@@ -23,6 +31,8 @@ __all__ = [
     "OFF_DIAGONAL_RULES",
     "TNORMS",
     "LogAggregate",
+    "OffDiagonal",
+    "TNorm",
     "UninormAggregator",
     "argmax_mean",
     "fit_aggregator",

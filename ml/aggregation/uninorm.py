@@ -66,6 +66,10 @@ from torch import Tensor, nn
 
 __all__ = ["OFF_DIAGONAL_RULES", "TNORMS", "LogAggregate", "UninormAggregator", "uninorm_log_aggregate"]
 
+
+TNorm = Literal["product", "lukasiewicz"]
+OffDiagonal = Literal["min", "max", "mean"]
+
 TNORMS = ("product", "lukasiewicz")
 OFF_DIAGONAL_RULES = ("min", "max", "mean")
 
@@ -358,8 +362,8 @@ class UninormAggregator(nn.Module):
         self,
         num_classes: int = 4,
         *,
-        tnorm: Literal["product", "lukasiewicz"] = "product",
-        off_diagonal: Literal["min", "max", "mean"] = "min",
+        tnorm: TNorm = "product",
+        off_diagonal: OffDiagonal = "min",
         init_neutral: float = 0.5,
     ) -> None:
         super().__init__()

@@ -87,7 +87,7 @@ def _plot_confusion(path: Path, confusion: np.ndarray, class_names: Sequence[str
 def _series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list[float], list[float]]:
     xs, ys = [], []
     for i, row in enumerate(history):
-        value = row.get(key)
+        value: Any = row.get(key)
         numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
         if numeric and math.isfinite(float(value)):
             epoch = row.get("epoch", i + 1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -225,7 +226,8 @@ class SimilarityTransformHead(nn.Module):
         if self.scale is not None:
             scales = torch.sigmoid(self.scale(features))
         else:
-            scales = self.fixed_scales.to(features.device).expand(b, k)
+            fixed = cast(torch.Tensor, self.fixed_scales)  # a registered buffer
+            scales = fixed.to(features.device).expand(b, k)
         if self.rotation is not None:
             angles = self.max_rotation * torch.tanh(self.rotation(features))
         else:
