@@ -19,8 +19,6 @@ from .filters import ContourFilter, FrameScoreFilter, LabelChangeFilter, VideoSc
 from .models import Contour, FrameScore, LabelChange, ProjectSettings, VideoScore
 from .selectors import label_history_visible_to, labels_visible_to, project_settings
 from .services import (
-    LabelConflict,
-    LabelValidationError,
     frame_contours_write,
     frame_scores_write,
     label_delete,
@@ -115,16 +113,6 @@ def _if_match_version(request: Request) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-def _conflict(error: LabelConflict, *, precondition: bool = False) -> Response:
-    return Response({"detail": str(error), "current": error.current},
-                    status=status.HTTP_412_PRECONDITION_FAILED if precondition else status.HTTP_409_CONFLICT)
-
-
-def _invalid(error: LabelValidationError) -> Response:
-    return Response({"detail": "invalid labels; nothing was written", "errors": error.errors},
-                    status=status.HTTP_400_BAD_REQUEST)
-
-
 class FrameScoreList(generics.ListAPIView):
     serializer_class = FrameScoreSerializer
     pagination_class = ById
@@ -158,13 +146,8 @@ class FrameScoreDetail(APIView):
         data.is_valid(raise_exception=True)
         header = _if_match_version(request)
         version = header if header is not None else data.validated_data["version"]
-        try:
-            (label,) = frame_scores_write(user=request.user, video=label.frame.video, items=[
-                {"frame": label.frame_id, "score": data.validated_data["score"], "version": version}])
-        except LabelConflict as error:
-            return _conflict(error, precondition=header is not None)
-        except LabelValidationError as error:
-            return _invalid(error)
+        (label,) = frame_scores_write(user=request.user, video=label.frame.video, items=[
+            {"frame": label.frame_id, "score": data.validated_data["score"], "version": version}])
         return Response(FrameScoreSerializer(label).data, headers={"ETag": f'"{label.version}"'})
 
     @extend_schema(parameters=[IF_MATCH], responses={204: None, 403: ErrorSerializer, 409: ConflictSerializer,
@@ -175,10 +158,7 @@ class FrameScoreDetail(APIView):
             return Response({"detail": "labels are deleted only by their author", "current": []},
                             status=status.HTTP_403_FORBIDDEN)
         header = _if_match_version(request)
-        try:
-            label_delete(user=request.user, label=label, version=header)
-        except LabelConflict as error:
-            return _conflict(error, precondition=header is not None)
+        label_delete(user=request.user, label=label, version=header)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -192,12 +172,7 @@ class VideoFrameScoresBulk(APIView):
         video = get_object_or_404(videos_visible_to(request.user), pk=pk)
         data = BulkFrameScoresSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            labels = frame_scores_write(user=request.user, video=video, items=data.validated_data["items"])
-        except LabelConflict as error:
-            return _conflict(error)
-        except LabelValidationError as error:
-            return _invalid(error)
+        labels = frame_scores_write(user=request.user, video=video, items=data.validated_data["items"])
         return Response(FrameScoreSerializer(labels, many=True).data)
 
 
@@ -218,13 +193,8 @@ class VideoScoreList(generics.ListAPIView):
         data = VideoScoreCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         video = get_object_or_404(videos_visible_to(request.user), pk=data.validated_data["video"])
-        try:
-            label = video_score_write(user=request.user, video=video, score=data.validated_data["score"],
-                                      version=data.validated_data["version"], comment=data.validated_data["comment"])
-        except LabelConflict as error:
-            return _conflict(error)
-        except LabelValidationError as error:
-            return _invalid(error)
+        label = video_score_write(user=request.user, video=video, score=data.validated_data["score"],
+                                  version=data.validated_data["version"], comment=data.validated_data["comment"])
         return Response(VideoScoreSerializer(label).data)
 
 
@@ -255,13 +225,8 @@ class FrameContoursBulk(APIView):
         frame = get_object_or_404(frames_visible_to(request.user).select_related("video"), pk=pk)
         data = FrameContoursSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            contours = frame_contours_write(user=request.user, frame=frame, contours=data.validated_data["contours"],
-                                            base=data.validated_data["base"])
-        except LabelConflict as error:
-            return _conflict(error)
-        except LabelValidationError as error:
-            return _invalid(error)
+        contours = frame_contours_write(user=request.user, frame=frame, contours=data.validated_data["contours"],
+                                        base=data.validated_data["base"])
         return Response(ContourSerializer(contours, many=True).data)
 
 
