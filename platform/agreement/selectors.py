@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from annotations.models import FrameScore, LabelSource, VideoScore
+from annotations.models import Contour, FrameScore, LabelSource, VideoScore
 from modelling.models import FramePrediction, VideoPrediction
 
-KINDS = ("frame", "video")
+KINDS = ("frame", "video", "contour")
+MASK_CHUNK = 64  # frames rasterised at a time: memory stays flat over large scopes
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class Scope:
             raise ValueError(f"unknown scope field(s): {', '.join(sorted(unknown))}")
         scope = cls(**data)
         if scope.kind not in KINDS:
-            raise ValueError(f"kind must be 'frame' or 'video', got {scope.kind!r}")
+            raise ValueError(f"kind must be 'frame', 'video' or 'contour', got {scope.kind!r}")
         if scope.consensus not in (None, "majority", "median", "most_expert"):
             raise ValueError(f"unknown consensus rule {scope.consensus!r}")
         if not 1 <= scope.min_level <= 4:
@@ -56,10 +58,7 @@ def _video_path(kind: str) -> str:
     return "frame__video" if kind == "frame" else "video"
 
 
-def ratings(scope: Scope) -> Ratings:
-    model = FrameScore if scope.kind == "frame" else VideoScore
-    item = "frame_id" if scope.kind == "frame" else "video_id"
-    video = _video_path(scope.kind)
+def _where(scope: Scope, video: str) -> dict[str, Any]:
     where: dict[str, Any] = {}
     if scope.video is not None:
         where[f"{video}_id"] = scope.video
@@ -67,6 +66,14 @@ def ratings(scope: Scope) -> Ratings:
         where[f"{video}__exam__patient_id"] = scope.patient
     if scope.site is not None:
         where[f"{video}__exam__patient__site_id"] = scope.site
+    return where
+
+
+def ratings(scope: Scope) -> Ratings:
+    model = FrameScore if scope.kind == "frame" else VideoScore
+    item = "frame_id" if scope.kind == "frame" else "video_id"
+    video = _video_path(scope.kind)
+    where = _where(scope, video)
     labels = model.objects.filter(source=LabelSource.HUMAN, validation_level__gte=scope.min_level, **where)
     if scope.annotators is not None:
         labels = labels.filter(annotator_id__in=scope.annotators)
@@ -89,3 +96,58 @@ def ratings(scope: Scope) -> Ratings:
     for item_id, rater_id, score, _, _ in triples:
         matrix[row[item_id], column[rater_id]] = score
     return Ratings(matrix=matrix, items=items, raters=[raters[k] for k in order])
+
+
+def _mean(values: list[np.ndarray]) -> float | None:
+    joined = np.concatenate(values) if values else np.empty(0)
+    defined = joined[~np.isnan(joined)]
+    return float(defined.mean()) if defined.size else None
+
+
+def contour_agreement(scope: Scope) -> dict[str, Any]:
+    """Pairwise Dice and IoU of the annotators' contours per marker class and over the union of
+    COVID-19 markers, rasterised at frame resolution. A rater who drew nothing on a frame of the scope
+    said "no markers" there (an all-background mask)."""
+    from annotations.geometry import rasterise
+    from ml.agreement import pairwise_dice_batch
+
+    contours = Contour.objects.filter(source=LabelSource.HUMAN, validation_level__gte=scope.min_level,
+                                      **_where(scope, "frame__video"))
+    if scope.annotators is not None:
+        contours = contours.filter(annotator_id__in=scope.annotators)
+    rows = contours.order_by("frame_id").values_list("frame_id", "annotator__username", "segmentation_class__index",
+                                                     "vertices", "frame__video__height", "frame__video__width")
+    frames: dict[int, tuple[tuple[int, int], dict[str, dict[int, list]]]] = {}
+    for frame_id, name, class_id, vertices, height, width in rows.iterator(chunk_size=5000):
+        size, drawn = frames.setdefault(frame_id, ((height, width), defaultdict(lambda: defaultdict(list))))
+        drawn[name][class_id].append(vertices)
+    raters = sorted({name for _, drawn in frames.values() for name in drawn})
+    result: dict[str, Any] = {"n_frames": len(frames), "raters": raters}
+    if len(raters) < 2:
+        return {**result, "pairs": [], "reason": "fewer than two annotators contoured frames in this scope"}
+    dice: dict[str, list[np.ndarray]] = defaultdict(list)
+    iou: dict[str, list[np.ndarray]] = defaultdict(list)
+    pairs = None
+    by_size: dict[tuple[int, int], list[dict[str, dict[int, list]]]] = defaultdict(list)
+    for size, drawn in frames.values():
+        by_size[size].append(drawn)
+    for (height, width), drawings in by_size.items():
+        for start in range(0, len(drawings), MASK_CHUNK):
+            chunk = drawings[start:start + MASK_CHUNK]
+            masks = np.stack([np.stack([rasterise(drawn.get(name, {}), height, width) for name in raters])
+                              for drawn in chunk])
+            found = pairwise_dice_batch(masks)
+            pairs = found["pairs"]
+            for key, values in found["dice"].items():
+                dice[str(key)].append(values)
+            for key, values in found["iou"].items():
+                iou[str(key)].append(values)
+    assert pairs is not None
+    result["pairs"] = [
+        {"raters": [raters[i], raters[j]],
+         "dice": {key: _mean([v[:, p] for v in values]) for key, values in dice.items()},
+         "iou": {key: _mean([v[:, p] for v in values]) for key, values in iou.items()}}
+        for p, (i, j) in enumerate(np.asarray(pairs).tolist())]
+    result["mean_dice"] = {key: _mean([v.ravel() for v in values]) for key, values in dice.items()}
+    result["mean_iou"] = {key: _mean([v.ravel() for v in values]) for key, values in iou.items()}
+    return result

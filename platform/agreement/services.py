@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 
 from .models import AgreementReport, ReportStatus
-from .selectors import Scope, ratings
+from .selectors import Scope, contour_agreement, ratings
 
 REFRESH_DELAY_S = 30
 REFRESH_KEY = "agreement-refresh-pending"
@@ -32,27 +32,33 @@ def agreement_report_request(*, scope: dict[str, Any] | None, created_by: User |
 
 def agreement_report_compute(*, report_id: int) -> AgreementReport:
     """Compute every statistic of the report's scope (ml.agreement) and store it."""
-    from ml.agreement import agreement_report
-
     report = AgreementReport.objects.get(pk=report_id)
     AgreementReport.objects.filter(pk=report_id).update(status=ReportStatus.RUNNING)
     try:
-        scope = Scope.from_dict(report.scope)
-        data = ratings(scope)
-        if data.matrix.size == 0:
-            statistics: dict[str, Any] = {"n_items": 0, "reason": "no labels in this scope"}
-        else:
-            levels = [float(r["level"]) for r in data.raters]
-            rule = scope.consensus or ("most_expert" if any(levels) else "majority")
-            statistics = agreement_report(data.matrix, rater_names=[r["name"] for r in data.raters],
-                                          levels=levels if rule == "most_expert" else None, consensus_rule=rule)
-        report.statistics, report.raters = statistics, data.raters
+        report.statistics, report.raters = _statistics(Scope.from_dict(report.scope))
         report.status, report.error, report.stale = ReportStatus.READY, "", False
     except Exception as error:  # the report says why; the worker log has the rest
         report.status, report.error = ReportStatus.FAILED, f"{type(error).__name__}: {error}\n{traceback.format_exc()}"
     report.computed_at = timezone.now()
     report.save()
     return report
+
+
+def _statistics(scope: Scope) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(statistics, raters) of a scope: score agreement, or contour overlap for kind "contour"."""
+    from ml.agreement import agreement_report
+
+    if scope.kind == "contour":
+        statistics = contour_agreement(scope)
+        return statistics, [{"kind": "user", "name": name} for name in statistics["raters"]]
+    data = ratings(scope)
+    if data.matrix.size == 0:
+        return {"n_items": 0, "reason": "no labels in this scope"}, data.raters
+    levels = [float(r["level"]) for r in data.raters]
+    rule = scope.consensus or ("most_expert" if any(levels) else "majority")
+    statistics = agreement_report(data.matrix, rater_names=[r["name"] for r in data.raters],
+                                  levels=levels if rule == "most_expert" else None, consensus_rule=rule)
+    return statistics, data.raters
 
 
 def agreement_reports_labels_changed() -> None:

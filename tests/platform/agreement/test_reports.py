@@ -98,3 +98,34 @@ def test_expert_against_a_perturbed_copy_on_dev_data(dev_data, tmp_path):
         expected = cohen_kappa_score(truth, perturbed, weights=weights, labels=[0, 1, 2, 3])
         assert pair["cohen_kappa"][name]["value"] == pytest.approx(expected, abs=1e-9)
     assert pair["percent_agreement"]["value"] == pytest.approx(float(np.mean(truth == perturbed)))
+
+
+def test_contour_report_gives_pairwise_dice_per_class(world):
+    from annotations.services import frame_contours_write
+
+    frame = world.frames(world.v1)[0]
+    square = [[10, 10], [30, 10], [30, 30], [10, 30]]  # 20×20
+    shifted = [[20, 10], [40, 10], [40, 30], [20, 30]]  # overlaps half of it
+    frame_contours_write(user=world.ann_a, frame=frame, base=[], contours=[{"segmentation_class": 3, "vertices": square}])
+    frame_contours_write(user=world.ann_b, frame=frame, base=[], contours=[{"segmentation_class": 3, "vertices": shifted}])
+
+    report = agreement_report_compute(report_id=agreement_report_request(scope={"kind": "contour"}).pk)
+
+    assert report.status == "ready", report.error
+    stats = report.statistics
+    assert stats["raters"] == ["ann-a", "ann-b"] and stats["n_frames"] == 1
+    (pair,) = stats["pairs"]
+    assert pair["dice"]["3"] == pytest.approx(0.5, abs=0.06)  # rasterised half overlap
+    assert pair["dice"]["union"] == pytest.approx(pair["dice"]["3"])
+    assert pair["dice"]["1"] is None  # neither drew class 1: undefined, not NaN
+    json.dumps(stats, allow_nan=False)
+
+
+def test_contour_report_with_one_annotator_says_why(world):
+    from annotations.services import frame_contours_write
+
+    frame_contours_write(user=world.ann_a, frame=world.frames(world.v1)[0], base=[],
+                         contours=[{"segmentation_class": 2, "vertices": [[1, 1], [9, 1], [9, 9]]}])
+    report = agreement_report_compute(report_id=agreement_report_request(scope={"kind": "contour"}).pk)
+    assert report.status == "ready" and report.statistics["pairs"] == []
+    assert "fewer than two" in report.statistics["reason"]
