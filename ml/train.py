@@ -95,6 +95,12 @@ class TrainProgress:
     metrics: Mapping[str, Any] | None = None
 
 
+def _known_fields(cls: type, d: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of `d` that are fields of dataclass `cls` (checkpoints may carry newer keys)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
 @dataclass
 class FrameTrainConfig:
     """Frame-scorer training configuration (JSON-serialisable; stored in every checkpoint).
@@ -151,8 +157,7 @@ class FrameTrainConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FrameTrainConfig:
         """Build from a dict, ignoring unknown keys."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**_known_fields(cls, d))
 
 
 @dataclass
@@ -647,8 +652,8 @@ class AggregatorTrainConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AggregatorTrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        """Build from a dict, ignoring unknown keys."""
+        return cls(**_known_fields(cls, d))
 
 
 @dataclass

@@ -165,7 +165,7 @@ def labels_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
     users = _annotators(user, [r.annotator for r in [*contours, *scores]])
     frames = _frames(user, [r.frame for r in [*contours, *scores] if r.frame is not None])
     counts = {"frame_scores": 0, "video_scores": 0, "contours": 0}
-    per_video: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    per_video: dict[tuple[User, Any], list[dict]] = defaultdict(list)
     for position, record in enumerate(scores):
         owner = users[record.annotator]
         if record.frame is None:
@@ -176,19 +176,14 @@ def labels_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
             counts["video_scores"] += 1
             continue
         frame = frames[_key(record.frame)]
-        per_video[(owner.pk, frame.video_id)].append({"frame": frame.pk, "score": record.score, "version": None})
-    for (owner_id, _video_id), items in per_video.items():
-        owner = next(u for u in users.values() if u.pk == owner_id)
-        counts["frame_scores"] += len(frame_scores_write(user=owner, video=Frame.objects.get(pk=items[0]["frame"]).video,
-                                                         items=items))
-    per_frame: dict[tuple[int, int], list[dict]] = defaultdict(list)
+        per_video[(owner, frame.video)].append({"frame": frame.pk, "score": record.score, "version": None})
+    for (owner, video), items in per_video.items():
+        counts["frame_scores"] += len(frame_scores_write(user=owner, video=video, items=items))
+    per_frame: dict[tuple[User, Frame], list[dict]] = defaultdict(list)
     for record in contours:
-        frame = frames[_key(record.frame)]
-        per_frame[(users[record.annotator].pk, frame.pk)].append(
+        per_frame[(users[record.annotator], frames[_key(record.frame)])].append(
             {"segmentation_class": record.class_id, "vertices": record.vertices})
-    for (owner_id, frame_id), new in per_frame.items():
-        owner = next(u for u in users.values() if u.pk == owner_id)
-        frame = Frame.objects.select_related("video").get(pk=frame_id)
+    for (owner, frame), new in per_frame.items():
         current = list(Contour.objects.filter(frame=frame, annotator=owner).select_related("segmentation_class"))
         frame_contours_write(user=owner, frame=frame, base=[{"id": c.pk, "version": c.version} for c in current],
                              contours=[{"id": c.pk, "segmentation_class": c.segmentation_class.index,
@@ -217,11 +212,11 @@ def _frames(user: User, keys: list[Any]) -> dict[tuple, Frame]:
     """The visible frames the keys name; unknown or hidden frames are one validation error."""
     frames: dict[tuple, Frame] = {}
     visible = frames_visible_to(user)
-    for frame in visible.filter(id__in={k for k in keys if isinstance(k, int)}):
+    for frame in visible.select_related("video").filter(id__in={k for k in keys if isinstance(k, int)}):
         frames[(frame.pk,)] = frame
     pairs = {tuple(k) for k in keys if not isinstance(k, int)}
     for video_id, index in pairs:
-        frame = visible.filter(video_id=video_id, index=index).first()
+        frame = visible.select_related("video").filter(video_id=video_id, index=index).first()
         if frame is not None:
             frames[(video_id, index)] = frame
     missing = sorted({_key(k) for k in keys} - set(frames))

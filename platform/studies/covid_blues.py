@@ -8,7 +8,6 @@ Decoding runs in worker threads; only the calling thread touches the database.
 from __future__ import annotations
 
 import csv
-import hashlib
 import re
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,7 +23,7 @@ from annotations.models import LabelSource, VideoScore
 from .ingest import IngestError, decode_to_storage, detect_format
 from .ingest.sniff import HEAD_BYTES
 from .models import CovidStatus, Probe, Video
-from .services import exam_ensure, patient_upsert, site_ensure, video_record
+from .services import exam_ensure, file_sha256, patient_upsert, site_ensure, video_record
 
 DEFAULT_SITE = "Maastricht UMC+ (COVID-BLUeS)"
 EXPERT_USERNAME = "covid-blues-expert"
@@ -111,13 +110,6 @@ def covid_status_of(variables: dict) -> str:
     return {1: CovidStatus.POSITIVE, 0: CovidStatus.NEGATIVE}.get(variables.get("cov_test"), CovidStatus.UNKNOWN)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def covid_blues_import(*, root: Path, site_name: str = DEFAULT_SITE, workers: int = 2,
                        progress: Progress | None = None) -> ImportSummary:
@@ -147,7 +139,7 @@ def covid_blues_import(*, root: Path, site_name: str = DEFAULT_SITE, workers: in
             if match is None:
                 summary.errors.append(f"{path.name}: name does not follow patient_<ID>_<L1..R3>[_n].mp4")
                 continue
-            sha256 = _sha256(path)
+            sha256 = file_sha256(path)
             existing = Video.objects.filter(sha256=sha256).first()
             if existing is not None:
                 summary.videos_existing += 1

@@ -62,18 +62,24 @@ def exam_ensure(*, patient: Patient, exam_date: date | None = None, operator: st
     return exam or Exam.objects.create(patient=patient, date=exam_date, operator=operator)
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in chunks (the identity that makes imports idempotent)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 @contextmanager
 def _local_copy(source: BinaryIO | Path, *, name: str) -> Iterator[tuple[Path, str]]:
     """Yield a local path to the bytes and their SHA-256, streaming uploads to a temporary file."""
-    digest = hashlib.sha256()
     if isinstance(source, Path):
         if not source.is_file():
             raise IngestError(name, "the file does not exist")
-        with source.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
-                digest.update(chunk)
-        yield source, digest.hexdigest()
+        yield source, file_sha256(source)
         return
+    digest = hashlib.sha256()
     with tempfile.NamedTemporaryFile(prefix="pleura-ingest-", suffix=Path(name).suffix) as spooled:
         for chunk in iter(lambda: source.read(CHUNK_BYTES), b""):
             digest.update(chunk)
