@@ -2,7 +2,6 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 admin.site.site_header = "Pleura administration"
 admin.site.site_title = "Pleura"
@@ -11,7 +10,7 @@ admin.site.index_title = "Lung-ultrasound studies, labels and models"
 urlpatterns = [
     path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", include("viewer.urls")),
 ]
 
 handler404 = "api.errors.not_found"

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "agreement",
     "exchange",
     "api",
+    "viewer",
 ]
 
 MIDDLEWARE = [
@@ -104,6 +105,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# The viewer's ES modules (frontend/) are served as /static/viewer/… with no build step.
+STATICFILES_DIRS = [("viewer", REPO_ROOT / "frontend")]
+LOGIN_URL = "viewer:login"
+LOGIN_REDIRECT_URL = "viewer:home"
+LOGOUT_REDIRECT_URL = "viewer:login"
 STATIC_ROOT = Path(env.str("PLEURA_STATIC_ROOT", default=str(VAR_DIR / "static")))
 
 # Media goes through Django's storage API so an S3-compatible backend can replace the folder by

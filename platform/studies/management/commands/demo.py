@@ -51,7 +51,7 @@ class Command(BaseCommand):
             self.stdout.write("Generating phantom data (first run only)…")
             call_command("generate_phantoms", videos=videos, frames=frames, verbosity=options.get("verbosity", 1))
 
-        self.stdout.write(self.style.SUCCESS(f"\nPleura demo on http://{addr}/admin/ — demo users (username / password):"))
+        self.stdout.write(self.style.SUCCESS(f"\nPleura demo on http://{addr}/ (viewer; admin site at /admin/) — demo users (username / password):"))
         for username, role, level, password, _ in DEMO_USERS:
             self.stdout.write(f"  {username:<10} / {password:<17} {role}, validation level {level}")
         self.stdout.write(f"Data: {settings.DATABASES['default']['NAME']}, media in {settings.MEDIA_ROOT}\n")

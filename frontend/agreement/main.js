@@ -1,0 +1,4 @@
+// agreement page (placeholder until built).
+import { ready } from "../shared/ui.js";
+
+ready();

@@ -1,0 +1,4 @@
+// dashboard page (placeholder until built).
+import { ready } from "../shared/ui.js";
+
+ready();

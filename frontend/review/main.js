@@ -1,0 +1,4 @@
+// review page (placeholder until built).
+import { ready } from "../shared/ui.js";
+
+ready();

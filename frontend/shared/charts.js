@@ -1,0 +1,96 @@
+// Dependency-free SVG charts: bars, lines, and matrices (kappa, confusion). Every chart is an <svg>
+// with role="img" and an aria-label, plus <title> tooltips on its marks.
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs = {}, text) {
+  const element = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) element.setAttribute(key, value);
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
+function frame(width, height, label) {
+  return svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": label, class: "chart" });
+}
+
+const fmt = (value) => (value === null || value === undefined || Number.isNaN(value) ? "—"
+  : Math.abs(value) >= 100 ? String(Math.round(value)) : Number(value).toFixed(2).replace(/\.?0+$/, ""));
+
+/** Vertical bars. data: [{label, value, colour?}] */
+export function barChart(data, { label = "Bar chart", width = 360, height = 180, colour = "#4a78c2" } = {}) {
+  const root = frame(width, height, label);
+  const pad = { left: 36, right: 8, top: 10, bottom: 28 };
+  const max = Math.max(1, ...data.map((d) => d.value));
+  const band = (width - pad.left - pad.right) / Math.max(1, data.length);
+  const scale = (value) => (height - pad.top - pad.bottom) * (value / max);
+  root.append(svg("line", { x1: pad.left, y1: height - pad.bottom, x2: width - pad.right, y2: height - pad.bottom, class: "axis" }));
+  root.append(svg("text", { x: pad.left - 4, y: pad.top + 4, "text-anchor": "end", class: "tick" }, fmt(max)));
+  data.forEach((d, i) => {
+    const x = pad.left + i * band + band * 0.15;
+    const barHeight = scale(d.value);
+    const rect = svg("rect", { x, y: height - pad.bottom - barHeight, width: band * 0.7, height: barHeight, fill: d.colour || colour });
+    rect.append(svg("title", {}, `${d.label}: ${d.value}`));
+    root.append(rect);
+    root.append(svg("text", { x: x + band * 0.35, y: height - pad.bottom + 14, "text-anchor": "middle", class: "tick" }, d.label));
+    root.append(svg("text", { x: x + band * 0.35, y: height - pad.bottom - barHeight - 3, "text-anchor": "middle", class: "value" }, fmt(d.value)));
+  });
+  return root;
+}
+
+/** Lines over x. series: [{name, colour, points: [[x, y], …]}] */
+export function lineChart(series, { label = "Line chart", width = 420, height = 200, xLabel = "", yLabel = "" } = {}) {
+  const root = frame(width, height, label);
+  const pad = { left: 44, right: 90, top: 10, bottom: 30 };
+  const points = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p[1]));
+  if (!points.length) {
+    root.append(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "muted" }, "No data yet"));
+    return root;
+  }
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
+  let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  if (y0 === y1) { y0 -= 0.5; y1 += 0.5; }
+  const sx = (x) => pad.left + ((x - x0) / (x1 - x0)) * (width - pad.left - pad.right);
+  const sy = (y) => height - pad.bottom - ((y - y0) / (y1 - y0)) * (height - pad.top - pad.bottom);
+  root.append(svg("line", { x1: pad.left, y1: height - pad.bottom, x2: width - pad.right, y2: height - pad.bottom, class: "axis" }));
+  root.append(svg("line", { x1: pad.left, y1: pad.top, x2: pad.left, y2: height - pad.bottom, class: "axis" }));
+  root.append(svg("text", { x: pad.left - 4, y: pad.top + 8, "text-anchor": "end", class: "tick" }, fmt(y1)));
+  root.append(svg("text", { x: pad.left - 4, y: height - pad.bottom, "text-anchor": "end", class: "tick" }, fmt(y0)));
+  root.append(svg("text", { x: pad.left, y: height - 8, class: "tick" }, fmt(x0)));
+  root.append(svg("text", { x: width - pad.right, y: height - 8, "text-anchor": "end", class: "tick" }, `${fmt(x1)} ${xLabel}`));
+  if (yLabel) root.append(svg("text", { x: 4, y: pad.top + 8, class: "tick" }, yLabel));
+  series.forEach((s, i) => {
+    const path = s.points.filter((p) => Number.isFinite(p[1])).map((p, j) => `${j ? "L" : "M"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join("");
+    root.append(svg("path", { d: path, fill: "none", stroke: s.colour || "#4a78c2", "stroke-width": 2, class: "series" }));
+    root.append(svg("text", { x: width - pad.right + 6, y: pad.top + 12 + i * 14, fill: s.colour || "#4a78c2", class: "legend" }, s.name));
+  });
+  return root;
+}
+
+/** A square matrix of values in [min, max] as coloured cells with numbers (kappa matrix, confusion matrix). */
+export function matrixChart(rows, cols, values, { label = "Matrix", min = 0, max = 1, cell = 44, rowTitle = "", colTitle = "" } = {}) {
+  const left = 90;
+  const top = 40;
+  const width = left + cols.length * cell + 10;
+  const height = top + rows.length * cell + 10;
+  const root = frame(width, height, label);
+  if (colTitle) root.append(svg("text", { x: left, y: 12, class: "tick" }, colTitle));
+  if (rowTitle) root.append(svg("text", { x: 2, y: 12, class: "tick" }, rowTitle));
+  cols.forEach((c, j) => root.append(svg("text", { x: left + j * cell + cell / 2, y: top - 6, "text-anchor": "middle", class: "tick" }, c)));
+  rows.forEach((r, i) => {
+    root.append(svg("text", { x: left - 6, y: top + i * cell + cell / 2 + 4, "text-anchor": "end", class: "tick" }, r));
+    cols.forEach((c, j) => {
+      const value = values[i]?.[j];
+      const t = value === null || value === undefined || Number.isNaN(value) ? null : Math.max(0, Math.min(1, (value - min) / (max - min || 1)));
+      const fill = t === null ? "#eee" : `hsl(${210 - 0 * t}, 70%, ${92 - 50 * t}%)`;
+      const rect = svg("rect", { x: left + j * cell, y: top + i * cell, width: cell - 2, height: cell - 2, fill, class: "cell" });
+      rect.append(svg("title", {}, `${r} × ${c}: ${fmt(value)}`));
+      root.append(rect);
+      root.append(svg("text", { x: left + j * cell + cell / 2 - 1, y: top + i * cell + cell / 2 + 4, "text-anchor": "middle",
+        class: t !== null && t > 0.6 ? "value inverse" : "value" }, fmt(value)));
+    });
+  });
+  return root;
+}

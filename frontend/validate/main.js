@@ -1,0 +1,4 @@
+// validate page (placeholder until built).
+import { ready } from "../shared/ui.js";
+
+ready();

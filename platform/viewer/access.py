@@ -1,0 +1,55 @@
+"""Which pages each role may open; the API enforces the same rules on every request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from accounts.models import Role, User
+from studies.selectors import is_admin
+
+PAGE_ROLES: dict[str, set[str]] = {
+    "worklist": {Role.ANNOTATOR, Role.VALIDATOR, Role.ADMIN},
+    "annotate": {Role.ANNOTATOR, Role.VALIDATOR, Role.ADMIN},
+    "validate": {Role.VALIDATOR, Role.ADMIN},
+    "review": {Role.CLINICIAN, Role.VALIDATOR, Role.ADMIN},
+    "dashboard": {Role.ADMIN},
+    "agreement": {Role.VALIDATOR, Role.CLINICIAN, Role.ADMIN},
+}
+
+HOME_PAGE = {Role.ANNOTATOR: "worklist", Role.VALIDATOR: "worklist", Role.CLINICIAN: "review",
+             Role.ADMIN: "dashboard"}
+
+
+def effective_role(user: User) -> str:
+    return Role.ADMIN if is_admin(user) else user.role
+
+
+def may_open(user: User, page: str) -> bool:
+    return effective_role(user) in PAGE_ROLES[page]
+
+
+def pages_for(user: User) -> list[str]:
+    """Navigation entries in a fixed order (annotate/validate need a video, so they are not listed)."""
+    return [page for page in ("worklist", "review", "agreement", "dashboard") if may_open(user, page)]
+
+
+def page_for_roles(page: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Login required, then 403 unless the user's role may open `page`."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not may_open(request.user, page):  # type: ignore[arg-type]
+                raise PermissionDenied(f"The {page} page is not open to your role.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
