@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("modelling.urls")),
     path("", include("exchange.urls")),
     path("", include("agreement.urls")),
+    path("viewer/", include("viewer.api_urls")),
 ]

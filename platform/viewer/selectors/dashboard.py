@@ -1,0 +1,1 @@
+"""Reads for the viewer's dashboard page (role filtering through the domain apps' selectors)."""

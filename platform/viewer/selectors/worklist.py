@@ -1,0 +1,1 @@
+"""Reads for the viewer's worklist page (role filtering through the domain apps' selectors)."""
