@@ -4,8 +4,8 @@ Usage: .venv/bin/python bench/api_load.py [--clients 32] [--requests 20] [--anno
 Imports the COVID-BLUeS dev folder into a re-created database `pleura_bench_api`, gives every frame a
 score from 5 synthetic annotators (~100,000 labels), then measures on loopback only:
 - export of all labels as CSV and as JSON Lines (goal < 5 s each) and the server's peak memory;
-- frame image GET and bulk score POST (100 frames) latency with 32 concurrent clients (goals p99 <
-  50 ms and < 100 ms).
+- frame image GET (the authenticated API and the signed URL the API hands out) and bulk score POST
+  (100 frames) latency with 32 concurrent clients (goals p99 < 50 ms and < 100 ms).
 """
 
 from __future__ import annotations
@@ -58,6 +58,16 @@ def timed_get(port: int, path: str, token: str) -> tuple[float, int]:
     return elapsed, size
 
 
+def timed_get_body(port: int, path: str, token: str) -> bytes:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request("GET", path, headers={"Authorization": f"Token {token}"})
+    response = conn.getresponse()
+    body = response.read()
+    assert response.status == 200, (path, response.status)
+    conn.close()
+    return body
+
+
 def load(port: int, clients: int, requests: int, make_request) -> list[float]:  # type: ignore[no-untyped-def]
     latencies: list[float] = []
     lock = threading.Lock()
@@ -89,14 +99,15 @@ def load(port: int, clients: int, requests: int, make_request) -> list[float]:  
     return latencies
 
 
-def wrk_frames(port: int, token: str, frame_ids: list[int], *, clients: int, seconds: int, scratch: Path) -> str:
-    """Frame GETs from wrk (C, so the load generator leaves the server most of the two cores)."""
-    sample = random.Random(1).sample(frame_ids, min(len(frame_ids), 5000))
-    script = scratch / "frames.lua"
+def wrk_paths(port: int, paths: list[str], *, label: str, clients: int, seconds: int, scratch: Path,
+              token: str | None = None) -> str:
+    """GETs of random paths from wrk (C, so the load generator leaves the server most of the two cores)."""
+    script = scratch / "paths.lua"
+    quoted = ",".join(json.dumps(p) for p in paths)
     script.write_text(
-        f'wrk.headers["Authorization"] = "Token {token}"\n'
-        f"local ids = {{{','.join(map(str, sample))}}}\n"
-        'request = function() return wrk.format(nil, "/api/frames/" .. ids[math.random(#ids)] .. "/image/") end\n')
+        (f'wrk.headers["Authorization"] = "Token {token}"\n' if token else "")
+        + f"local paths = {{{quoted}}}\n"
+        + "request = function() return wrk.format(nil, paths[math.random(#paths)]) end\n")
     out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "-s", str(script),
                           f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
     picks = {}
@@ -108,7 +119,7 @@ def wrk_frames(port: int, token: str, frame_ids: list[int], *, clients: int, sec
             picks["rps"] = parts[1]
         if "Non-2xx" in line:
             picks["errors"] = parts[-1]
-    return (f"frame image GET wrk  {clients} connections, {seconds} s: p50 {picks.get('50%')}, p99 {picks.get('99%')}, "
+    return (f"{label:<20} wrk {clients} connections, {seconds} s: p50 {picks.get('50%')}, p99 {picks.get('99%')}, "
             f"{picks.get('rps')} req/s" + (f", NON-2xx {picks['errors']}" if "errors" in picks else ""))
 
 
@@ -184,7 +195,15 @@ def main() -> None:
 
         load(port, args.clients, 3, frame_get)  # warm-up
         if shutil.which("wrk"):
-            print(wrk_frames(port, admin_token, frame_list, clients=args.clients, seconds=15, scratch=scratch))
+            sample = random.Random(1).sample(frame_ids, min(len(frame_ids), 5000))
+            print(wrk_paths(port, [f"/api/frames/{f}/image/" for f in sample], label="frame image API GET",
+                            token=admin_token, clients=args.clients, seconds=15, scratch=scratch))
+            signed = [frame["image_url"] for video in list(videos)[:60] for frame in json.loads(
+                timed_get_body(port, f"/api/frames/?video={video}&page_size=200", admin_token))["results"]]
+            print(wrk_paths(port, signed, label="frame signed URL GET", clients=args.clients, seconds=15,
+                            scratch=scratch))
+        else:
+            print("wrk not found (apt-get install wrk): frame GETs measured with the Python client only")
         for name, make in (("frame image GET", frame_get), ("bulk score POST", bulk_post)):
             started = time.perf_counter()
             latencies = load(port, args.clients, args.requests, make)

@@ -3,6 +3,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from studies.views import signed_frame
+
 admin.site.site_header = "Pleura administration"
 admin.site.site_title = "Pleura"
 admin.site.index_title = "Lung-ultrasound studies, labels and models"
@@ -10,6 +12,7 @@ admin.site.index_title = "Lung-ultrasound studies, labels and models"
 urlpatterns = [
     path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
+    path("frames/<path:name>", signed_frame, name="signed-frame"),  # wsgi.py answers these first
     path("", include("viewer.urls")),
 ]
 

@@ -19,6 +19,7 @@ from api.permissions import IsAdminOrReadOnly, IsAdminRole
 from api.serializers import ErrorSerializer
 
 from .filters import PatientFilter, VideoFilter
+from .frame_urls import frame_image_url
 from .ingest import IngestError
 from .models import Exam, Frame, LungZone, Patient, Probe, Site, Video
 from .selectors import (
@@ -69,9 +70,16 @@ class VideoUploadSerializer(serializers.Serializer):
 
 
 class FrameSerializer(serializers.ModelSerializer):
+    image_url = serializers.SerializerMethodField(
+        help_text="Signed URL of the PNG, valid one to two days, served without a database round trip "
+                  "(null where storage is not local; /api/frames/<id>/image/ always works).")
+
     class Meta:
         model = Frame
-        fields = ["id", "video", "index"]
+        fields = ["id", "video", "index", "image_url"]
+
+    def get_image_url(self, frame: Frame) -> str | None:
+        return frame_image_url(frame.image.name) if frame.image else None
 
 
 class SiteList(generics.ListCreateAPIView):

@@ -1,0 +1,129 @@
+"""Signed frame URLs, served without a database round trip.
+
+An authenticated API request costs a session or token lookup and a permission query per frame (about
+5 ms of CPU); a viewer prefetching every frame of a video, with 32 people at work, queues behind that.
+So the API signs a URL for each frame the caller may see: an HMAC over the file's storage name and an
+expiry. Whatever can check the signature serves the bytes: the plain WSGI layer in `pleura/wsgi.py`
+(no Django request at all), the Django view for other servers, or nginx `secure_link` in front.
+
+The expiry is rounded to whole days, so a frame keeps the same URL for a day and browsers reuse their
+cached copy; a leaked URL stops working within two days. Only frame PNGs under FileSystemStorage are
+served this way; the authenticated `/api/frames/<id>/image/` remains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, quote, unquote
+
+PREFIX = "/frames/"
+DAY = 24 * 3600
+
+
+def signing_key(secret_key: str) -> bytes:
+    """A key of its own, derived from SECRET_KEY (a frame signature must not sign anything else)."""
+    return hashlib.sha256(b"pleura-frame-url\x00" + secret_key.encode()).digest()
+
+
+def _signature(key: bytes, name: str, expires: int) -> str:
+    return hmac.new(key, f"{name}\x00{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def expiry(now: float | None = None) -> int:
+    """End of the day after today (UTC): stable for a day, valid for one to two days."""
+    now = time.time() if now is None else now
+    return (int(now) // DAY + 2) * DAY
+
+
+def signed_path(key: bytes, name: str, *, now: float | None = None) -> str:
+    expires = expiry(now)
+    return f"{PREFIX}{quote(name)}?e={expires}&s={_signature(key, name, expires)}"
+
+
+@dataclass(frozen=True)
+class FrameFile:
+    """What to send back: a status, headers, and the file to stream (None for errors and 304)."""
+
+    status: str
+    headers: list[tuple[str, str]]
+    path: Path | None = None
+
+
+def _error(status: str, message: str) -> FrameFile:
+    return FrameFile(status, [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store"),
+                              ("X-Frame-Error", message)])
+
+
+def resolve(key: bytes, media_root: Path, path_info: str, query: str, if_none_match: str = "",
+            *, now: float | None = None) -> FrameFile:
+    """Check the signature and expiry of a `/frames/…` request and find its file."""
+    name = unquote(path_info[len(PREFIX):])
+    params = parse_qs(query)
+    try:
+        expires = int(params["e"][0])
+        signature = params["s"][0]
+    except (KeyError, ValueError, IndexError):
+        return _error("403 Forbidden", "missing or malformed signature")
+    if not hmac.compare_digest(signature, _signature(key, name, expires)):
+        return _error("403 Forbidden", "bad signature")
+    now = time.time() if now is None else now
+    if expires < now:
+        return _error("403 Forbidden", "expired; ask the API for a fresh URL")
+    if not name.endswith(".png") or ".." in Path(name).parts:
+        return _error("404 Not Found", "not a frame")
+    path = media_root / name
+    etag = f'"{hashlib.sha1(name.encode()).hexdigest()[:20]}"'
+    headers = [("Cache-Control", f"private, max-age={int(expires - now)}, immutable"), ("ETag", etag)]
+    if etag in [tag.strip() for tag in if_none_match.split(",")]:
+        return FrameFile("304 Not Modified", headers)
+    if not path.is_file():
+        return _error("404 Not Found", "no such frame")
+    return FrameFile("200 OK", [("Content-Type", "image/png"), ("Content-Length", str(path.stat().st_size)),
+                                *headers], path)
+
+
+WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+def with_signed_frames(app: WsgiApp, *, key: bytes, media_root: Path) -> WsgiApp:
+    """Answer GET/HEAD `/frames/…` before Django sees the request; pass everything else to `app`."""
+
+    def dispatch(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path_info = environ.get("PATH_INFO", "")
+        if not path_info.startswith(PREFIX) or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return app(environ, start_response)
+        found = resolve(key, media_root, path_info, environ.get("QUERY_STRING", ""),
+                        environ.get("HTTP_IF_NONE_MATCH", ""))
+        start_response(found.status, found.headers)
+        if found.path is None or environ["REQUEST_METHOD"] == "HEAD":
+            return [b""]
+        handle = found.path.open("rb")
+        wrapper = environ.get("wsgi.file_wrapper")
+        return wrapper(handle, 1 << 16) if wrapper else iter(lambda: handle.read(1 << 16), b"")
+
+    return dispatch
+
+
+def django_signing_key() -> bytes:
+    from django.conf import settings
+
+    return signing_key(settings.SECRET_KEY)
+
+
+def django_media_root() -> Path | None:
+    """The folder frames are stored in, or None when storage is not on the local file system."""
+    from django.core.files.storage import FileSystemStorage, default_storage
+
+    return Path(default_storage.location) if isinstance(default_storage, FileSystemStorage) else None
+
+
+def frame_image_url(name: str) -> str | None:
+    """The signed URL of a stored frame (None where storage cannot serve it this way)."""
+    if django_media_root() is None:
+        return None
+    return signed_path(django_signing_key(), name)
