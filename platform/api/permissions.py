@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from accounts.models import Role
-
-
-def is_admin(user: object) -> bool:
-    return bool(getattr(user, "is_authenticated", False)
-                and (getattr(user, "is_superuser", False) or getattr(user, "role", None) == Role.ADMIN))
+from accounts.selectors import is_admin
 
 
 class IsAdminRole(BasePermission):

@@ -5,12 +5,9 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.models import Role, User
+from accounts.selectors import is_admin
 
 from .models import Exam, Frame, Patient, Site, Video
-
-
-def is_admin(user: User) -> bool:
-    return bool(user.is_authenticated and (user.is_superuser or user.role == Role.ADMIN))
 
 
 def is_annotator(user: User) -> bool:
