@@ -53,3 +53,17 @@ def page_for_roles(page: str) -> Callable[[Callable[..., HttpResponse]], Callabl
         return wrapped
 
     return decorate
+
+
+def page_permission(page: str) -> type:
+    """A DRF permission class: the endpoints behind a page answer 403 to roles that may not open it."""
+    from rest_framework.permissions import BasePermission
+
+    class MayOpenPage(BasePermission):
+        message = f"The {page} page is not open to your role."
+
+        def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+            return bool(request.user and request.user.is_authenticated and may_open(request.user, page))
+
+    MayOpenPage.__name__ = f"MayOpen{page.capitalize()}"
+    return MayOpenPage

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("viewer.apis.worklist")),
+    path("", include("viewer.apis.validate")),
     path("", include("viewer.apis.annotate")),
     path("", include("viewer.apis.review")),
     path("", include("viewer.apis.dashboard")),
