@@ -16,6 +16,11 @@ Each line of ``preds.jsonl`` is one frame::
      "probs": [p0, p1, p2, p3], "pred": 2,
      "box1": [[x, y] x 4], "box2": [[x, y] x 4] | null, "scales": [s1, s2] | null}
 
+Segmentation ensembles and CNN-LSTMs (the checkpoint's model says which) load the same way: for a
+segmentation checkpoint ``--out`` is a folder that receives ``<n>_mask.png`` (class ids) and
+``<n>_uncertainty.png`` (MC-dropout std, 255 = 0.5) per row and ``segmentations.jsonl`` naming them; for a
+CNN-LSTM ``--out`` gets the frame predictions of per-frame models and ``--video-out`` the video scores.
+
 ``box1`` / ``box2`` are the crop quadrilaterals (corners top-left, top-right, bottom-right, bottom-left of
 the crop) in *original frame* pixels (the model input's resize / padding undone); ``box1`` is the crop that
 was classified. Full-frame models give ``null`` boxes. With ``--aggregator`` a second file (default
@@ -56,7 +61,10 @@ __all__ = [
 def load_frame_scorer(
     checkpoint: str | Path, device: str | torch.device = "auto"
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild a trained frame scorer from a checkpoint: ``(model in eval mode on device, config dict)``.
+    """Rebuild a trained model from a checkpoint: ``(model in eval mode on device, config dict)``.
+
+    Any registry model loads this way (segmentation ensembles and CNN-LSTMs included); the name says what
+    ``ml.predict`` uses it for.
 
     Raises:
         FileNotFoundError / ValueError: see :func:`ml.checkpoint.load_checkpoint`.
@@ -228,15 +236,63 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video-out", type=Path, help="video predictions (default: <out>.videos.jsonl)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto")
+    p.add_argument("--mc-samples", type=int, help="segmentation: MC-dropout samples (default: the checkpoint's)")
     p.add_argument("--quiet", action="store_true")
     return p
 
 
+def _main_segmentation(args: argparse.Namespace, model: nn.Module, config: dict[str, Any],
+                       rows: Sequence[ManifestRow]) -> int:
+    import cv2
+
+    from ml.data import read_image
+    from ml.train_segmentation import segment_images, uncertainty_to_uint8
+
+    cache = VideoFrameCache()
+    images = [read_image(r.image) if r.image is not None else cache.frame(r.source, int(r.frame or 0))
+              for r in rows]
+    mc = args.mc_samples if args.mc_samples is not None else int(config.get("mc_samples", 40))
+    args.out.mkdir(parents=True, exist_ok=True)
+    index = []
+    outputs = segment_images(model, images, size=tuple(config["size"]), mc_samples=mc)  # type: ignore[arg-type]
+    for n, (row, (mask, std)) in enumerate(zip(rows, outputs, strict=True)):
+        entry = {"key": row.key, "patient": row.patient, "video": row.video, "frame": row.frame,
+                 "mask": f"{n:06d}_mask.png", "uncertainty": None}
+        cv2.imwrite(str(args.out / entry["mask"]), mask)
+        if std is not None:
+            entry["uncertainty"] = f"{n:06d}_uncertainty.png"
+            cv2.imwrite(str(args.out / entry["uncertainty"]), uncertainty_to_uint8(std))
+        index.append(entry)
+    write_jsonl(args.out / "segmentations.jsonl", index)
+    print(f"{len(index)} masks -> {args.out}")
+    return 0
+
+
+def _main_sequence(args: argparse.Namespace, model: nn.Module, config: dict[str, Any],
+                   rows: Sequence[ManifestRow]) -> int:
+    from ml.train_video import predict_video_rows
+
+    frames, videos = predict_video_rows(model, rows, size=tuple(config["size"]), window=int(config["window"]),
+                                        batch_size=args.batch_size)
+    write_jsonl(args.out, [{k: v for k, v in f.items() if k != "extra"} for f in frames])
+    video_out = args.video_out or args.out.with_name(args.out.stem + ".videos.jsonl")
+    write_jsonl(video_out, videos)
+    print(f"{len(frames)} frame predictions -> {args.out}; {len(videos)} video predictions -> {video_out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit status."""
+    from ml.models import get_model_spec
+
     args = build_parser().parse_args(argv)
     model, config = load_frame_scorer(args.checkpoint, args.device)
     rows = read_manifest(args.manifest)
+    task = get_model_spec(config["model"]).task
+    if task == "segmentation":
+        return _main_segmentation(args, model, config, rows)
+    if task == "sequence":
+        return _main_sequence(args, model, config, rows)
     preds = predict_frames(
         model, rows, size=tuple(config["size"]), batch_size=args.batch_size, show_progress=not args.quiet
     )

@@ -26,6 +26,7 @@ from modelling.models import (
     JobStatus,
     ModelKind,
     ModelVersion,
+    SegmentationPrediction,
     TrainingJob,
     VideoPrediction,
 )
@@ -33,14 +34,19 @@ from modelling.selection import DataSelection
 from modelling.selectors import (
     active_version,
     aggregator_training_videos,
+    contoured_frames,
     frames_of_videos,
     labelled_frames,
+    video_consensus_labels,
     videos_for_scope,
 )
 from modelling.services import (
+    PREDICTING_KINDS,
     model_version_activate,
     model_version_create,
     predictions_replace,
+    segmentation_files_save,
+    segmentations_replace,
     training_job_finish,
     training_job_progress,
     training_job_start,
@@ -52,6 +58,7 @@ GPU_TIME_LIMIT = settings.CELERY_QUEUE_TIME_LIMITS["gpu"]
 PROGRESS_INTERVAL_S = 0.5
 CANCEL_POLL_S = 1.0
 PREDICT_CHUNK_VIDEOS = 16
+SEGMENT_CHUNK_VIDEOS = 2  # masks of a chunk are written in one transaction; MC dropout makes chunks slow
 MAX_ATTEMPTS = 3
 
 
@@ -60,9 +67,13 @@ def enqueue_training(job_id: int) -> None:
     TrainingJob.objects.filter(pk=job_id).update(task_id=result.id)
 
 
-def enqueue_prediction(*, video_ids: Sequence[int] | None = None, patient_id: int | None = None) -> str:
-    return predict_videos.apply_async(kwargs={"video_ids": list(video_ids) if video_ids is not None else None,
-                                              "patient_id": patient_id}, queue="gpu").id
+def enqueue_prediction(*, video_ids: Sequence[int] | None = None, patient_id: int | None = None,
+                       kinds: Sequence[str] | None = None) -> str:
+    """Queue scoring with the active models (of `kinds` only, when given)."""
+    kwargs: dict[str, Any] = {"video_ids": list(video_ids) if video_ids is not None else None, "patient_id": patient_id}
+    if kinds is not None:
+        kwargs["kinds"] = [str(k) for k in kinds]
+    return predict_videos.apply_async(kwargs=kwargs, queue="gpu").id
 
 
 def _device() -> str:
@@ -155,14 +166,7 @@ def _train_frame_scorer(job: TrainingJob, reporter: JobReporter) -> ModelVersion
     data = labelled_frames(selection)
     train_rows, val_rows = _split_patients(data.rows, selection.validation_fraction, config.seed)
     folder = _job_dir(job)
-    checkpoint = folder / "checkpoint.pt"
-    resume = checkpoint if checkpoint.is_file() else None
-    if resume is not None:
-        from ml.checkpoint import load_checkpoint
-
-        epoch = int(load_checkpoint(resume)["epoch"])
-        reporter.state["resumed_from_epoch"] = epoch
-        reporter.note(f"attempt {job.attempts}: resuming from the checkpoint of epoch {epoch}")
+    resume = _note_resume(reporter, job, folder / "checkpoint.pt")
     reporter.note(f"{len(train_rows)} training frames, {len(val_rows)} validation frames on {config.device}")
     result = train_frame_scorer(config, _manifest_rows(train_rows), val_rows=_manifest_rows(val_rows) or None,
                                 out_dir=folder, resume=resume, progress_callback=reporter,
@@ -174,6 +178,81 @@ def _train_frame_scorer(job: TrainingJob, reporter: JobReporter) -> ModelVersion
     return model_version_create(kind=ModelKind.FRAME_SCORER, name=config.model, weights=Path(result.checkpoint),
                                 config=config.to_dict(), metrics=_json_safe(result.metrics), data_snapshot=snapshot,
                                 parent=active_version(ModelKind.FRAME_SCORER))
+
+
+def _note_resume(reporter: JobReporter, job: TrainingJob, checkpoint: Path) -> Path | None:
+    """The checkpoint to resume from (None for a fresh start), logged."""
+    if not checkpoint.is_file():
+        return None
+    from ml.checkpoint import load_checkpoint
+
+    epoch = int(load_checkpoint(checkpoint)["epoch"])
+    reporter.state["resumed_from_epoch"] = epoch
+    reporter.note(f"attempt {job.attempts}: resuming from the checkpoint of epoch {epoch}")
+    return checkpoint
+
+
+def _train_segmentation(job: TrainingJob, reporter: JobReporter) -> ModelVersion | None:
+    from ml.data import SegmentationSample
+    from ml.train_segmentation import SegTrainConfig, train_segmentation
+
+    config = SegTrainConfig.from_dict({**job.parameters, "device": _device()})
+    selection = DataSelection.from_dict(job.data_selection)
+    data = contoured_frames(selection)
+    train_rows, val_rows = _split_patients(data.rows, selection.validation_fraction, config.seed)
+    folder = _job_dir(job)
+    if (folder / "members").is_dir():
+        reporter.note(f"attempt {job.attempts}: resuming from the members' checkpoints")
+
+    def samples(rows: Sequence[dict]) -> list[SegmentationSample]:
+        return [SegmentationSample(image=Path(r["image"]), mask=r["mask"], patient=r["patient"], video=r["video"],
+                                   frame=r["frame"], extra={"frame_id": r["frame_id"]}) for r in rows]
+
+    reporter.note(f"{len(train_rows)} training frames, {len(val_rows)} validation frames with masks; members "
+                  f"{', '.join(config.models)} on {config.device}")
+    result = train_segmentation(config, samples(train_rows), val_samples=samples(val_rows) or None, out_dir=folder,
+                                progress_callback=reporter, should_stop=reporter.should_stop)
+    if result.cancelled or reporter.cancelled or result.checkpoint is None:
+        return None
+    snapshot = {**data.snapshot, "selection": selection.to_dict(),
+                "validation_patients": sorted({r["patient"] for r in val_rows})}
+    return model_version_create(kind=ModelKind.SEGMENTATION, name="seg_ensemble:" + "+".join(config.models),
+                                weights=Path(result.checkpoint), config=config.to_dict(),
+                                metrics=_json_safe(result.metrics), data_snapshot=snapshot,
+                                parent=active_version(ModelKind.SEGMENTATION))
+
+
+def _train_cnn_lstm(job: TrainingJob, reporter: JobReporter) -> ModelVersion | None:
+    from ml.train_video import VideoTrainConfig, train_video_model
+
+    config = VideoTrainConfig.from_dict({**job.parameters, "device": _device()})
+    selection = DataSelection.from_dict(job.data_selection)
+    video_labels: dict[str, int] | None = None
+    if config.per_frame:
+        data = labelled_frames(selection)
+        rows, snapshot = data.rows, data.snapshot
+    else:
+        labels = video_consensus_labels(selection)
+        rows = [r for r in frames_of_videos(sorted(labels)) if r["frame"] % selection.frame_step == 0]
+        video_labels = {str(v): s for v, s in labels.items()}
+        snapshot = {"videos": sorted(labels), "video_labels": len(labels),
+                    "class_counts": {s: list(labels.values()).count(s) for s in sorted(set(labels.values()))}}
+    train_rows, val_rows = _split_patients(rows, selection.validation_fraction, config.seed)
+    folder = _job_dir(job)
+    resume = _note_resume(reporter, job, folder / "checkpoint.pt")
+    reporter.note(f"{len(train_rows)} training frames, {len(val_rows)} validation frames ({config.model}, windows of "
+                  f"{config.window}) on {config.device}")
+    result = train_video_model(config, _manifest_rows(train_rows), video_labels=video_labels,
+                               val_rows=_manifest_rows(val_rows) or None, val_video_labels=video_labels,
+                               out_dir=folder, resume=resume, progress_callback=reporter,
+                               should_stop=reporter.should_stop)
+    if result.cancelled or reporter.cancelled or result.checkpoint is None:
+        return None
+    snapshot = {**snapshot, "selection": selection.to_dict(),
+                "validation_patients": sorted({r["patient"] for r in val_rows})}
+    return model_version_create(kind=ModelKind.CNN_LSTM, name=config.model, weights=Path(result.checkpoint),
+                                config=config.to_dict(), metrics=_json_safe(result.metrics), data_snapshot=snapshot,
+                                parent=active_version(ModelKind.CNN_LSTM))
 
 
 def _train_aggregator(job: TrainingJob, reporter: JobReporter) -> ModelVersion | None:
@@ -215,7 +294,8 @@ def train_model(self: Any, job_id: int) -> str:
         return "failed"
     reporter = JobReporter(job)
     try:
-        train = _train_frame_scorer if job.kind == ModelKind.FRAME_SCORER else _train_aggregator
+        train = {ModelKind.FRAME_SCORER: _train_frame_scorer, ModelKind.AGGREGATOR: _train_aggregator,
+                 ModelKind.SEGMENTATION: _train_segmentation, ModelKind.CNN_LSTM: _train_cnn_lstm}[ModelKind(job.kind)]
         version = train(job, reporter)
         if version is None:
             training_job_finish(job=job, status=JobStatus.CANCELLED)
@@ -223,7 +303,9 @@ def train_model(self: Any, job_id: int) -> str:
         if job.parameters.get("activate", True) is not False:
             model_version_activate(version=version, by=job.created_by)
             reporter.note(f"model version {version.pk} activated")
-            enqueue_prediction(video_ids=None)
+            # the aggregator's video scores come with the frame scorer's predictions
+            scored = ModelKind.FRAME_SCORER if job.kind == ModelKind.AGGREGATOR else job.kind
+            enqueue_prediction(video_ids=None, kinds=[scored])
         training_job_finish(job=job, status=JobStatus.SUCCEEDED, model_version=version)
         return "succeeded"
     except Exception as error:
@@ -283,14 +365,79 @@ def _mean_probs_by_video(predictions: Sequence[dict]) -> dict[str, list[float]]:
     return {str(name): [round(float(x), 6) for x in row] for name, row in zip(names, means, strict=True)}
 
 
+def _segment(version: ModelVersion, video_ids: Sequence[int]) -> int:
+    """Masks and MC-dropout uncertainty images of the frames of videos (every `predict_frame_step`-th frame)
+    with a segmentation ensemble; replaces the version's earlier ones."""
+    import cv2
+
+    from ml.train_segmentation import segment_images, uncertainty_to_uint8
+
+    model, config = load_version(version, device=_device())
+    step = int(config.get("predict_frame_step", 1))
+    written = 0
+    for start in range(0, len(video_ids), SEGMENT_CHUNK_VIDEOS):
+        chunk = list(video_ids[start:start + SEGMENT_CHUNK_VIDEOS])
+        rows = [r for r in frames_of_videos(chunk) if r["frame"] % step == 0]
+        items: list[SegmentationPrediction] = []
+        try:
+            outputs = segment_images(model, [Path(r["image"]) for r in rows],  # type: ignore[arg-type]
+                                     size=tuple(config["size"]), mc_samples=int(config.get("mc_samples", 40)))
+            for row, (mask, std) in zip(rows, outputs, strict=True):
+                mask_png = cv2.imencode(".png", mask)[1].tobytes()
+                std_png = cv2.imencode(".png", uncertainty_to_uint8(std))[1].tobytes() if std is not None else None
+                mask_name, std_name = segmentation_files_save(model_version=version, video_id=int(row["video"]),
+                                                              frame_index=row["frame"], mask_png=mask_png,
+                                                              uncertainty_png=std_png)
+                items.append(SegmentationPrediction(frame_id=row["frame_id"], model_version=version, mask=mask_name,
+                                                    uncertainty=std_name))
+        except Exception:
+            from modelling.services import _delete_files
+
+            _delete_files([n for item in items for n in (item.mask.name, item.uncertainty.name) if n])
+            raise
+        written += segmentations_replace(model_version=version, video_ids=chunk, segmentations=items)
+    return written
+
+
+def _predict_sequences(version: ModelVersion, video_ids: Sequence[int]) -> int:
+    """Frame (per-frame models) and video scores of a CNN-LSTM; replaces the version's earlier ones."""
+    from ml.train_video import predict_video_rows
+
+    model, config = load_version(version, device=_device())
+    written = 0
+    for start in range(0, len(video_ids), PREDICT_CHUNK_VIDEOS):
+        chunk = list(video_ids[start:start + PREDICT_CHUNK_VIDEOS])
+        frames, videos = predict_video_rows(model, _manifest_rows(frames_of_videos(chunk)),  # type: ignore[arg-type]
+                                            size=tuple(config["size"]), window=int(config["window"]),
+                                            batch_size=int(config.get("batch_size", 8)))
+        frame_rows = [FramePrediction(frame_id=f["extra"]["frame_id"], model_version=version, probabilities=f["probs"],
+                                      score=f["pred"]) for f in frames]
+        video_rows = [VideoPrediction(video_id=int(v["video"]), model_version=version, probabilities=v["probs"],
+                                      score=v["pred"]) for v in videos]
+        predictions_replace(model_version=version, video_ids=chunk, frame_predictions=frame_rows,
+                            video_predictions=video_rows)
+        written += len(frame_rows) + len(video_rows)
+    return written
+
+
 @shared_task(name="ml.predict_videos", acks_late=True, reject_on_worker_lost=True,
              time_limit=GPU_TIME_LIMIT)
-def predict_videos(video_ids: list[int] | None = None, patient_id: int | None = None) -> int:
-    """Score a video list, a patient or (neither given) every video with the active models."""
-    scorer = active_version(ModelKind.FRAME_SCORER)
-    if scorer is None:
-        return 0
-    return _predict(scorer, videos_for_scope(video_ids=video_ids, patient_id=patient_id))
+def predict_videos(video_ids: list[int] | None = None, patient_id: int | None = None,
+                   kinds: list[str] | None = None) -> int:
+    """Score a video list, a patient or (neither given) every video with the active models (of `kinds`, when
+    given: frame_scorer with its aggregator, segmentation, cnn_lstm)."""
+    wanted = [ModelKind(k) for k in (kinds or PREDICTING_KINDS)]
+    videos: list[int] | None = None
+    written = 0
+    for kind, run in ((ModelKind.FRAME_SCORER, _predict), (ModelKind.SEGMENTATION, _segment),
+                      (ModelKind.CNN_LSTM, _predict_sequences)):
+        version = active_version(kind) if kind in wanted else None
+        if version is None:
+            continue
+        if videos is None:
+            videos = videos_for_scope(video_ids=video_ids, patient_id=patient_id)
+        written += run(version, videos)
+    return written
 
 
 

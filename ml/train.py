@@ -19,6 +19,10 @@ CLI::
         [--resume CKPT] [--val-manifest V] [--seed S] [--lr LR] [--device auto|cpu|cuda]
     python -m ml.train aggregator --predictions P.jsonl --labels L.csv --out DIR
         [--tnorm product|lukasiewicz] [--off-diagonal min|max|mean] [--max-epochs] [--lr] [--patience]
+    python -m ml.train segmentation --manifest M --out DIR [--models unet_roy unet_plusplus deeplabv3_plus]
+        [--val-manifest V] [--epochs] [--size 200 260] ...      (rows: image + mask; see ml.train_segmentation)
+    python -m ml.train video --manifest M --model xception_lstm --out DIR [--labels L.csv] [--window 20]
+        ...                                                       (CNN-LSTMs; see ml.train_video)
 
 On CUDA, training uses bf16 autocast and channels_last; frames are pre-decoded once into a uint8 tensor
 held on the training device (``preload=True``) and augmented there, batch-wise.
@@ -135,7 +139,7 @@ class FrameTrainConfig:
     def __post_init__(self) -> None:
         self.size = (int(self.size[0]), int(self.size[1]))
         self.model_kwargs = dict(self.model_kwargs)
-        get_model_spec(self.model)  # raises ValueError on an unknown model
+        get_model_spec(self.model, "frame")  # raises ValueError on an unknown model or another task's
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
@@ -856,7 +860,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("frame", help="train a frame scorer on a manifest")
     f.add_argument("--manifest", required=True, type=Path)
-    f.add_argument("--model", default="reg_stn", choices=list_models())
+    f.add_argument("--model", default="reg_stn", choices=list_models("frame"))
     f.add_argument("--epochs", type=int, default=10)
     f.add_argument("--batch-size", type=int, default=64)
     f.add_argument("--size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
@@ -875,6 +879,42 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--num-workers", type=int, default=0)
     f.add_argument("--no-preload", action="store_true", help="stream frames through a DataLoader")
     f.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    s = sub.add_parser("segmentation", help="train the segmentation ensemble on frames with masks")
+    s.add_argument("--manifest", required=True, type=Path, help="image rows with a mask column (PNG of class ids)")
+    s.add_argument("--val-manifest", type=Path)
+    s.add_argument("--models", nargs="+", default=None,
+                   choices=[m for m in list_models("segmentation") if m != "seg_ensemble"])
+    s.add_argument("--epochs", type=int, default=10)
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--size", type=int, nargs=2, default=(200, 260), metavar=("H", "W"))
+    s.add_argument("--lr", type=float, default=1e-3)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--no-augment", action="store_true")
+    s.add_argument("--no-balance", action="store_true")
+    s.add_argument("--mc-samples", type=int, default=40, help="MC-dropout samples at inference (stored)")
+    s.add_argument("--steps-per-epoch", type=int, help="default: one pass over the frames")
+    s.add_argument("--model-kwargs", type=json.loads, default={}, help='JSON, e.g. {"unet_plusplus": {"encoder_name": "resnet18"}}')
+    s.add_argument("--out", required=True, type=Path)
+
+    v = sub.add_parser("video", help="train a CNN-LSTM video scorer on a manifest")
+    v.add_argument("--manifest", required=True, type=Path)
+    v.add_argument("--val-manifest", type=Path)
+    v.add_argument("--labels", type=Path, help="CSV with video and score columns (default: max frame score)")
+    v.add_argument("--model", default="xception_lstm", choices=list_models("sequence"))
+    v.add_argument("--window", type=int, default=20)
+    v.add_argument("--stride", type=int, default=10)
+    v.add_argument("--epochs", type=int, default=10)
+    v.add_argument("--batch-size", type=int, default=8)
+    v.add_argument("--size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
+    v.add_argument("--lr", type=float, default=1e-3)
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--device", default="auto")
+    v.add_argument("--augment", action="store_true")
+    v.add_argument("--model-kwargs", type=json.loads, default={}, help='JSON, e.g. {"lstm_hidden": 256}')
+    v.add_argument("--resume", type=Path)
+    v.add_argument("--out", required=True, type=Path)
 
     a = sub.add_parser("aggregator", help="train the uninorm aggregator on frame predictions")
     a.add_argument("--predictions", required=True, type=Path)
@@ -962,6 +1002,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "frame":
         return _main_frame(args)
+    if args.command == "segmentation":
+        from ml.train_segmentation import SEGMENTATION_MEMBERS, run_cli
+
+        args.models = args.models or list(SEGMENTATION_MEMBERS)
+        return run_cli(args)
+    if args.command == "video":
+        from ml.train_video import run_cli as run_video
+
+        return run_video(args)
     return _main_aggregator(args)
 
 

@@ -66,9 +66,14 @@ class PadInfo:
         return (xy - np.array([self.left, self.top])) / self.scale
 
 
-def resize_pad(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, PadInfo]:
+def resize_pad(
+    image: np.ndarray, size: tuple[int, int], *, interpolation: int | None = None
+) -> tuple[np.ndarray, PadInfo]:
     """Resize a ``(H, W)`` uint8 frame to fit ``size = (h, w)`` keeping its aspect ratio, zero-padding
     (black) the rest, centred.
+
+    ``interpolation``: an OpenCV flag; default area when shrinking, bilinear when enlarging
+    (``cv2.INTER_NEAREST`` for class-id masks, so they are placed exactly like their frames).
 
     Returns:
         ``((h, w) uint8 array, PadInfo)``.
@@ -85,7 +90,7 @@ def resize_pad(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, Pa
     scale = min(out_h / in_h, out_w / in_w)
     new_h = min(out_h, max(1, round(in_h * scale)))
     new_w = min(out_w, max(1, round(in_w * scale)))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    interp = interpolation if interpolation is not None else cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = (
         cv2.resize(image, (new_w, new_h), interpolation=interp) if (new_h, new_w) != (in_h, in_w) else image
     )

@@ -1,7 +1,9 @@
-"""Frame scorers (paper §IV-A and Table I baselines) and the model registry.
+"""Every model of Pleura and the one model registry: frame scorers (paper §IV-A and Table I baselines),
+marker segmenters (paper §IV-C) and CNN-LSTM video scorers.
 
-``MODEL_REGISTRY`` is a plain ``dict[str, ModelSpec]``; each spec records the model factory and the loss the
-model trains with (``spec.loss_kwargs`` are the arguments of :class:`ml.losses.RegSTNLoss`).
+``MODEL_REGISTRY`` is a plain ``dict[str, ModelSpec]``; each spec records the model factory, its ``task``
+(``"frame"``, ``"segmentation"`` or ``"sequence"``) and the loss it trains with (for frame scorers
+``spec.loss_kwargs`` are the arguments of :class:`ml.losses.RegSTNLoss`).
 
 =====================  ==============================================================  =====================
 name                   model                                                           loss
@@ -13,6 +15,12 @@ name                   model                                                    
 ``cnn_randomcrop_sord`` CNN on a random crop (scale 0.5-0.75)                          SORD
 ``reg_stn``            Reg-STN, two crops, learned scale+rotation+translation          SORD + cons. + scale
 ``reg_stn_fixed``      Reg-STN, two crops, fixed scales 0.50 / 0.75, learned transl.   SORD + consistency
+``unet_roy``           the paper's baseline U-Net (pools 2, 2, 5; latent dropout 0.5)  pixel cross-entropy
+``unet_plusplus``      smp U-Net++, ResNet-50 encoder (weights=None)                   pixel cross-entropy
+``deeplabv3_plus``     smp DeepLabV3+, ResNet-50 encoder (weights=None)                pixel cross-entropy
+``seg_ensemble``       mean softmax of segmenters (default: the three above)           (members' losses)
+``densenet_lstm``      Dastider et al.: DenseNet-201 + AE / separable conv, LSTM       CE per frame + recon.
+``xception_lstm``      Xception-style + LSTM(512) + 2 x Dense(1024)                    CE per window
 =====================  ==============================================================  =====================
 
 Usage::
@@ -33,25 +41,48 @@ from torch import nn
 
 from .baselines import FrameCNN, RandomCropCNN, ResNet18Scorer
 from .cnn import DEFAULT_WIDTHS, ClassifierHead, CNNClassifier, CNNTrunk, ConvBlock, validate_frames
+from .cnn_lstm import DastiderCNNLSTM, SequenceScorerOutput, XceptionLSTM, XceptionTrunk, validate_windows
 from .output import FrameScorerOutput
 from .reg_stn import RegSTN, crop_size_for
+from .segmentation import (
+    NUM_SEG_CLASSES,
+    LatentDropoutSegmenter,
+    SegmentationEnsemble,
+    SegmentationResult,
+    SMPDeepLabV3Plus,
+    SMPUnetPlusPlus,
+)
 from .stn import LocalisationNet, SimilarityTransformHead, crop_boxes, sample_crop, similarity_theta
+from .unet import RoyUNet
 
 __all__ = [
     "DEFAULT_WIDTHS",
     "MODEL_REGISTRY",
+    "NUM_SEG_CLASSES",
+    "SEGMENTATION_MEMBERS",
+    "TASKS",
     "CNNClassifier",
     "CNNTrunk",
     "ClassifierHead",
     "ConvBlock",
+    "DastiderCNNLSTM",
     "FrameCNN",
     "FrameScorerOutput",
+    "LatentDropoutSegmenter",
     "LocalisationNet",
     "ModelSpec",
     "RandomCropCNN",
     "RegSTN",
     "ResNet18Scorer",
+    "RoyUNet",
+    "SMPDeepLabV3Plus",
+    "SMPUnetPlusPlus",
+    "SegmentationEnsemble",
+    "SegmentationResult",
+    "SequenceScorerOutput",
     "SimilarityTransformHead",
+    "XceptionLSTM",
+    "XceptionTrunk",
     "create_model",
     "crop_boxes",
     "crop_size_for",
@@ -60,7 +91,14 @@ __all__ = [
     "sample_crop",
     "similarity_theta",
     "validate_frames",
+    "validate_windows",
 ]
+
+#: What a model does: score frames, segment markers, or score windows of frames (CNN-LSTM).
+TASKS = ("frame", "segmentation", "sequence")
+
+#: The paper's ensemble members (§IV-C).
+SEGMENTATION_MEMBERS: tuple[str, ...] = ("unet_roy", "unet_plusplus", "deeplabv3_plus")
 
 
 @dataclass(frozen=True)
@@ -69,12 +107,15 @@ class ModelSpec:
 
     Attributes:
         name: registry key.
-        factory: ``factory(**kwargs) -> nn.Module`` returning a model whose forward gives
-            :class:`FrameScorerOutput`.
-        loss_kwargs: keyword arguments of :class:`ml.losses.RegSTNLoss` (``classification`` is ``"ce"`` or
-            ``"sord"``; ``consistency_weight``; ``scale_weight``; ``scale_priors``).
+        factory: ``factory(**kwargs) -> nn.Module``; its forward gives :class:`FrameScorerOutput` (task
+            ``"frame"``), logits ``(B, C, H, W)`` (``"segmentation"``) or :class:`SequenceScorerOutput`
+            (``"sequence"``).
+        loss_kwargs: keyword arguments of the task's loss: :class:`ml.losses.RegSTNLoss` for frame scorers
+            (``classification`` is ``"ce"`` or ``"sord"``; ``consistency_weight``; ``scale_weight``;
+            ``scale_priors``), :class:`ml.losses.SequenceLoss` for sequence models.
         description: one line for ``--help`` / the platform UI.
         defaults: default keyword arguments of ``factory``.
+        task: one of :data:`TASKS`.
     """
 
     name: str
@@ -82,6 +123,7 @@ class ModelSpec:
     loss_kwargs: Mapping[str, Any]
     description: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    task: str = "frame"
 
     @property
     def loss(self) -> str:
@@ -93,10 +135,19 @@ class ModelSpec:
         return self.factory(**{**self.defaults, **kwargs})
 
     def build_loss(self, **overrides: Any) -> nn.Module:
-        """Instantiate the training criterion (:class:`ml.losses.RegSTNLoss`)."""
+        """Instantiate the training criterion: :class:`ml.losses.RegSTNLoss` (frame scorers), pixel-wise
+        cross-entropy (segmenters) or :class:`ml.losses.SequenceLoss` (CNN-LSTMs)."""
+        kwargs = {**self.loss_kwargs, **overrides}
+        if self.task == "segmentation":
+            return nn.CrossEntropyLoss()
+        if self.task == "sequence":
+            from ml.losses.sequence import SequenceLoss
+
+            kwargs.pop("classification", None)
+            return SequenceLoss(**kwargs)
         from ml.losses.stn import RegSTNLoss
 
-        return RegSTNLoss(**{**self.loss_kwargs, **overrides})
+        return RegSTNLoss(**kwargs)
 
 
 def _spec(name: str, factory: Callable[..., nn.Module], description: str, **loss_kwargs: Any) -> ModelSpec:
@@ -117,6 +168,17 @@ def _reg_stn_fixed(**kwargs: Any) -> nn.Module:
 
 def _stn_single(**kwargs: Any) -> nn.Module:
     return RegSTN(**{"scales": (0.75,), "learn_scale": True, "learn_rotation": True, **kwargs})
+
+
+def _seg_ensemble(members: Any = None, num_classes: int = NUM_SEG_CLASSES) -> nn.Module:
+    specs = members if members is not None else [
+        {"model": name, "model_kwargs": {"num_classes": num_classes}} for name in SEGMENTATION_MEMBERS]
+    return SegmentationEnsemble(specs)
+
+
+def _other(name: str, factory: Callable[..., nn.Module], description: str, task: str, **loss_kwargs: Any) -> ModelSpec:
+    return ModelSpec(name=name, factory=factory, loss_kwargs={"classification": "ce", **loss_kwargs},
+                     description=description, task=task)
 
 
 MODEL_REGISTRY: dict[str, ModelSpec] = {
@@ -141,28 +203,49 @@ MODEL_REGISTRY: dict[str, ModelSpec] = {
         "Reg-STN: two crops at fixed scales 0.50 / 0.75, learned translation; SORD + consistency",
         consistency_weight=1.0,
     ),
+    "unet_roy": _other("unet_roy", RoyUNet, "the paper's baseline U-Net (pools 2, 2, 5; latent dropout 0.5)",
+                       "segmentation"),
+    "unet_plusplus": _other("unet_plusplus", SMPUnetPlusPlus, "U-Net++ (smp), ResNet-50 encoder, latent dropout",
+                            "segmentation"),
+    "deeplabv3_plus": _other("deeplabv3_plus", SMPDeepLabV3Plus, "DeepLabV3+ (smp), ResNet-50 encoder, ASPP dropout",
+                             "segmentation"),
+    "seg_ensemble": _other("seg_ensemble", _seg_ensemble, "mean softmax of U-Net, U-Net++ and DeepLabV3+",
+                           "segmentation"),
+    "densenet_lstm": _other("densenet_lstm", DastiderCNNLSTM,
+                            "Dastider et al.: DenseNet-201 + autoencoder / separable conv, LSTM, per-frame scores",
+                            "sequence", reconstruction_weight=1.0),
+    "xception_lstm": _other("xception_lstm", XceptionLSTM,
+                            "Xception-style + LSTM(512, dropout 0.4) + 2 x Dense(1024), one score per video",
+                            "sequence", reconstruction_weight=0.0),
 }
 
 
-def list_models() -> list[str]:
-    """Registered model names, sorted."""
-    return sorted(MODEL_REGISTRY)
-
-
-def get_model_spec(name: str) -> ModelSpec:
-    """Look up a registry entry.
+def list_models(task: str | None = None) -> list[str]:
+    """Registered model names (of one task, when given), sorted.
 
     Raises:
-        ValueError: for an unknown name (the message lists the known ones).
+        ValueError: for an unknown task.
     """
-    try:
-        return MODEL_REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(list_models())}") from None
+    if task is not None and task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    return sorted(name for name, spec in MODEL_REGISTRY.items() if task is None or spec.task == task)
+
+
+def get_model_spec(name: str, task: str | None = None) -> ModelSpec:
+    """Look up a registry entry (and check its task, when given).
+
+    Raises:
+        ValueError: for an unknown name or a model of another task (the message lists the fitting ones).
+    """
+    spec = MODEL_REGISTRY.get(name)
+    if spec is None or (task is not None and spec.task != task):
+        which = "" if task is None else f" for task {task!r}"
+        raise ValueError(f"unknown model {name!r}{which}; choose one of {', '.join(list_models(task))}")
+    return spec
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:
-    """Instantiate a registered frame scorer, e.g. ``create_model("reg_stn", num_classes=4)``.
+    """Instantiate a registered model, e.g. ``create_model("reg_stn", num_classes=4)``.
 
     Raises:
         ValueError: for an unknown name or invalid model arguments.

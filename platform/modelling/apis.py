@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import django_filters
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -16,6 +19,7 @@ from annotations.selectors import model_output_visible_to
 from api.pagination import ById
 from api.permissions import IsAdminRole
 from api.serializers import ErrorSerializer
+from studies.frame_urls import frame_image_url
 from studies.selectors import videos_visible_to
 
 from .models import (
@@ -174,27 +178,68 @@ class PredictionRunApi(APIView):
         return Response({"task_id": task_id}, status=status.HTTP_202_ACCEPTED)
 
 
+_MODEL_KIND_HELP = "Kind of the model version that made it: frame_scorer, aggregator, segmentation or cnn_lstm."
+
+
 class FramePredictionSerializer(serializers.ModelSerializer):
+    model_kind = serializers.CharField(source="model_version.kind", read_only=True, help_text=_MODEL_KIND_HELP)
+
     class Meta:
         model = FramePrediction
-        fields = ["id", "frame", "model_version", "probabilities", "score", "crop_box_1", "crop_box_2", "created_at"]
+        fields = ["id", "frame", "model_version", "model_kind", "probabilities", "score", "crop_box_1", "crop_box_2",
+                  "created_at"]
 
 
 class VideoPredictionSerializer(serializers.ModelSerializer):
+    model_kind = serializers.CharField(source="model_version.kind", read_only=True, help_text=_MODEL_KIND_HELP)
+
     class Meta:
         model = VideoPrediction
-        fields = ["id", "video", "model_version", "probabilities", "score", "created_at"]
+        fields = ["id", "video", "model_version", "model_kind", "probabilities", "score", "created_at"]
+
+
+#: Uncertainty PNGs hold round(255 * std / this) (ml.train_segmentation.UNCERTAINTY_PNG_MAX).
+UNCERTAINTY_PNG_MAX = 0.5
 
 
 class SegmentationPredictionSerializer(serializers.ModelSerializer):
+    """Masks are PNGs of class ids (0 background, s + 1 the marker of score s) at the frame's resolution;
+    uncertainty PNGs hold the MC-dropout standard deviation scaled so that 255 = `uncertainty_max`."""
+
+    mask = serializers.SerializerMethodField(help_text="Authenticated URL of the mask PNG (always works).")
+    uncertainty = serializers.SerializerMethodField(
+        help_text="Authenticated URL of the uncertainty PNG, null when the model sampled none.")
+    mask_url = serializers.SerializerMethodField(
+        help_text="Signed URL of the mask PNG, served without a database round trip like frames' image_url "
+                  "(null where storage is not local).")
+    uncertainty_url = serializers.SerializerMethodField(help_text="Signed URL of the uncertainty PNG, or null.")
+    uncertainty_max = serializers.SerializerMethodField(help_text="Standard deviation that 255 stands for.")
+
     class Meta:
         model = SegmentationPrediction
-        fields = ["id", "frame", "model_version", "mask", "uncertainty", "created_at"]
+        fields = ["id", "frame", "model_version", "mask", "uncertainty", "mask_url", "uncertainty_url",
+                  "uncertainty_max", "created_at"]
+
+    def get_mask(self, prediction: SegmentationPrediction) -> str:
+        return reverse("segmentation-mask", args=[prediction.pk])
+
+    def get_uncertainty(self, prediction: SegmentationPrediction) -> str | None:
+        return reverse("segmentation-uncertainty", args=[prediction.pk]) if prediction.uncertainty else None
+
+    def get_mask_url(self, prediction: SegmentationPrediction) -> str | None:
+        return frame_image_url(prediction.mask.name) if prediction.mask else None
+
+    def get_uncertainty_url(self, prediction: SegmentationPrediction) -> str | None:
+        return frame_image_url(prediction.uncertainty.name) if prediction.uncertainty else None
+
+    def get_uncertainty_max(self, prediction: SegmentationPrediction) -> float:
+        return UNCERTAINTY_PNG_MAX
 
 
 class PredictionFilter(django_filters.FilterSet):
     model_version = django_filters.NumberFilter(field_name="model_version_id")
     active = django_filters.BooleanFilter(field_name="model_version__is_active")
+    kind = django_filters.ChoiceFilter(field_name="model_version__kind", choices=ModelKind.choices)
 
 
 def _prediction_filter(model: type, video: str) -> type[django_filters.FilterSet]:
@@ -226,7 +271,7 @@ class _PredictionList(generics.ListAPIView):
         if not model_output_visible_to(user):
             raise PermissionDenied("Model output is hidden from annotators in this project.")
         visible = videos_visible_to(user).values("id")
-        return self.model.objects.filter(**{f"{self.video_path}_id__in": visible})
+        return self.model.objects.filter(**{f"{self.video_path}_id__in": visible}).select_related("model_version")
 
 
 class FramePredictionList(_PredictionList):
@@ -248,3 +293,25 @@ class SegmentationPredictionList(_PredictionList):
     model = SegmentationPrediction
     video_path = "frame__video"
     filterset_class = _prediction_filter(SegmentationPrediction, "frame__video")
+
+
+class SegmentationImageApi(APIView):
+    """A segmentation's mask or uncertainty PNG, for whoever may see model output on its video."""
+
+    field = "mask"
+
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY, 403: ErrorSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        if not model_output_visible_to(request.user):
+            raise PermissionDenied("Model output is hidden from annotators in this project.")
+        visible = SegmentationPrediction.objects.filter(frame__video_id__in=videos_visible_to(request.user).values("id"))
+        file = getattr(get_object_or_404(visible, pk=pk), self.field)
+        if not file:
+            return Response({"detail": f"this segmentation has no {self.field} image"}, status=status.HTTP_404_NOT_FOUND)
+        response = FileResponse(file.open("rb"), content_type="image/png")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+class SegmentationUncertaintyApi(SegmentationImageApi):
+    field = "uncertainty"

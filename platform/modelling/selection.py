@@ -16,6 +16,10 @@ class DataSelection:
 
     `label_kind="video"` gives every frame its video's consensus score (a weak label, as for COVID-BLUeS);
     `frame_step` keeps every n-th frame of each video.
+
+    Segmentation jobs read contours instead of scores under the same rules (`label_kind` does not apply):
+    one annotator's mask where one drew, else the consensus mask (`most_expert`: the most expert one's;
+    otherwise the pixel-wise majority, needing `min_agree` votes). CNN-LSTM video models read video scores.
     """
 
     annotators: list[int] | None = None

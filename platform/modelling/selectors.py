@@ -1,16 +1,17 @@
-"""Reads for training and prediction: labelled frames as manifest rows, active versions."""
+"""Reads for training and prediction: labelled frames as manifest rows, contour masks, active versions."""
 
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
-from annotations.models import FrameScore, LabelSource, VideoScore
-from ml.agreement import at_least_agree, consensus
+from annotations.models import Contour, FrameScore, LabelSource, VideoScore
+from ml.agreement import at_least_agree, consensus, consensus_mask
 from studies.models import Frame, Video
 
 from .models import ModelKind, ModelVersion
@@ -33,9 +34,9 @@ class LabelledFrames:
                 "videos": sorted({row["video"] for row in self.rows}, key=int)}
 
 
-def _labels(model: type[FrameScore] | type[VideoScore], selection: DataSelection) -> QuerySet:
+def _labels(model: type[FrameScore] | type[VideoScore] | type[Contour], selection: DataSelection) -> QuerySet:
     labels = model.objects.filter(source=LabelSource.HUMAN, validation_level__gte=selection.min_level)
-    item = "frame__video__exam__patient" if model is FrameScore else "video__exam__patient"
+    item = "video__exam__patient" if model is VideoScore else "frame__video__exam__patient"
     if selection.annotators is not None:
         labels = labels.filter(annotator_id__in=selection.annotators)
     if selection.patients is not None:
@@ -91,6 +92,67 @@ def labelled_frames(selection: DataSelection) -> LabelledFrames:
     label_ids = [int(row[0]) for row in labels if row[1] in kept_items]
     counts = np.bincount([row["score"] for row in rows], minlength=4) if rows else np.zeros(4, int)
     return LabelledFrames(rows=rows, label_ids=label_ids, class_counts={i: int(c) for i, c in enumerate(counts)})
+
+
+@dataclass(frozen=True)
+class ContouredFrames:
+    """Segmentation training rows: {image, mask (H, W) uint8 class ids, patient, video, frame, frame_id}."""
+
+    rows: list[dict]
+    label_ids: list[int]
+    class_counts: dict[int, int]
+
+    @property
+    def snapshot(self) -> dict:
+        digest = hashlib.sha256(",".join(map(str, sorted(self.label_ids))).encode()).hexdigest()
+        return {"contour_count": len(self.label_ids), "contour_ids_sha256": digest, "frames": len(self.rows),
+                "frames_per_class": self.class_counts,
+                "videos": sorted({row["video"] for row in self.rows}, key=int)}
+
+
+def contoured_frames(selection: DataSelection) -> ContouredFrames:
+    """Frames contoured by the selected annotators, each with one class-id mask at frame resolution.
+
+    Each annotator's polygons are rasterised (``annotations.geometry.rasterise``); a frame drawn by one
+    annotator takes that mask, one drawn by several the consensus of the selection: the most expert
+    annotator's mask for ``most_expert``, else the pixel-wise majority vote of ``ml.agreement`` (ties and,
+    with ``min_agree`` > 1, pixels with fewer votes are background). Frames drawn by fewer than
+    ``min_agree`` annotators are left out.
+    """
+    from annotations.geometry import rasterise
+
+    contours = _labels(Contour, selection).order_by("frame_id", "id").values_list(
+        "id", "frame_id", "annotator_id", "validation_level", "segmentation_class__index", "vertices")
+    drawn: dict[int, dict[int, dict[int, list]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    levels: dict[tuple[int, int], int] = {}
+    ids: dict[int, list[int]] = defaultdict(list)
+    for contour_id, frame_id, annotator, level, class_id, vertices in contours.iterator(chunk_size=5000):
+        drawn[frame_id][annotator][class_id].append(vertices)
+        levels[(frame_id, annotator)] = max(level, levels.get((frame_id, annotator), 0))
+        ids[frame_id].append(contour_id)
+    frames = Frame.objects.filter(id__in=[f for f, raters in drawn.items() if len(raters) >= selection.min_agree])
+    rows, label_ids = [], []
+    counts = np.zeros(5, dtype=np.int64)
+    for frame_id, video_id, index, image, patient_id, height, width in frames.order_by("video_id", "index").values_list(
+            "id", "video_id", "index", "image", "video__exam__patient_id", "video__height", "video__width"
+    ).iterator(chunk_size=2000):
+        if index % selection.frame_step:
+            continue
+        raters = sorted(drawn[frame_id])
+        if len(raters) == 1:
+            mask = rasterise(drawn[frame_id][raters[0]], height, width)
+        elif selection.consensus == "most_expert":
+            best = max(raters, key=lambda a: (levels[(frame_id, a)], -a))
+            mask = rasterise(drawn[frame_id][best], height, width)
+        else:
+            stack = np.stack([rasterise(drawn[frame_id][a], height, width) for a in raters])
+            mask = consensus_mask(stack, min_votes=selection.min_agree if selection.min_agree > 1 else None)
+        counts[np.unique(mask)] += 1
+        rows.append({"image": default_storage.path(image), "mask": mask, "patient": str(patient_id),
+                     "video": str(video_id), "frame": int(index), "frame_id": frame_id})
+        label_ids += ids[frame_id]
+    return ContouredFrames(rows=rows, label_ids=label_ids,
+                           class_counts={i: int(c) for i, c in enumerate(counts) if i > 0})
 
 
 def video_consensus_labels(selection: DataSelection) -> dict[int, int]:

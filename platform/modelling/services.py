@@ -23,17 +23,35 @@ from .models import (
     ModelActivation,
     ModelKind,
     ModelVersion,
+    SegmentationPrediction,
     TrainingJob,
     VideoPrediction,
 )
 from .selection import DataSelection
-from .selectors import active_version, aggregator_training_videos, labelled_frames
+from .selectors import (
+    active_version,
+    aggregator_training_videos,
+    contoured_frames,
+    labelled_frames,
+    video_consensus_labels,
+)
 
 logger = logging.getLogger(__name__)
-AVAILABLE_KINDS = (ModelKind.FRAME_SCORER, ModelKind.AGGREGATOR)
+AVAILABLE_KINDS = (ModelKind.FRAME_SCORER, ModelKind.AGGREGATOR, ModelKind.SEGMENTATION, ModelKind.CNN_LSTM)
+PREDICTING_KINDS = (ModelKind.FRAME_SCORER, ModelKind.SEGMENTATION, ModelKind.CNN_LSTM)  # score videos when active
 LOG_TAIL_CHARS = 8000
 NUM_SCORES = 4
 JOB_OPTIONS = {"activate": bool}  # job parameters beyond the model's training config
+
+
+def training_config_class(kind: str) -> type:
+    """The ml training configuration a job of `kind` takes as parameters (its defaults fill the form)."""
+    from ml.train import AggregatorTrainConfig, FrameTrainConfig
+    from ml.train_segmentation import SegTrainConfig
+    from ml.train_video import VideoTrainConfig
+
+    return {ModelKind.FRAME_SCORER: FrameTrainConfig, ModelKind.AGGREGATOR: AggregatorTrainConfig,
+            ModelKind.SEGMENTATION: SegTrainConfig, ModelKind.CNN_LSTM: VideoTrainConfig}[ModelKind(kind)]
 
 
 class JobSubmissionError(ValueError):
@@ -41,9 +59,7 @@ class JobSubmissionError(ValueError):
 
 
 def _validate_parameters(kind: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    from ml.train import AggregatorTrainConfig, FrameTrainConfig
-
-    config_class = FrameTrainConfig if kind == ModelKind.FRAME_SCORER else AggregatorTrainConfig
+    config_class = training_config_class(kind)
     known = set(config_class.__dataclass_fields__)
     unknown = set(parameters) - known - set(JOB_OPTIONS)
     if unknown:
@@ -59,7 +75,20 @@ def _validate_parameters(kind: str, parameters: dict[str, Any]) -> dict[str, Any
         raise JobSubmissionError(f"bad parameters: {error}") from error
 
 
-def _validate_data(kind: str, selection: DataSelection) -> None:
+def _validate_data(kind: str, selection: DataSelection, parameters: dict[str, Any]) -> None:
+    if kind == ModelKind.SEGMENTATION:
+        contoured = contoured_frames(selection)
+        if not contoured.rows:
+            raise JobSubmissionError("no eligible labels: no contoured frame matches this data selection")
+        if not any(contoured.class_counts.values()):
+            raise JobSubmissionError("the selected contours hold no marker")
+        return
+    if kind == ModelKind.CNN_LSTM and not training_config_class(kind).from_dict(parameters).per_frame:
+        labels = video_consensus_labels(selection)
+        if len(set(labels.values())) < 2:
+            raise JobSubmissionError("no eligible labels: the video model needs labelled videos of at least two "
+                                     "different scores in this data selection")
+        return
     if kind == ModelKind.AGGREGATOR:
         try:
             _, labels = aggregator_training_videos(selection)
@@ -94,7 +123,7 @@ def training_job_validate(*, kind: str, parameters: dict[str, Any] | None = None
         selection = DataSelection.from_dict(data_selection)
     except ValueError as error:
         raise JobSubmissionError(str(error)) from error
-    _validate_data(kind, selection)
+    _validate_data(kind, selection, parameters)
     return parameters, selection
 
 
@@ -206,6 +235,48 @@ def model_version_rollback(*, kind: str, by: User | None = None) -> ModelVersion
     return model_version_activate(version=last.previous, by=by, rollback=True)
 
 
+def _delete_files(names: list[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:  # a missing file is not worth failing a prediction run for
+            logger.warning("could not delete %s", name)
+
+
+def segmentation_files_save(*, model_version: ModelVersion, video_id: int, frame_index: int, mask_png: bytes,
+                            uncertainty_png: bytes | None) -> tuple[str, str]:
+    """Store a frame's mask and uncertainty PNGs: `segmentations/<version>/<video>/<frame>_mask.png` and
+    `..._uncertainty.png` (storage names; an existing file gets a fresh suffix, never overwritten)."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    stem = f"segmentations/{model_version.pk}/{video_id}/{frame_index:06d}"
+    mask = default_storage.save(f"{stem}_mask.png", ContentFile(mask_png))
+    uncertainty = default_storage.save(f"{stem}_uncertainty.png", ContentFile(uncertainty_png)) if uncertainty_png else ""
+    return mask, uncertainty
+
+
+def segmentations_replace(*, model_version: ModelVersion, video_ids: Sequence[int],
+                          segmentations: Iterable[SegmentationPrediction]) -> int:
+    """Replace this version's masks of these videos in one transaction; the files of the replaced rows are
+    deleted after the commit (and the new files when the transaction fails)."""
+    rows = list(segmentations)
+    new_files = [name for row in rows for name in (row.mask.name, row.uncertainty.name) if name]
+    try:
+        with transaction.atomic():
+            old = SegmentationPrediction.objects.filter(model_version=model_version, frame__video_id__in=video_ids)
+            old_files = [name for pair in old.values_list("mask", "uncertainty") for name in pair if name]
+            old.delete()
+            SegmentationPrediction.objects.bulk_create(rows, batch_size=2000)
+            transaction.on_commit(lambda: _delete_files(old_files))
+    except Exception:
+        _delete_files(new_files)
+        raise
+    return len(rows)
+
+
 @transaction.atomic
 def predictions_replace(*, model_version: ModelVersion, video_ids: Sequence[int],
                         frame_predictions: Iterable[FramePrediction] = (),
@@ -222,8 +293,8 @@ def prediction_run(*, video_ids: list[int] | None = None, patient_id: int | None
     """Queue scoring with the active models; returns the task id. Refused when nothing is active."""
     from studies.models import Patient, Video
 
-    if active_version(ModelKind.FRAME_SCORER) is None:
-        raise ValueError("no active frame scorer: train or activate one first")
+    if not any(active_version(kind) is not None for kind in PREDICTING_KINDS):
+        raise ValueError("no active frame scorer, segmentation or CNN-LSTM model: train or activate one first")
     if video_ids is not None:
         missing = set(video_ids) - set(Video.objects.filter(id__in=video_ids).values_list("id", flat=True))
         if missing:
@@ -236,8 +307,8 @@ def prediction_run(*, video_ids: list[int] | None = None, patient_id: int | None
 
 
 def videos_score_if_model_active(video_ids: list[int]) -> bool:
-    """Queue scoring of new videos when a frame scorer is active (called after ingestion commits)."""
-    if not video_ids or active_version(ModelKind.FRAME_SCORER) is None:
+    """Queue scoring of new videos when a model that scores videos is active (called after ingestion commits)."""
+    if not video_ids or not any(active_version(kind) is not None for kind in PREDICTING_KINDS):
         return False
     from ml.tasks import enqueue_prediction
 

@@ -14,6 +14,9 @@ urlpatterns = [
     path("predictions/videos/", apis.VideoPredictionList.as_view(), name="video-prediction-list"),
     path("predictions/segmentations/", apis.SegmentationPredictionList.as_view(),
          name="segmentation-prediction-list"),
+    path("predictions/segmentations/<int:pk>/mask/", apis.SegmentationImageApi.as_view(), name="segmentation-mask"),
+    path("predictions/segmentations/<int:pk>/uncertainty/", apis.SegmentationUncertaintyApi.as_view(),
+         name="segmentation-uncertainty"),
     path("predictions/run/", apis.PredictionRunApi.as_view(), name="prediction-run"),
     path("model-activations/", apis.ModelActivationListApi.as_view(), name="model-activation-list"),
 ]

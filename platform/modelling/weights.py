@@ -28,13 +28,16 @@ def local_weights(version: ModelVersion) -> Iterator[Path]:
 
 
 def load_version(version: ModelVersion, device: str = "cpu") -> tuple[object, dict]:
-    """(model in eval mode, config) of a frame scorer or aggregator version; ValueError if unusable."""
+    """(model in eval mode, config) of a version of any kind; ValueError if unusable.
+
+    Frame scorers, segmentation ensembles and CNN-LSTMs are registry models in a Pleura checkpoint; an
+    aggregator is its own small file."""
     from ml.predict import load_frame_scorer
     from ml.train import load_aggregator
 
     try:
         with local_weights(version) as path:
-            if version.kind == ModelKind.FRAME_SCORER:
+            if version.kind in (ModelKind.FRAME_SCORER, ModelKind.SEGMENTATION, ModelKind.CNN_LSTM):
                 return load_frame_scorer(path, device=device)
             if version.kind == ModelKind.AGGREGATOR:
                 return load_aggregator(path), dict(version.config)

@@ -20,6 +20,8 @@ MODULES = [
     "ml.train",
     "ml.predict",
     "ml.evaluate",
+    "ml.train_segmentation",
+    "ml.train_video",
 ]
 
 

@@ -28,6 +28,8 @@ EXPECTED = {
     "reg_stn",
     "reg_stn_fixed",
 }
+SEGMENTERS = {"unet_roy", "unet_plusplus", "deeplabv3_plus", "seg_ensemble"}
+SEQUENCE_MODELS = {"densenet_lstm", "xception_lstm"}
 
 
 @pytest.fixture(autouse=True)
@@ -36,8 +38,11 @@ def _seed():
 
 
 def test_registry_names_and_losses():
-    assert set(MODEL_REGISTRY) == EXPECTED
-    assert list_models() == sorted(EXPECTED)
+    assert set(MODEL_REGISTRY) == EXPECTED | SEGMENTERS | SEQUENCE_MODELS
+    assert list_models("frame") == sorted(EXPECTED)
+    assert list_models("segmentation") == sorted(SEGMENTERS)
+    assert list_models("sequence") == sorted(SEQUENCE_MODELS)
+    assert list_models() == sorted(EXPECTED | SEGMENTERS | SEQUENCE_MODELS)
     assert MODEL_REGISTRY["cnn_ce"].loss == "ce"
     assert all(MODEL_REGISTRY[n].loss == "sord" for n in EXPECTED - {"cnn_ce"})
     assert MODEL_REGISTRY["reg_stn"].loss_kwargs["consistency_weight"] > 0
@@ -48,6 +53,8 @@ def test_registry_names_and_losses():
         create_model("nope")
     with pytest.raises(ValueError, match="unknown model"):
         get_model_spec("nope")
+    with pytest.raises(ValueError, match="unknown model 'unet_roy' for task 'frame'"):
+        get_model_spec("unet_roy", "frame")
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -54,7 +54,12 @@ def test_valid_job_is_queued_after_commit(labelled, django_capture_on_commit_cal
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"kind": "bogus"}, "unknown model kind 'bogus'"),
-    ({"kind": "segmentation"}, "not available yet"),
+    ({"kind": "segmentation"}, "no contoured frame matches this data selection"),
+    ({"kind": "segmentation", "parameters": {"models": ["reg_stn"]}}, "unknown model 'reg_stn' for task 'segmentation'"),
+    ({"kind": "segmentation", "parameters": {"mc_samples": 1}}, "mc_samples must be 0 or >= 2"),
+    ({"kind": "cnn_lstm", "parameters": {"model": "reg_stn"}}, "unknown model 'reg_stn' for task 'sequence'"),
+    ({"kind": "cnn_lstm", "parameters": {"window": 0}}, "window must be >= 1"),
+    ({"kind": "cnn_lstm"}, "the video model needs labelled videos of at least two different scores"),
     ({"kind": "frame_scorer", "parameters": {"epochs": 0}}, "epochs must be >= 1"),
     ({"kind": "frame_scorer", "parameters": {"model": "no_such_net"}}, "unknown"),
     ({"kind": "frame_scorer", "parameters": {"learning_rate": 1}}, "unknown parameter(s) for frame_scorer: learning_rate"),

@@ -14,7 +14,8 @@ from modelling.models import JobStatus, ModelKind, TrainingJob
 from modelling.services import training_job_progress
 from pleura.routing import websocket_urlpatterns
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
+# serialized_rollback: like every transactional test here, restore the seeded rows (see tests/conftest.py).
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.integration]
 
 
 def communicator_for(job: TrainingJob, user) -> WebsocketCommunicator:

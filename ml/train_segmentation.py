@@ -1,0 +1,397 @@
+"""Training, evaluation and inference of the marker-segmentation ensemble (paper §IV-C).
+
+Programmatic API (what the platform's ``segmentation`` jobs call)::
+
+    result = train_segmentation(SegTrainConfig(epochs=30), samples, val_samples=val, out_dir="runs/seg",
+                                progress_callback=on_progress, should_stop=is_cancelled)
+    result.metrics["ensemble"]            # pixel accuracy, union / categorical Dice (Table IV)
+    for mask, uncertainty in segment_images(result.ensemble, images, mc_samples=40): ...
+
+Each member (default: ``unet_roy``, ``unet_plusplus``, ``deeplabv3_plus``) trains in turn with pixel-wise
+cross-entropy, Adam, batches of 32 balanced across patients and scores and the joint augmentation of
+:class:`ml.data.SegAugment`; members checkpoint every epoch under ``out_dir/members/<name>/`` so an
+interrupted job resumes where it stopped. The ensemble (:class:`ml.models.SegmentationEnsemble`, registry
+name ``seg_ensemble``) is saved as one checkpoint ``out_dir/checkpoint.pt`` that
+:func:`ml.checkpoint.model_from_checkpoint` rebuilds. Progress epochs count across members (member ``i``'s
+epoch ``e`` is ``i * epochs + e``).
+
+CLI: ``python -m ml.train segmentation --manifest M --out DIR`` (rows with ``image`` and ``mask``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ml.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
+from ml.data import SEG_SIZE, SegAugment, SegmentationSample, balanced_order, load_samples, mask_score
+from ml.data.dataset import read_image
+from ml.data.segmentation import restore_original
+from ml.data.transforms import resize_pad
+from ml.models import NUM_SEG_CLASSES, SEGMENTATION_MEMBERS, SegmentationEnsemble, get_model_spec
+from ml.train import ProgressCallback, StopCallback, TrainProgress, _Cancelled, _known_fields
+from ml.utils import autocast_context, pick_device, seed_everything
+
+__all__ = [
+    "UNCERTAINTY_PNG_MAX",
+    "SegTrainConfig",
+    "SegTrainResult",
+    "evaluate_segmenters",
+    "segment_images",
+    "train_segmentation",
+    "uncertainty_to_uint8",
+]
+
+#: Uncertainty images store ``round(255 * std / UNCERTAINTY_PNG_MAX)``; a probability's std is at most 0.5.
+UNCERTAINTY_PNG_MAX = 0.5
+
+
+@dataclass
+class SegTrainConfig:
+    """Segmentation-ensemble training configuration (JSON-serialisable; stored in the checkpoint).
+
+    ``model_kwargs`` maps a member name to its constructor arguments (e.g. a small encoder in tests).
+    ``steps_per_epoch`` ``None`` means ``ceil(N / batch_size)``. ``max_time_s`` caps each member's training
+    time (stopping at a batch boundary; the partial epoch counts). ``mc_samples`` and ``predict_frame_step``
+    are inference settings kept with the model.
+    """
+
+    models: list[str] = field(default_factory=lambda: list(SEGMENTATION_MEMBERS))
+    model_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    num_classes: int = NUM_SEG_CLASSES
+    epochs: int = 10
+    batch_size: int = 32
+    steps_per_epoch: int | None = None
+    size: tuple[int, int] = SEG_SIZE
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    augment: bool = True
+    balanced_sampling: bool = True
+    amp: bool = True
+    grad_clip: float | None = 5.0
+    max_time_s: float | None = None
+    mc_samples: int = 40
+    predict_frame_step: int = 1
+
+    def __post_init__(self) -> None:
+        self.size = (int(self.size[0]), int(self.size[1]))
+        self.models = [str(m) for m in self.models]
+        self.model_kwargs = {str(k): dict(v) for k, v in dict(self.model_kwargs).items()}
+        if not self.models or len(set(self.models)) != len(self.models):
+            raise ValueError(f"models must name distinct segmenters, got {self.models}")
+        for name in self.models:
+            if name == "seg_ensemble":
+                raise ValueError("the ensemble is built from its members; list the members in models")
+            get_model_spec(name, "segmentation")
+        extra = set(self.model_kwargs) - set(self.models)
+        if extra:
+            raise ValueError(f"model_kwargs for models not trained: {', '.join(sorted(extra))}")
+        for name in ("epochs", "batch_size", "predict_frame_step"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
+        if min(self.size) < 16:
+            raise ValueError(f"size must be at least 16x16, got {self.size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if self.mc_samples < 0 or self.mc_samples == 1:
+            raise ValueError(f"mc_samples must be 0 or >= 2, got {self.mc_samples}")
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
+
+    def member_specs(self) -> list[dict[str, Any]]:
+        """``[{"model", "model_kwargs"}]`` of the members (what the ensemble checkpoint stores)."""
+        return [{"model": m, "model_kwargs": {"num_classes": self.num_classes, **self.model_kwargs.get(m, {})}}
+                for m in self.models]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["size"] = list(self.size)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SegTrainConfig:
+        """Build from a dict, ignoring unknown keys."""
+        return cls(**_known_fields(cls, d))
+
+
+@dataclass
+class SegTrainResult:
+    """Outcome of :func:`train_segmentation`.
+
+    Attributes:
+        ensemble: the members in eval mode, as one :class:`SegmentationEnsemble`.
+        history: per-member, per-epoch records (``member``, ``epoch``, ``train_loss`` ...).
+        metrics: ``{"val": {name: Table IV metrics, ..., "ensemble": ...}}`` when validation samples were
+            given, plus the final training losses.
+        checkpoint: ``out_dir/checkpoint.pt`` (the ensemble), ``None`` without ``out_dir`` or when cancelled.
+        cancelled: ``should_stop`` ended training.
+    """
+
+    ensemble: SegmentationEnsemble
+    history: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    checkpoint: Path | None = None
+    cancelled: bool = False
+
+
+def _as_input(frames: torch.Tensor) -> torch.Tensor:
+    return frames.float().div_(127.5).sub_(1.0)
+
+
+def _train_member(
+    name: str,
+    index: int,
+    config: SegTrainConfig,
+    data: tuple[torch.Tensor, torch.Tensor],
+    patients: Sequence[str],
+    scores: Sequence[int],
+    device: torch.device,
+    folder: Path | None,
+    progress_callback: ProgressCallback | None,
+    should_stop: StopCallback | None,
+) -> tuple[nn.Module, list[dict[str, Any]]]:
+    spec = get_model_spec(name, "segmentation")
+    kwargs = config.member_specs()[index]["model_kwargs"]
+    seed_everything(config.seed + index)
+    model = spec.build(**kwargs).to(device)
+    criterion = spec.build_loss().to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    history: list[dict[str, Any]] = []
+    start_epoch = 1
+    path = folder / "checkpoint.pt" if folder is not None else None
+    if path is not None and path.is_file():
+        ckpt = load_checkpoint(path)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        history = list(ckpt.get("history", []))
+        start_epoch = int(ckpt["epoch"]) + 1
+        if "rng" in ckpt:
+            restore_rng_state(ckpt["rng"])
+        if ckpt.get("extra", {}).get("finished"):
+            start_epoch = config.epochs + 1
+    frames, masks = data
+    n = frames.shape[0]
+    steps = config.steps_per_epoch or math.ceil(n / config.batch_size)
+    augment = SegAugment() if config.augment else None
+    total_epochs = config.epochs * len(config.models)
+    t_start = time.perf_counter()
+    for epoch in range(start_epoch, config.epochs + 1):
+        t0 = time.perf_counter()
+        count = steps * config.batch_size
+        if config.balanced_sampling:
+            order = balanced_order(patients, scores, count, seed=config.seed + index, epoch=epoch)
+        else:
+            g = torch.Generator().manual_seed((config.seed + index) * 100_003 + epoch)
+            order = torch.cat([torch.randperm(n, generator=g) for _ in range(math.ceil(count / n))])[:count]
+        model.train()
+        loss_sum, seen, out_of_time = 0.0, 0, False
+        global_epoch = index * config.epochs + epoch
+        for step in range(1, steps + 1):
+            if should_stop is not None and should_stop():
+                raise _Cancelled
+            pick = order[(step - 1) * config.batch_size : step * config.batch_size].to(frames.device)
+            x, y = _as_input(frames.index_select(0, pick)).to(device), masks.index_select(0, pick).to(device)
+            if augment is not None:
+                x, y = augment(x, y)
+            with autocast_context(device, config.amp):
+                loss = criterion(model(x).float(), y.long())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            loss_sum += float(loss.detach()) * len(pick)
+            seen += len(pick)
+            if progress_callback is not None:
+                progress_callback(TrainProgress("train", global_epoch, total_epochs, step, steps, loss_sum / seen))
+            if config.max_time_s is not None and time.perf_counter() - t_start > config.max_time_s:
+                out_of_time = True
+                break
+        record: dict[str, Any] = {"member": name, "epoch": global_epoch, "member_epoch": epoch, "train_loss": loss_sum / max(seen, 1),
+                  "steps": step, "time_s": time.perf_counter() - t0}
+        history.append(record)
+        finished = out_of_time or epoch == config.epochs
+        if path is not None:
+            save_checkpoint(path, model=model, epoch=epoch, config=config.to_dict(), history=history,
+                            optimizer=optimizer, extra={"finished": finished})
+        if progress_callback is not None:
+            progress_callback(TrainProgress("epoch", global_epoch, total_epochs, steps, steps, record["train_loss"], record))
+        if out_of_time:
+            break
+    return model.eval(), history
+
+
+@torch.no_grad()
+def evaluate_segmenters(
+    ensemble: SegmentationEnsemble,
+    frames: torch.Tensor,
+    masks: torch.Tensor,
+    *,
+    names: Sequence[str] | None = None,
+    batch_size: int = 8,
+) -> dict[str, dict[str, Any]]:
+    """Table IV metrics of every member and of the ensemble on letterboxed uint8 ``frames (N, 1, h, w)`` and
+    ``masks (N, h, w)``: ``{member name: metrics, "ensemble": metrics}`` (pooled over all pixels)."""
+    from ml.metrics import segmentation_metrics
+
+    ensemble.eval()
+    device = next(ensemble.parameters()).device
+    names = list(names) if names is not None else [f"member_{i}" for i in range(len(ensemble.members))]
+    preds: list[list[torch.Tensor]] = [[] for _ in range(len(names) + 1)]
+    for start in range(0, frames.shape[0], batch_size):
+        x = _as_input(frames[start : start + batch_size]).to(device)
+        with autocast_context(device):
+            probs = [torch.softmax(m(x).float(), 1) for m in ensemble.members]
+        for i, p in enumerate(probs):
+            preds[i].append(p.argmax(1).cpu())
+        preds[-1].append(torch.stack(probs).mean(0).argmax(1).cpu())
+    truth = masks.numpy()
+    return {name: segmentation_metrics(torch.cat(p).numpy(), truth, ensemble.num_classes)
+            for name, p in zip([*names, "ensemble"], preds, strict=True)}
+
+
+def train_segmentation(
+    config: SegTrainConfig | Mapping[str, Any],
+    samples: Sequence[SegmentationSample],
+    *,
+    val_samples: Sequence[SegmentationSample] | None = None,
+    out_dir: str | Path | None = None,
+    progress_callback: ProgressCallback | None = None,
+    should_stop: StopCallback | None = None,
+) -> SegTrainResult:
+    """Train every member of the ensemble on ``samples`` and evaluate them (and the ensemble) on
+    ``val_samples``.
+
+    Raises:
+        ValueError: on an invalid config or no sample.
+        FileNotFoundError: if a frame or mask file is missing.
+    """
+    if not isinstance(config, SegTrainConfig):
+        config = SegTrainConfig.from_dict(config)
+    device = pick_device(config.device)
+    frames, masks = load_samples(samples, config.size)
+    scores = [mask_score(m) for m in masks.numpy()]
+    patients = [s.patient for s in samples]
+    if device.type == "cuda":
+        frames, masks = frames.to(device), masks.to(device)
+    out_path = Path(out_dir) if out_dir is not None else None
+    if out_path is not None:
+        out_path.mkdir(parents=True, exist_ok=True)
+        (out_path / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    members: list[nn.Module] = []
+    history: list[dict[str, Any]] = []
+    try:
+        for i, name in enumerate(config.models):
+            folder = out_path / "members" / name if out_path is not None else None
+            model, member_history = _train_member(name, i, config, (frames, masks), patients, scores, device, folder,
+                                                  progress_callback, should_stop)
+            members.append(model)
+            history += member_history
+    except _Cancelled:
+        return SegTrainResult(ensemble=SegmentationEnsemble(members) if members else _empty(config),
+                              history=history, metrics={"cancelled": True}, cancelled=True)
+    ensemble = SegmentationEnsemble(members).to(device).eval()
+    metrics: dict[str, Any] = {"train_loss": {h["member"]: h["train_loss"] for h in history}}
+    if val_samples:
+        val_frames, val_masks = load_samples(val_samples, config.size)
+        metrics["val"] = evaluate_segmenters(ensemble, val_frames, val_masks, names=config.models)
+        if progress_callback is not None:
+            last = len(config.models) * config.epochs
+            progress_callback(TrainProgress("val", last, last, 0, 0, float("nan"), {"epoch": last, **_flat(metrics["val"])}))
+    checkpoint = None
+    if out_path is not None:
+        checkpoint = save_checkpoint(
+            out_path / "checkpoint.pt", model=ensemble, epoch=config.epochs, history=history, rng=False,
+            config={**config.to_dict(), "model": "seg_ensemble", "model_kwargs": {"members": config.member_specs()}},
+            extra={"metrics": _flat(metrics.get("val", {}))},
+        )
+    return SegTrainResult(ensemble=ensemble, history=history, metrics=metrics, checkpoint=checkpoint)
+
+
+def _empty(config: SegTrainConfig) -> SegmentationEnsemble:
+    return SegmentationEnsemble(config.member_specs()[:1])
+
+
+def _flat(val: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """``{"<model>_<metric>": value}`` for progress records (per-class Dice left out)."""
+    return {f"{name}_{k}": float(v) for name, m in val.items() for k, v in m.items() if isinstance(v, float)}
+
+
+def uncertainty_to_uint8(std: np.ndarray) -> np.ndarray:
+    """Uncertainty image bytes: ``round(255 * std / UNCERTAINTY_PNG_MAX)``, clipped to 0..255."""
+    return np.clip(np.round(np.asarray(std, dtype=np.float64) * (255.0 / UNCERTAINTY_PNG_MAX)), 0, 255).astype(np.uint8)
+
+
+@torch.no_grad()
+def segment_images(
+    ensemble: SegmentationEnsemble,
+    images: Sequence[np.ndarray | Path | str],
+    *,
+    size: tuple[int, int] = SEG_SIZE,
+    mc_samples: int = 40,
+    batch_size: int = 4,
+    device: torch.device | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """Segment frames at their own resolution: yields ``(mask (H, W) uint8 class ids, uncertainty (H, W)
+    float32 std or None)`` per image, in order (the letterbox is undone)."""
+    dev = device if device is not None else next(ensemble.parameters()).device
+    ensemble.eval()
+    for start in range(0, len(images), batch_size):
+        loaded = [resize_pad(read_image(im) if isinstance(im, Path | str) else np.asarray(im), size)
+                  for im in images[start : start + batch_size]]
+        x = _as_input(torch.from_numpy(np.stack([f for f, _ in loaded])).unsqueeze(1)).to(dev)
+        with autocast_context(dev):
+            result = ensemble.predict(x, mc_samples=mc_samples)
+        masks = result.mask.to(torch.uint8).cpu().numpy()
+        stds = result.uncertainty.float().cpu().numpy() if result.uncertainty is not None else None
+        for j, (_, info) in enumerate(loaded):
+            mask = restore_original(masks[j], info, nearest=True)
+            std = restore_original(stds[j], info, nearest=False) if stds is not None else None
+            yield mask, std
+
+
+def samples_from_manifest(path: str | Path) -> list[SegmentationSample]:
+    """Segmentation samples from a manifest whose image rows carry a ``mask`` column (a PNG of class ids;
+    relative paths resolved against the manifest's folder).
+
+    Raises:
+        ValueError: on a row without ``mask`` or a video row (masks need one image per frame).
+    """
+    from ml.data import read_manifest
+
+    base = Path(path).resolve().parent
+    samples = []
+    for i, row in enumerate(read_manifest(path), start=1):
+        if row.image is None or "mask" not in row.extra:
+            raise ValueError(f"{path}: row {i} needs an image and a mask column")
+        mask = Path(str(row.extra["mask"]))
+        samples.append(SegmentationSample(image=row.image, mask=mask if mask.is_absolute() else base / mask,
+                                          patient=row.patient, video=row.video,
+                                          frame=int(row.frame if row.frame is not None else row.extra.get("index", 0))))
+    return samples
+
+
+def run_cli(args: Any) -> int:
+    """``python -m ml.train segmentation`` (arguments defined in :func:`ml.train.build_parser`)."""
+    config = SegTrainConfig(models=args.models, model_kwargs=args.model_kwargs, epochs=args.epochs,
+                            batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch, size=tuple(args.size),
+                            lr=args.lr, seed=args.seed, device=args.device, augment=not args.no_augment,
+                            balanced_sampling=not args.no_balance, mc_samples=args.mc_samples)
+    val = samples_from_manifest(args.val_manifest) if args.val_manifest else None
+    result = train_segmentation(config, samples_from_manifest(args.manifest), val_samples=val, out_dir=args.out)
+    print(json.dumps(_flat(result.metrics.get("val", {})) or result.metrics["train_loss"], indent=2))
+    print(f"checkpoint: {result.checkpoint}")
+    return 0
