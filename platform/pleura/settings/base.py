@@ -6,6 +6,7 @@ import time. The defaults describe the embedded mode: a SQLite file and a media 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -51,6 +52,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files answered before sessions/auth: the viewer's modules load in parallel, cheaply.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -107,6 +110,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 # The viewer's ES modules (frontend/) are served as /static/viewer/… with no build step.
 STATICFILES_DIRS = [("viewer", REPO_ROOT / "frontend")]
+# Served from the finders (no collectstatic step needed); `collectstatic` into STATIC_ROOT still works.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+# STATIC_ROOT exists only after `collectstatic`; until then the finders serve, which is not worth a warning.
+warnings.filterwarnings("ignore", message=r"No directory at: .*static", category=UserWarning)
 LOGIN_URL = "viewer:login"
 LOGIN_REDIRECT_URL = "viewer:home"
 LOGOUT_REDIRECT_URL = "viewer:login"
