@@ -17,23 +17,33 @@ function frame(width, height, label) {
 const fmt = (value) => (value === null || value === undefined || Number.isNaN(value) ? "—"
   : Math.abs(value) >= 100 ? String(Math.round(value)) : Number(value).toFixed(2).replace(/\.?0+$/, ""));
 
-/** Vertical bars. data: [{label, value, colour?}] */
-export function barChart(data, { label = "Bar chart", width = 360, height = 180, colour = "#4a78c2" } = {}) {
+/** Vertical bars from a zero line (negative values hang below it). data: [{label, value, colour?}];
+ * a null value draws no bar and prints `empty` (e.g. "undefined"). */
+export function barChart(data, { label = "Bar chart", width = 360, height = 180, colour = "#4a78c2", empty = "—" } = {}) {
   const root = frame(width, height, label);
   const pad = { left: 36, right: 8, top: 10, bottom: 28 };
-  const max = Math.max(1, ...data.map((d) => d.value));
+  const values = data.map((d) => d.value).filter((v) => Number.isFinite(v));
+  const max = Math.max(1, ...values);
+  const min = Math.min(0, ...values);
   const band = (width - pad.left - pad.right) / Math.max(1, data.length);
-  const scale = (value) => (height - pad.top - pad.bottom) * (value / max);
-  root.append(svg("line", { x1: pad.left, y1: height - pad.bottom, x2: width - pad.right, y2: height - pad.bottom, class: "axis" }));
+  const span = height - pad.top - pad.bottom;
+  const y = (value) => pad.top + span * ((max - value) / (max - min));
+  const zero = y(0);
+  root.append(svg("line", { x1: pad.left, y1: zero, x2: width - pad.right, y2: zero, class: "axis" }));
   root.append(svg("text", { x: pad.left - 4, y: pad.top + 4, "text-anchor": "end", class: "tick" }, fmt(max)));
+  if (min < 0) root.append(svg("text", { x: pad.left - 4, y: height - pad.bottom, "text-anchor": "end", class: "tick" }, fmt(min)));
   data.forEach((d, i) => {
     const x = pad.left + i * band + band * 0.15;
-    const barHeight = scale(d.value);
-    const rect = svg("rect", { x, y: height - pad.bottom - barHeight, width: band * 0.7, height: barHeight, fill: d.colour || colour });
-    rect.append(svg("title", {}, `${d.label}: ${d.value}`));
+    const defined = Number.isFinite(d.value);
+    const top = defined ? Math.min(y(d.value), zero) : zero;
+    const barHeight = defined ? Math.abs(y(d.value) - zero) : 0;
+    const rect = svg("rect", { x, y: top, width: band * 0.7, height: barHeight, fill: d.colour || colour });
+    rect.append(svg("title", {}, `${d.label}: ${defined ? d.value : empty}`));
     root.append(rect);
     root.append(svg("text", { x: x + band * 0.35, y: height - pad.bottom + 14, "text-anchor": "middle", class: "tick" }, d.label));
-    root.append(svg("text", { x: x + band * 0.35, y: height - pad.bottom - barHeight - 3, "text-anchor": "middle", class: "value" }, fmt(d.value)));
+    const below = defined && d.value < 0;
+    root.append(svg("text", { x: x + band * 0.35, y: below ? top + barHeight + 11 : top - 3, "text-anchor": "middle",
+      class: "value" }, defined ? fmt(d.value) : empty));
   });
   return root;
 }
@@ -69,8 +79,10 @@ export function lineChart(series, { label = "Line chart", width = 420, height = 
   return root;
 }
 
-/** A square matrix of values in [min, max] as coloured cells with numbers (kappa matrix, confusion matrix). */
-export function matrixChart(rows, cols, values, { label = "Matrix", min = 0, max = 1, cell = 44, rowTitle = "", colTitle = "" } = {}) {
+/** A square matrix of values in [min, max] as coloured cells with numbers (kappa matrix, confusion matrix).
+ * Empty (null) cells print `empty`; notes[i][j], when given, is added to a cell's tooltip (e.g. why it is empty). */
+export function matrixChart(rows, cols, values, { label = "Matrix", min = 0, max = 1, cell = 44, rowTitle = "", colTitle = "",
+  empty = "—", notes = null } = {}) {
   const left = 90;
   const top = 40;
   const width = left + cols.length * cell + 10;
@@ -86,10 +98,11 @@ export function matrixChart(rows, cols, values, { label = "Matrix", min = 0, max
       const t = value === null || value === undefined || Number.isNaN(value) ? null : Math.max(0, Math.min(1, (value - min) / (max - min || 1)));
       const fill = t === null ? "#eee" : `hsl(${210 - 0 * t}, 70%, ${92 - 50 * t}%)`;
       const rect = svg("rect", { x: left + j * cell, y: top + i * cell, width: cell - 2, height: cell - 2, fill, class: "cell" });
-      rect.append(svg("title", {}, `${r} × ${c}: ${fmt(value)}`));
+      const note = notes?.[i]?.[j];
+      rect.append(svg("title", {}, `${r} × ${c}: ${t === null ? empty : fmt(value)}${note ? ` (${note})` : ""}`));
       root.append(rect);
       root.append(svg("text", { x: left + j * cell + cell / 2 - 1, y: top + i * cell + cell / 2 + 4, "text-anchor": "middle",
-        class: t !== null && t > 0.6 ? "value inverse" : "value" }, fmt(value)));
+        class: t !== null && t > 0.6 ? "value inverse" : "value" }, t === null ? empty : fmt(value)));
     });
   });
   return root;

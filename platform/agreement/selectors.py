@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.db.models import QuerySet
 
 from annotations.models import Contour, FrameScore, LabelSource, VideoScore
 from modelling.models import FramePrediction, VideoPrediction
@@ -69,12 +71,15 @@ def _where(scope: Scope, video: str) -> dict[str, Any]:
     return where
 
 
-def ratings(scope: Scope) -> Ratings:
+def ratings(scope: Scope, *, labels: QuerySet | None = None) -> Ratings:
+    """Items × raters of the scope. `labels` narrows the human labels considered (e.g. to those a user
+    may see, annotations.selectors.labels_visible_to); default: every label of the scope's kind."""
     model = FrameScore if scope.kind == "frame" else VideoScore
     item = "frame_id" if scope.kind == "frame" else "video_id"
     video = _video_path(scope.kind)
     where = _where(scope, video)
-    labels = model.objects.filter(source=LabelSource.HUMAN, validation_level__gte=scope.min_level, **where)
+    labels = (model.objects.all() if labels is None else labels).filter(
+        source=LabelSource.HUMAN, validation_level__gte=scope.min_level, **where)
     if scope.annotators is not None:
         labels = labels.filter(annotator_id__in=scope.annotators)
     triples = list(labels.values_list(item, "annotator_id", "score", "annotator__username", "annotator__validation_level"))
@@ -96,6 +101,23 @@ def ratings(scope: Scope) -> Ratings:
     for item_id, rater_id, score, _, _ in triples:
         matrix[row[item_id], column[rater_id]] = score
     return Ratings(matrix=matrix, items=items, raters=[raters[k] for k in order])
+
+
+def consensus_rule(scope: Scope, raters: Sequence[dict[str, Any]]) -> str:
+    """The rule reports use: the scope's own, else the most expert rater's score when the raters carry
+    validation levels, else the majority."""
+    return scope.consensus or ("most_expert" if any(float(r["level"]) for r in raters) else "majority")
+
+
+def item_consensus(data: Ratings, rule: str) -> np.ndarray:
+    """(n_items,) consensus of a ratings matrix by `rule` (ml.agreement.consensus, ties NaN as in
+    reports)."""
+    from ml.agreement import consensus
+
+    if data.matrix.size == 0:
+        return np.full(len(data.items), np.nan)
+    levels = [float(r["level"]) for r in data.raters] if rule == "most_expert" else None
+    return consensus(data.matrix, rule, levels=levels, tie="nan")  # type: ignore[arg-type]
 
 
 def _mean(values: list[np.ndarray]) -> float | None:

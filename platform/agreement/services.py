@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 
 from .models import AgreementReport, ReportStatus
-from .selectors import Scope, contour_agreement, ratings
+from .selectors import Scope, consensus_rule, contour_agreement, ratings
 
 REFRESH_DELAY_S = 30
 REFRESH_KEY = "agreement-refresh-pending"
@@ -55,7 +55,7 @@ def _statistics(scope: Scope) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if data.matrix.size == 0:
         return {"n_items": 0, "reason": "no labels in this scope"}, data.raters
     levels = [float(r["level"]) for r in data.raters]
-    rule = scope.consensus or ("most_expert" if any(levels) else "majority")
+    rule = consensus_rule(scope, data.raters)
     statistics = agreement_report(data.matrix, rater_names=[r["name"] for r in data.raters],
                                   levels=levels if rule == "most_expert" else None, consensus_rule=rule)
     return statistics, data.raters

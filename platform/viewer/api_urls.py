@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("viewer.apis.annotate")),
     path("", include("viewer.apis.review")),
     path("", include("viewer.apis.dashboard")),
+    path("", include("viewer.apis.agreement")),
 ]

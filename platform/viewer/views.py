@@ -13,6 +13,7 @@ from django.urls import reverse
 from studies.selectors import videos_visible_to
 
 from .access import HOME_PAGE, effective_role, page_for_roles, pages_for
+from .selectors.annotate import first_frame_url
 
 
 def _page(request: HttpRequest, template: str, page: str, **boot: Any) -> HttpResponse:
@@ -45,7 +46,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
 @page_for_roles("annotate")
 def annotate(request: HttpRequest, video_id: int) -> HttpResponse:
     video = get_object_or_404(videos_visible_to(request.user), pk=video_id)  # type: ignore[arg-type]
-    return _page(request, "annotate.html", "annotate", video_id=video.pk)
+    # The template preloads the first frame alongside the page's state and modules (first-frame latency).
+    return _page(request, "annotate.html", "annotate", video_id=video.pk, first_frame_url=first_frame_url(video))
 
 
 @page_for_roles("validate")

@@ -1,5 +1,154 @@
-"""Endpoints under /api/viewer/ that the annotate page needs beyond the domain APIs."""
+"""Endpoints under /api/viewer/ that the annotate page needs beyond the domain APIs.
 
-from django.urls import URLPattern
+Open to the roles that may open the annotate page (viewer.access: annotators, validators, admins);
+clinicians get 403, as they do for the page. Writes go through the annotations endpoints.
+"""
 
-urlpatterns: list[URLPattern] = []
+from __future__ import annotations
+
+from django.http import Http404
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.serializers import ErrorSerializer
+
+from ..access import page_permission
+from ..selectors.annotate import annotate_video, annotate_view
+
+MayOpenAnnotate = page_permission("annotate")
+
+
+class ScoreRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    score = serializers.IntegerField()
+    version = serializers.IntegerField()
+
+
+class MyFrameScoreSerializer(ScoreRefSerializer):
+    frame = serializers.IntegerField()
+
+
+class MyVideoScoreSerializer(ScoreRefSerializer):
+    comment = serializers.CharField(allow_blank=True)
+
+
+class MyContourSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    frame = serializers.IntegerField()
+    segmentation_class = serializers.IntegerField(help_text="SegmentationClass.index (1–4: markers of score 0–3)")
+    vertices = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
+    version = serializers.IntegerField()
+
+
+class MineSerializer(serializers.Serializer):
+    frame_scores = MyFrameScoreSerializer(many=True)
+    video_score = MyVideoScoreSerializer(allow_null=True)
+    contours = MyContourSerializer(many=True)
+
+
+class AnnotatorSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    validation_level = serializers.IntegerField()
+
+
+class OthersSerializer(serializers.Serializer):
+    annotator = AnnotatorSerializer()
+    frame_scores = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()),
+                                         help_text="[frame id, score] pairs")
+    video_score = serializers.IntegerField(allow_null=True)
+
+
+class RefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField(required=False)
+    name = serializers.CharField(required=False)
+
+
+class AnnotateVideoSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    original_name = serializers.CharField()
+    fps = serializers.FloatField()
+    frame_count = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    lung_zone = serializers.CharField(allow_blank=True)
+    probe = serializers.CharField()
+    patient = RefSerializer()
+    site = RefSerializer()
+
+
+class AnnotateFrameSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    index = serializers.IntegerField()
+    image_url = serializers.CharField(allow_null=True, help_text="Signed URL of the PNG (null: use "
+                                                                 "/api/frames/<id>/image/)")
+
+
+class SegmentationClassSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    name = serializers.CharField()
+    score = serializers.IntegerField(allow_null=True)
+    colour = serializers.CharField()
+
+
+class FrameOutputSerializer(serializers.Serializer):
+    frame = serializers.IntegerField()
+    score = serializers.IntegerField()
+    probabilities = serializers.ListField(child=serializers.FloatField())
+    crop_box_1 = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()), allow_null=True,
+                                       help_text="4 (x, y) corners in pixel-edge coordinates (ml.models.stn)")
+    crop_box_2 = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()), allow_null=True)
+
+
+class VideoOutputSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField()
+    score = serializers.IntegerField()
+    probabilities = serializers.ListField(child=serializers.FloatField())
+
+
+class SegmentationRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    frame = serializers.IntegerField()
+    mask_url = serializers.CharField(help_text="PNG of class ids (0 background, 1–4 markers of scores 0–3)")
+    uncertainty_url = serializers.CharField(allow_null=True, help_text="PNG of the MC-dropout SD (255 = 0.5)")
+
+
+class ModelOutputSerializer(serializers.Serializer):
+    visible = serializers.BooleanField(help_text="False: model output is hidden from you in this project")
+    frame_model_version = serializers.IntegerField(allow_null=True)
+    frames = FrameOutputSerializer(many=True)
+    video = VideoOutputSerializer(allow_null=True)
+    segmentation_model_version = serializers.IntegerField(allow_null=True)
+    segmentations = SegmentationRefSerializer(many=True)
+
+
+class AnnotateViewSerializer(serializers.Serializer):
+    video = AnnotateVideoSerializer()
+    frames = AnnotateFrameSerializer(many=True)
+    segmentation_classes = SegmentationClassSerializer(many=True)
+    mine = MineSerializer()
+    others = OthersSerializer(many=True, help_text="Other people's labels, only where your role may see them")
+    model = ModelOutputSerializer()
+
+
+class AnnotateView(APIView):
+    """Everything the annotate page shows of one video, in one request (for first-frame latency)."""
+
+    permission_classes = [MayOpenAnnotate]
+
+    @extend_schema(responses={200: AnnotateViewSerializer, 403: ErrorSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        video = annotate_video(user=request.user, video_id=pk)  # type: ignore[arg-type]
+        if video is None:
+            raise Http404
+        return Response(annotate_view(user=request.user, video=video))  # type: ignore[arg-type]
+
+
+urlpatterns = [
+    path("videos/<int:pk>/annotate/", AnnotateView.as_view(), name="viewer-annotate"),
+]

@@ -100,14 +100,14 @@ def media_root(settings, browser_server: LiveServer) -> Path:  # type: ignore[no
 
 
 @pytest.fixture
-def live(django_db_serialized_rollback: None, transactional_db: None, browser_server: LiveServer,
-         media_root: Path) -> LiveServer:
+def live(django_db_serialized_rollback: None, transactional_db: None,
+         browser_server: LiveServer, media_root: Path) -> LiveServer:
     """The server, with this test's committed data visible to it (seeded scales restored afterwards)."""
     return browser_server
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[object]:
+def chromium(serialized_db: dict[str, str]) -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)")
     from playwright.sync_api import sync_playwright

@@ -1,0 +1,53 @@
+// Every shortcut of the annotate page, shown by "?" (the key handler in main.js is the source of truth;
+// keep the two in step).
+
+import { dialog, h } from "../shared/ui.js";
+
+export const SHORTCUTS = [
+  ["Playback", [
+    [["Space"], "Play / pause at the video's frame rate"],
+    [["←", "J"], "Previous frame"],
+    [["→", "K"], "Next frame"],
+    [["Home", "End"], "First / last frame"],
+  ]],
+  ["Scoring", [
+    [["0", "1", "2", "3"], "Score this frame, or every frame of the selected range"],
+    [["Shift+click"], "On the timeline: select the range from the last clicked frame"],
+    [["Shift+←", "Shift+→"], "Extend the selected range"],
+    [["Esc"], "Clear the selection (or stop drawing)"],
+  ]],
+  ["Contours", [
+    [["D"], "Polygon tool on / off"],
+    [["C", "Shift+C"], "Next / previous marker class"],
+    [["Click"], "Polygon tool: add a vertex"],
+    [["Enter", "Double-click"], "Close the polygon (or click its first vertex)"],
+    [["Drag"], "Move a vertex"],
+    [["Click edge"], "Insert a vertex on the selected polygon's edge (double-click any edge)"],
+    [["Delete", "Alt+click"], "Delete the selected vertex, or the selected polygon"],
+    [["Ctrl+Z", "Ctrl+Shift+Z"], "Undo / redo"],
+    [["P"], "Copy the previous frame's contours"],
+    [["V"], "Hide / show the current marker class"],
+  ]],
+  ["View", [
+    [["+", "−", "Wheel"], "Zoom in / out"],
+    [["F"], "Fit the frame"],
+    [["Space+drag", "Drag"], "Pan (drag pans outside the polygon tool)"],
+    [["B"], "STN crop boxes"],
+    [["M", "U"], "Segmentation mask / uncertainty heat-map"],
+  ]],
+  ["Other", [
+    [["S"], "Save now"],
+    [["?"], "This help"],
+  ]],
+];
+
+export function showHelp() {
+  const sections = SHORTCUTS.map(([title, rows]) => h("section.help-section", {},
+    h("h3", {}, title),
+    h("dl", {}, rows.flatMap(([keys, text]) => [
+      h("dt", {}, keys.flatMap((key, i) => [i ? " " : "", h("kbd", {}, key)])),
+      h("dd", {}, text),
+    ]))));
+  return dialog("Keyboard shortcuts", h("div.help-grid", { id: "annotate-help" }, sections),
+    [{ label: "Close", value: true, primary: true }]);
+}

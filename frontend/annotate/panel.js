@@ -1,0 +1,129 @@
+// The side panel: this frame's score (mine, others', the model's), the video score, the contours of this
+// frame with class visibility, and the overlay controls. Plain DOM, refreshed by update().
+
+import { h, SCORE_COLOURS, SCORE_NAMES } from "../shared/ui.js";
+
+const pct = (p) => `${Math.round(p * 100)}%`;
+
+/** A score as a coloured badge ("—" for none). */
+export function scoreBadge(score) {
+  if (score === null || score === undefined || score < 0) return h("span.badge", {}, "—");
+  return h(`span.badge.score-${score}`, { title: SCORE_NAMES[score] }, String(score));
+}
+
+export class Panel {
+  constructor({ page, data }) {
+    this.page = page;
+    this.data = data;
+    const { model } = data;
+    this.frameButtons = [0, 1, 2, 3].map((score) => h(`button.score-button.score-${score}`, {
+      type: "button", "aria-pressed": "false", title: SCORE_NAMES[score], "aria-label": `Score ${SCORE_NAMES[score]}`,
+      onclick: () => page.score(score),
+    }, String(score)));
+    this.frameLegend = h("legend", {}, "Frame score");
+    this.rangeNote = h("p.muted.range-note", { id: "range-note" });
+    this.frameOthers = h("div.others-line");
+
+    this.videoRadios = [0, 1, 2, 3].map((score) => h("input", {
+      type: "radio", name: "video-score", value: String(score), id: `video-score-${score}`,
+      onchange: () => page.setVideoScore(score),
+    }));
+    this.comment = h("input", { id: "video-comment", type: "text", maxlength: "1000", placeholder: "optional",
+      onchange: () => page.setVideoScore(page.videoScores.score, this.comment.value) });
+    const videoOthers = data.others.filter((o) => o.video_score !== null).map((o) =>
+      h("span.other", {}, `${o.annotator.username}: `, scoreBadge(o.video_score)));
+    if (model.video) {
+      videoOthers.push(h("span.other", {}, "Model: ", scoreBadge(model.video.score),
+        ` (${pct(Math.max(...model.video.probabilities))})`));
+    }
+
+    this.classToggles = data.segmentation_classes.map((cls) => h("label.class-toggle", {},
+      h("input", { type: "checkbox", checked: true, "data-class": String(cls.index),
+        onchange: (event) => page.editor.toggleClass(cls.index, event.target.checked) }),
+      h("span.swatch", { style: { background: page.editor.colour(cls.index) } }), cls.name));
+    this.contourList = h("ul.contour-list", { "aria-label": "My polygons on this frame" });
+
+    this.element = h("aside.annotate-side", { "aria-label": "Labels of this frame and video" },
+      h("fieldset", {}, this.frameLegend,
+        h("div.score-buttons", { role: "group", "aria-label": "Score this frame (keys 0–3)" }, this.frameButtons),
+        this.rangeNote, this.frameOthers),
+      h("fieldset", {}, h("legend", {}, "Video score"),
+        h("div.video-score", { role: "radiogroup", "aria-label": "Video score" }, this.videoRadios.map((radio, score) =>
+          h("label.video-score-option", { for: radio.id }, radio, scoreBadge(score), ` ${SCORE_NAMES[score].split(" · ")[1]}`))),
+        h("label", { for: "video-comment" }, "Comment"), this.comment,
+        videoOthers.length ? h("div.others-line", {}, videoOthers) : null),
+      h("fieldset", {}, h("legend", {}, "Contours"),
+        h("div.class-toggles", { role: "group", "aria-label": "Show marker classes (V: the current one)" }, this.classToggles),
+        this.contourList),
+      this._overlayControls(),
+      data.others.length || model.visible ? null
+        : h("p.muted.blind-note", {}, "Blind annotation: other people's labels and the model's output are hidden."));
+  }
+
+  _overlayControls() {
+    const { page } = this;
+    const overlays = page.overlays;
+    if (!this.data.model.visible) return null;
+    const toggle = (kind, label, enabled) => h("label.overlay-toggle", {},
+      h("input", { type: "checkbox", "data-overlay": kind, disabled: !enabled,
+        onchange: (event) => page.setOverlay(kind, event.target.checked) }), label);
+    this.overlayBoxes = toggle("boxes", "STN crop boxes (B)", overlays.hasBoxes);
+    this.overlayMask = toggle("mask", "Segmentation mask (M)", overlays.hasMasks);
+    this.overlayUncertainty = toggle("uncertainty", "Uncertainty heat-map (U)", overlays.hasUncertainty());
+    this.opacity = h("input", { id: "overlay-opacity", type: "range", min: "0", max: "1", step: "0.05",
+      value: String(overlays.opacity), oninput: (event) => page.setOpacity(Number(event.target.value)) });
+    return h("fieldset", {}, h("legend", {}, "Model overlays"),
+      this.overlayBoxes, this.overlayMask, this.overlayUncertainty,
+      h("label", { for: "overlay-opacity" }, "Mask opacity"), this.opacity,
+      overlays.hasMasks ? null : h("p.muted", {}, "No segmentation predictions for this video yet."),
+      overlays.hasBoxes ? null : h("p.muted", {}, "No crop boxes for this video."));
+  }
+
+  syncOverlays() {
+    const show = this.page.overlays.show;
+    for (const [element, kind] of [[this.overlayBoxes, "boxes"], [this.overlayMask, "mask"],
+      [this.overlayUncertainty, "uncertainty"]]) {
+      if (element) element.querySelector("input").checked = show[kind];
+    }
+  }
+
+  update() {
+    const { page } = this;
+    const index = page.current;
+    const mine = page.scores.scores[index];
+    this.frameLegend.textContent = `Frame ${index + 1} score`;
+    this.frameButtons.forEach((button, score) => button.setAttribute("aria-pressed", String(mine === score)));
+    const selection = page.timeline.selection;
+    this.rangeNote.textContent = selection && selection[1] > selection[0]
+      ? `Range selected: frames ${selection[0] + 1}–${selection[1] + 1} (${selection[1] - selection[0] + 1}); a score key scores them all.`
+      : "";
+    const others = page.otherRows.map((row) => h("span.other", {}, `${row.label}: `, scoreBadge(row.values[index])));
+    const prediction = page.predictionAt(index);
+    if (prediction) {
+      others.push(h("span.other", {}, "Model: ", scoreBadge(prediction.score),
+        ` (${prediction.probabilities.map((p, k) => `${k}: ${pct(p)}`).join(", ")})`));
+    }
+    this.frameOthers.replaceChildren(...others);
+
+    const video = page.videoScores;
+    this.videoRadios.forEach((radio, score) => { radio.checked = video.score === score; });
+    if (document.activeElement !== this.comment) this.comment.value = video.comment;
+
+    const items = page.editor.items();
+    const selectedKey = page.editor.selected?.key;
+    this.contourList.replaceChildren(...(items.length ? items.map((item, n) => {
+      const cls = this.data.segmentation_classes.find((c) => c.index === item.cls);
+      return h("li", { class: item.key === selectedKey ? "selected" : "" },
+        h("button.link.contour-select", { type: "button", "aria-pressed": String(item.key === selectedKey),
+          onclick: () => page.editor.select(item.key) },
+          h("span.swatch", { style: { background: page.editor.colour(item.cls) } }),
+          `${cls ? cls.name : `class ${item.cls}`} · ${item.vertices.length} vertices`),
+        h("button.link.danger", { type: "button", "aria-label": `Delete polygon ${n + 1}`,
+          onclick: () => page.editor.deletePolygon(item.key) }, "Delete"));
+    }) : [h("li.muted", {}, "No polygons on this frame.")]));
+    this.classToggles.forEach((label) => {
+      const input = label.querySelector("input");
+      input.checked = !page.editor.hidden.has(Number(input.dataset.class));
+    });
+  }
+}
