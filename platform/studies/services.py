@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -19,10 +19,23 @@ from typing import BinaryIO
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from accounts.models import User
+
 from .ingest import DecodedVideo, IngestError, decode_to_storage, delete_stored, detect_format
 from .ingest.deidentify import pseudonymous_code
 from .ingest.sniff import HEAD_BYTES
-from .models import CovidStatus, Exam, Frame, IngestStatus, Patient, Probe, Site, Video, VideoFormat
+from .models import (
+    CovidStatus,
+    Exam,
+    Frame,
+    IngestStatus,
+    Patient,
+    Probe,
+    Site,
+    Video,
+    VideoAssignment,
+    VideoFormat,
+)
 
 CHUNK_BYTES = 1 << 20
 FRAME_BATCH = 1000
@@ -182,3 +195,11 @@ def video_record(*, decoded: DecodedVideo, exam: Exam, sha256: str, original_nam
     transaction.on_commit(lambda: videos_score_if_model_active([video.pk]))
     return IngestResult(video=video, created=True)
 
+
+
+def videos_assign(*, annotator: User, videos: Iterable[Video]) -> int:
+    """Put videos on an annotator's worklist (already assigned ones are left as they are)."""
+    rows = [VideoAssignment(video=video, annotator=annotator) for video in videos]
+    before = VideoAssignment.objects.filter(annotator=annotator).count()
+    VideoAssignment.objects.bulk_create(rows, ignore_conflicts=True)
+    return VideoAssignment.objects.filter(annotator=annotator).count() - before

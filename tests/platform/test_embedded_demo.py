@@ -41,9 +41,10 @@ def test_demo_prepares_sqlite_users_and_phantoms(tmp_path):
     assert "annotator  / pleura-annotator" in done.stdout
     check = manage(tmp_path, "shell", "--no-imports", "-c",
                    "from studies.models import Video, Frame; from annotations.models import FrameScore, Contour;"
+                   "from studies.models import VideoAssignment;"
                    "print(Video.objects.count(), Frame.objects.count(), FrameScore.objects.count() > 0,"
-                   " Contour.objects.count() > 0)")
-    assert check.stdout.split() == ["2", "16", "True", "True"], check.stderr
+                   " Contour.objects.count() > 0, VideoAssignment.objects.filter(annotator__username='annotator').count())")
+    assert check.stdout.split() == ["2", "16", "True", "True", "2"], check.stderr
     again = manage(tmp_path, "demo", "--no-serve", "--videos", "2", "--frames", "8")
     assert again.returncode == 0 and "Generating phantom data" not in again.stdout
 

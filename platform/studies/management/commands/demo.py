@@ -15,10 +15,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from accounts.models import Role
+from accounts.models import Role, User
 from accounts.services import user_ensure
 from studies.models import Video
 from studies.phantoms import PHANTOM_SITE
+from studies.services import videos_assign
 
 DEMO_USERS = [  # username, role, level, password, staff
     ("admin", Role.ADMIN, 4, "pleura-admin", True),
@@ -50,6 +51,9 @@ class Command(BaseCommand):
         if not Video.objects.filter(exam__patient__site__name=PHANTOM_SITE).exists():
             self.stdout.write("Generating phantom data (first run only)…")
             call_command("generate_phantoms", videos=videos, frames=frames, verbosity=options.get("verbosity", 1))
+        # The demo annotator's worklist holds the phantom videos (blind labelling starts from there).
+        videos_assign(annotator=User.objects.get(username="annotator"),
+                      videos=Video.objects.filter(exam__patient__site__name=PHANTOM_SITE))
 
         self.stdout.write(self.style.SUCCESS(f"\nPleura demo on http://{addr}/ (viewer; admin site at /admin/) — demo users (username / password):"))
         for username, role, level, password, _ in DEMO_USERS:
