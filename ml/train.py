@@ -40,7 +40,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Self, cast
 
 import numpy as np
 import torch
@@ -99,14 +99,23 @@ class TrainProgress:
     metrics: Mapping[str, Any] | None = None
 
 
-def _known_fields(cls: type, d: Mapping[str, Any]) -> dict[str, Any]:
-    """The entries of `d` that are fields of dataclass `cls` (checkpoints may carry newer keys)."""
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in d.items() if k in names}
+class TrainConfig:
+    """Dict round trip shared by the training-config dataclasses (stored in checkpoints and jobs)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: tuples (sizes) become lists."""
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in asdict(self).items()}  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Self:
+        """Build from a dict, ignoring unknown keys (checkpoints may carry newer ones)."""
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 @dataclass
-class FrameTrainConfig:
+class FrameTrainConfig(TrainConfig):
     """Frame-scorer training configuration (JSON-serialisable; stored in every checkpoint).
 
     Defaults follow the public reference code (Adam, weight decay 1e-4, batch 64, class-balanced sampling,
@@ -152,16 +161,6 @@ class FrameTrainConfig:
             raise ValueError(f"scheduler must be 'cosine' or 'none', got {self.scheduler!r}")
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["size"] = list(self.size)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> FrameTrainConfig:
-        """Build from a dict, ignoring unknown keys."""
-        return cls(**_known_fields(cls, d))
 
 
 @dataclass
@@ -638,7 +637,7 @@ def train_frame_scorer(
 
 
 @dataclass
-class AggregatorTrainConfig:
+class AggregatorTrainConfig(TrainConfig):
     """Uninorm aggregator training configuration (see :func:`ml.aggregation.fit_aggregator`)."""
 
     num_classes: int = 4
@@ -650,14 +649,6 @@ class AggregatorTrainConfig:
     patience: int = 20
     sord_scale: float = 1.0
     seed: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> AggregatorTrainConfig:
-        """Build from a dict, ignoring unknown keys."""
-        return cls(**_known_fields(cls, d))
 
 
 @dataclass

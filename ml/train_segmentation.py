@@ -24,7 +24,7 @@ import json
 import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from ml.data.dataset import read_image
 from ml.data.segmentation import restore_original
 from ml.data.transforms import resize_pad
 from ml.models import NUM_SEG_CLASSES, SEGMENTATION_MEMBERS, SegmentationEnsemble, get_model_spec
-from ml.train import ProgressCallback, StopCallback, TrainProgress, _Cancelled, _known_fields
+from ml.train import ProgressCallback, StopCallback, TrainConfig, TrainProgress, _Cancelled
 from ml.utils import autocast_context, pick_device, seed_everything
 
 __all__ = [
@@ -56,7 +56,7 @@ UNCERTAINTY_PNG_MAX = 0.5
 
 
 @dataclass
-class SegTrainConfig:
+class SegTrainConfig(TrainConfig):
     """Segmentation-ensemble training configuration (JSON-serialisable; stored in the checkpoint).
 
     ``model_kwargs`` maps a member name to its constructor arguments (e.g. a small encoder in tests).
@@ -116,15 +116,6 @@ class SegTrainConfig:
         return [{"model": m, "model_kwargs": {"num_classes": self.num_classes, **self.model_kwargs.get(m, {})}}
                 for m in self.models]
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["size"] = list(self.size)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> SegTrainConfig:
-        """Build from a dict, ignoring unknown keys."""
-        return cls(**_known_fields(cls, d))
 
 
 @dataclass

@@ -27,7 +27,7 @@ import json
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +43,11 @@ from ml.models import SequenceScorerOutput, get_model_spec
 from ml.train import (
     ProgressCallback,
     StopCallback,
+    TrainConfig,
     TrainProgress,
     _Cancelled,
     _CosineFactor,
     _epoch_order,
-    _known_fields,
 )
 from ml.utils import autocast_context, pick_device, seed_everything
 
@@ -62,7 +62,7 @@ __all__ = [
 
 
 @dataclass
-class VideoTrainConfig:
+class VideoTrainConfig(TrainConfig):
     """CNN-LSTM training configuration (JSON-serialisable; stored in every checkpoint).
 
     ``reconstruction_weight`` ``None`` takes the registry's value (1 for ``densenet_lstm``, 0 otherwise).
@@ -110,15 +110,6 @@ class VideoTrainConfig:
         """Whether the model scores every frame (else one score per window)."""
         return bool(getattr(get_model_spec(self.model).factory, "per_frame", False))
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["size"] = list(self.size)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> VideoTrainConfig:
-        """Build from a dict, ignoring unknown keys."""
-        return cls(**_known_fields(cls, d))
 
 
 @dataclass
