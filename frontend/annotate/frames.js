@@ -2,12 +2,7 @@
 // and kept as a compressed Blob; only a window of frames around the playhead is decoded into
 // ImageBitmaps, so a 1,000-frame video costs its PNG bytes plus ~30 decoded frames.
 
-import { boot } from "../shared/api.js";
-
-/** The one place that knows where a frame's image lives: the API's (signed) URL when it gives one. */
-export function frameImageUrl(frame) {
-  return frame.image_url || `${boot.api || "/api/"}frames/${frame.id}/image/`;
-}
+import { frameImageUrl } from "../shared/api.js";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -3,13 +3,13 @@
 // then every frame image is prefetched (frames.js). performance.mark("pleura:first-frame") records when
 // the first frame reached the canvas (bench/viewer.py reads it).
 
-import { api, boot } from "../shared/api.js";
+import { api, boot, frameImageUrl } from "../shared/api.js";
 import { fail, h, ready, SCORE_NAMES, toast } from "../shared/ui.js";
 import { Saver } from "./autosave.js";
 import { FrameCanvas, ZOOM_STEP } from "./canvas.js";
 import { ContourBook } from "./contour-book.js";
 import { ContourEditor } from "./contours.js";
-import { FrameStore, frameImageUrl } from "./frames.js";
+import { FrameStore } from "./frames.js";
 import { showHelp } from "./help.js";
 import { bindKeys } from "./keys.js";
 import { Overlays } from "./overlays.js";

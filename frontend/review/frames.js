@@ -1,6 +1,6 @@
 // A quick look at a video's frames (clinicians cannot open the annotate page): one frame at a time,
 // a slider and the arrow keys to move.
-import { apiAll } from "../shared/api.js";
+import { apiAll, frameImageUrl } from "../shared/api.js";
 import { dialog, h } from "../shared/ui.js";
 
 export async function showFrames(video) {
@@ -14,7 +14,7 @@ export async function showFrames(video) {
   const slider = h("input", { type: "range", min: 0, max: frames.length - 1, value: 0, "aria-label": "Frame" });
   const show = (i) => {
     const frame = frames[i];
-    image.src = frame.image_url || `/api/frames/${frame.id}/image/`;
+    image.src = frameImageUrl(frame);
     image.alt = `Frame ${frame.index + 1} of ${frames.length}`;
     caption.textContent = `Frame ${frame.index + 1} / ${frames.length}`;
   };

@@ -85,6 +85,11 @@ export async function apiAll(path, { limit = 100000 } = {}) {
   return items;
 }
 
+/** The one place that knows where a frame's image lives: the API's (signed) URL when it gives one. */
+export function frameImageUrl(frame) {
+  return frame.image_url || `${boot.api || "/api/"}frames/${frame.id}/image/`;
+}
+
 /** A query string from an object, skipping empty values. */
 export function query(params) {
   const search = new URLSearchParams();

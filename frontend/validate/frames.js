@@ -1,5 +1,6 @@
 // The frame table of the validate page: per frame its image, each lower-level annotator's score with
 // "Accept", and my own label (buttons 0–3 to correct). Pure rendering; main.js owns state and saving.
+import { frameImageUrl } from "../shared/api.js";
 import { h, SCORE_NAMES } from "../shared/ui.js";
 
 /** The score every lower-level label of the frame agrees on, or null (none, or they differ). */
@@ -53,7 +54,7 @@ function row(frame, context) {
     class: [frame.mine ? "validated" : "", disagrees(frame) ? "disagreeing" : ""].join(" ").trim() || null },
   h("th", { scope: "row" },
     h("button.thumb", { type: "button", "aria-label": `Enlarge frame ${frame.index}`, onclick: () => onZoom(frame) },
-      h("img", { src: `/api/frames/${frame.id}/image/`, alt: `Frame ${frame.index}`, loading: "lazy", width: "160" })),
+      h("img", { src: frameImageUrl(frame), alt: `Frame ${frame.index}`, loading: "lazy", width: "160" })),
     h("div.index", {}, `#${frame.index}`)),
   annotators.map((person) => annotatorCell(frame, person, context)),
   h("td.agreement", {}, !frame.scores.length ? h("span.muted", {}, "no labels")

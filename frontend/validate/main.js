@@ -1,6 +1,6 @@
 // Validate: the scores of lower validation levels side by side, frame by frame and for the video;
 // accepting or correcting writes my own label at my level (through the annotations API, see saver.js).
-import { api, boot } from "../shared/api.js";
+import { api, boot, frameImageUrl } from "../shared/api.js";
 import { dialog, fail, h, ready, SCORE_NAMES, toast } from "../shared/ui.js";
 import { agreedScore, disagrees, frameTable } from "./frames.js";
 import { createSaver } from "./saver.js";
@@ -39,7 +39,7 @@ async function acceptAllAgreeing() {
 }
 
 function zoom(frame) {
-  dialog(`Frame #${frame.index}`, h("img.zoomed", { src: `/api/frames/${frame.id}/image/`, alt: `Frame ${frame.index}` }),
+  dialog(`Frame #${frame.index}`, h("img.zoomed", { src: frameImageUrl(frame), alt: `Frame ${frame.index}` }),
     [{ label: "Close", value: true, primary: true }]);
 }
 
