@@ -106,8 +106,10 @@ def live(django_db_serialized_rollback: None, transactional_db: None,
     return browser_server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(serialized_db: dict[str, str]) -> Iterator[object]:
+    """Per module: Playwright's event loop must not outlive the browser tests (async_to_sync elsewhere
+    refuses to run in a thread with a running loop)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)")
     from playwright.sync_api import sync_playwright
