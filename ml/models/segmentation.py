@@ -23,7 +23,7 @@ letterbox) to the multiple the architecture needs and the logits are cropped bac
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +31,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .upsample_conv import SplitUpsampleConv, fold_batchnorm
+
 __all__ = [
     "NUM_SEG_CLASSES",
+    "BoundDecoder",
     "LatentDropoutSegmenter",
     "SMPDeepLabV3Plus",
     "SMPUnetPlusPlus",
@@ -118,18 +121,54 @@ class LatentDropoutSegmenter(nn.Module):
         logits = self.decode(self.encode(xp), stochastic=self.training)
         return logits[..., :h, :w]
 
-    def sample_logits(self, x: torch.Tensor, n_samples: int, *, chunk: int = 8):
-        """Yield ``(B * k, C, H, W)`` logits of ``k <= chunk`` MC-dropout samples at a time (sample-major
-        within each batch element: rows ``b * k .. b * k + k - 1`` belong to element ``b``); the encoder
-        runs once."""
+    def latent_decoder(self, state: SegState) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The decoder bound to ``state``'s batch, as a function of the latent *after* dropout: rows
+        ``b * k .. b * k + k - 1`` of its input belong to element ``b`` of the encoded batch; returns padded
+        logits. For inference (no autograd needed); subclasses return an exact, faster equivalent."""
+        batch = state.latent.shape[0]
+
+        def run(z: torch.Tensor) -> torch.Tensor:
+            k = z.shape[0] // batch
+            return self.decode(SegState(z, [c.repeat_interleave(k, 0) for c in state.context]), stochastic=False)
+
+        return run
+
+    def bind(self, x: torch.Tensor) -> BoundDecoder:
+        """Encode ``x (B, 1, H, W)`` once; the result decodes it deterministically or with MC dropout.
+
+        Raises:
+            ValueError: on a badly shaped input.
+        """
         validate_seg_input(x)
-        xp, (h, w) = self.pad(x)
+        xp, size = self.pad(x)
         state = self.encode(xp)
-        done = 0
-        while done < n_samples:
-            k = min(chunk, n_samples - done)
-            yield self.decode(state.repeat(k), stochastic=True)[..., :h, :w], k
-            done += k
+        return BoundDecoder(self.latent_decoder(state), state.latent, size, self.latent_dropout_p)
+
+
+@dataclass
+class BoundDecoder:
+    """A segmenter's decoder bound to one encoded batch (see :meth:`LatentDropoutSegmenter.bind`)."""
+
+    decode: Callable[[torch.Tensor], torch.Tensor]
+    latent: torch.Tensor
+    size: tuple[int, int]
+    dropout_p: float
+
+    def logits(self) -> torch.Tensor:
+        """``(B, C, H, W)`` logits with dropout off."""
+        return self._crop(self.decode(self.latent))
+
+    def samples(self, k: int) -> torch.Tensor:
+        """``(B * k, C, H, W)`` logits of ``k`` MC-dropout samples per frame (rows ``b * k .. b * k + k - 1``
+        belong to frame ``b``). The dropout mask is drawn on a contiguous (NCHW) latent, so a seed gives the
+        same samples whatever memory format the model runs in."""
+        z = self.latent.repeat_interleave(k, 0).contiguous()
+        if self.dropout_p > 0:
+            z = F.dropout(z, self.dropout_p, training=True)
+        return self._crop(self.decode(z))
+
+    def _crop(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits[..., : self.size[0], : self.size[1]]
 
 
 def _smp() -> Any:
@@ -209,6 +248,39 @@ class SMPUnetPlusPlus(LatentDropoutSegmenter):
             z = dec.blocks[f"x_0_{last}"](z, skip)
         z = dec.blocks[f"x_0_{dec.depth}"](z)
         return self.net.segmentation_head(z)
+
+    def latent_decoder(self, state: SegState) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The top row with batch norm folded and each block's first convolution split (see
+        :mod:`ml.models.upsample_conv`): the skip terms, most of the input channels, are computed once."""
+        dec = self.net.decoder
+        blocks = [dec.blocks[f"x_0_{last}"] for last in range(dec.depth + 1)]
+        if self.training or any(not _plain_block(b) for b in blocks):
+            return super().latent_decoder(state)
+        steps: list[tuple[SplitUpsampleConv, torch.Tensor, torch.Tensor]] = []
+        z_channels = state.latent.shape[1]
+        for block, skip in zip(blocks, [*state.context, None], strict=True):
+            w1, b1 = fold_batchnorm(block.conv1[0], block.conv1[1])
+            w2, b2 = fold_batchnorm(block.conv2[0], block.conv2[1])
+            steps.append((SplitUpsampleConv(w1, b1, z_channels=z_channels, scale=2, skip=skip), w2, b2))
+            z_channels = w1.shape[0]
+
+        def run(z: torch.Tensor) -> torch.Tensor:
+            for first, w2, b2 in steps:
+                z = F.relu(F.conv2d(F.relu(first(z), inplace=True), w2, b2, padding=1), inplace=True)
+            return self.net.segmentation_head(z)
+
+        return run
+
+
+def _plain_block(block: Any) -> bool:
+    """An smp decoder block this module knows how to split: nearest x2, conv-BN-ReLU twice, no attention
+    (other blocks decode through the generic path)."""
+    return (getattr(block, "interpolation_mode", None) == "nearest" and not getattr(block, "is_empty", True)
+            and isinstance(block.attention1.attention, nn.Identity)
+            and isinstance(block.attention2.attention, nn.Identity)
+            and all(isinstance(c[0], nn.Conv2d) and c[0].kernel_size == (3, 3) and c[0].padding == (1, 1)
+                    and isinstance(c[1], nn.BatchNorm2d | nn.Identity) and isinstance(c[2], nn.ReLU)
+                    for c in (block.conv1, block.conv2)))
 
 
 class SMPDeepLabV3Plus(LatentDropoutSegmenter):
@@ -322,7 +394,9 @@ class SegmentationEnsemble(nn.Module):
 
         Sample ``s`` of the ensemble is the mean over members of their softmax with the latent dropout
         active; the uncertainty is the pixel-wise standard deviation over the ``mc_samples`` samples of
-        the probability of the class the (deterministic) ensemble predicts there. Each member encodes once.
+        the probability of the class the (deterministic) ensemble predicts there. Each member encodes once
+        and decodes through its :meth:`~LatentDropoutSegmenter.latent_decoder`, ``chunk`` samples per call;
+        the members run in channels-last memory format, which oneDNN and cuDNN convolve fastest.
 
         Raises:
             ValueError: if ``mc_samples`` is negative or 1 (a standard deviation needs two samples).
@@ -331,30 +405,30 @@ class SegmentationEnsemble(nn.Module):
             raise ValueError(f"mc_samples must be 0 or >= 2, got {mc_samples}")
         was_training = self.training
         self.eval()
+        self.to(memory_format=torch.channels_last)
         try:
-            member_probs = torch.stack([torch.softmax(m(x).float(), 1) for m in self.members])
+            x = x.contiguous(memory_format=torch.channels_last)
+            bound = [member.bind(x) for member in self.members]  # type: ignore[operator]
+            member_probs = torch.stack([torch.softmax(b.logits().float(), 1) for b in bound])
             probs = member_probs.mean(0)
             mask = probs.argmax(1)
-            uncertainty = None
-            if mc_samples:
-                uncertainty = self._mc_std(x, mask, mc_samples, chunk)
+            uncertainty = self._mc_std(bound, mask, mc_samples, max(1, chunk)) if mc_samples else None
         finally:
             self.train(was_training)
-        return SegmentationResult(probs=probs, mask=mask, uncertainty=uncertainty, member_probs=member_probs)
+        return SegmentationResult(probs=probs.contiguous(), mask=mask.contiguous(), uncertainty=uncertainty,
+                                  member_probs=member_probs.contiguous())
 
-    def _mc_std(self, x: torch.Tensor, mask: torch.Tensor, n: int, chunk: int) -> torch.Tensor:
-        b = x.shape[0]
+    def _mc_std(self, bound: Sequence[BoundDecoder], mask: torch.Tensor, n: int, chunk: int) -> torch.Tensor:
+        b = mask.shape[0]
         # probability of the predicted class, per sample: accumulate (B, S, H, W) over members
-        picked = torch.zeros((b, n, *x.shape[-2:]), dtype=torch.float32, device=x.device)
+        picked = torch.zeros((b, n, *mask.shape[-2:]), dtype=torch.float32, device=mask.device)
         index = mask.unsqueeze(1)  # (B, 1, H, W)
-        for member in self.members:
-            assert isinstance(member, LatentDropoutSegmenter)
-            start = 0
-            for logits, k in member.sample_logits(x, n, chunk=chunk):
+        for decoder in bound:
+            for start in range(0, n, chunk):
+                k = min(chunk, n - start)
+                logits = decoder.samples(k)
                 p = torch.softmax(logits.float(), 1).view(b, k, self.num_classes, *logits.shape[-2:])
                 chosen = p.gather(2, index.unsqueeze(1).expand(b, k, 1, *index.shape[-2:])).squeeze(2)
                 picked[:, start : start + k] += chosen
-                start += k
         picked /= len(self.members)
         return picked.std(1, unbiased=False)
-

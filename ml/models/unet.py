@@ -13,13 +13,14 @@ The paper does not list channel widths; ``widths`` / ``latent_width`` are option
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .segmentation import NUM_SEG_CLASSES, LatentDropoutSegmenter, SegState
+from .upsample_conv import SplitUpsampleConv, fold_batchnorm
 
 __all__ = ["PAPER_POOLS", "RoyUNet"]
 
@@ -103,3 +104,21 @@ class RoyUNet(LatentDropoutSegmenter):
             z = F.interpolate(z, scale_factor=pool, mode="nearest")
             z = block(torch.cat([z, skip], 1))
         return self.head(z)
+
+    def latent_decoder(self, state: SegState) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The decoder with each block's first convolution split (see :mod:`ml.models.upsample_conv`): the
+        skip terms are computed once, the upsampled latent goes through one transposed convolution."""
+        steps: list[tuple[SplitUpsampleConv, nn.Conv2d]] = []
+        z_channels = state.latent.shape[1]
+        for block, skip, pool in zip(self.up, reversed(state.context), reversed(self.pools), strict=True):
+            first, second = [m for m in block.modules() if isinstance(m, nn.Conv2d)]  # the double conv
+            weight, bias = fold_batchnorm(first)
+            steps.append((SplitUpsampleConv(weight, bias, z_channels=z_channels, scale=pool, skip=skip), second))
+            z_channels = first.out_channels
+
+        def run(z: torch.Tensor) -> torch.Tensor:
+            for first, second in steps:
+                z = F.relu(second(F.relu(first(z), inplace=True)), inplace=True)
+            return self.head(z)
+
+        return run
