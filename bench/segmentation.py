@@ -10,9 +10,11 @@ minutes cannot train the paper-size networks at 260x200, so this part uses a CPU
 (half resolution 130x100, ResNet-18 encoders, narrower decoders, batch 8; printed with the results).
 
 Part 2 (speed): the paper-size ensemble (U-Net 32-64-128/256, U-Net++ and DeepLabV3+ with ResNet-50
-encoders; random weights -- timing does not depend on them) segments one 260x200 frame with 40 MC-dropout
-samples on ``--threads`` CPU threads (goal < 2 s), with a per-model breakdown (encoder once, decoder per
-sample). With ``--device cuda`` it also times a 100-frame video (goal < 1 s, bf16 autocast).
+encoders; random weights -- timing does not depend on them), then part 1's configuration, each segment one
+260x200 frame with 40 MC-dropout samples on ``--threads`` CPU threads (goal < 2 s), with a per-model
+breakdown (encoder once -- for U-Net++ that includes every nested decoder node off the top row -- and the
+split decoder of :mod:`ml.models.upsample_conv` per sample). With ``--device cuda`` it also times a
+100-frame video (goal < 1 s, bf16 autocast).
 
 Usage: ``python bench/segmentation.py [--budget-s 60] [--threads 2] [--device cpu|cuda] [--out bench/results]``
 Writes ``bench/results/segmentation.json`` and prints the tables. Timings on a shared machine vary: the JSON
@@ -95,7 +97,7 @@ def speed(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
         torch.manual_seed(0)
         members = [create_model(name, **kwargs.get(name, {})) for name in SEGMENTATION_MEMBERS]
         ensemble = SegmentationEnsemble(members).to(device).eval()
-        size = (200, 260) if label == "paper" else tuple(args.size)
+        size = (200, 260)  # the goal's frame, for both configurations
         frame = torch.rand(1, 1, *size, device=device) * 2 - 1
         times = _timed(lambda e=ensemble, f=frame: e.predict(f, mc_samples=args.mc_samples), args.repeats, sync)
         record: dict[str, Any] = {"frame": f"{size[1]}x{size[0]}", "mc_samples": args.mc_samples,
@@ -103,10 +105,10 @@ def speed(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
         breakdown = {}
         for name, member in zip(SEGMENTATION_MEMBERS, ensemble.members, strict=True):
             assert isinstance(member, LatentDropoutSegmenter)
-            padded, _ = member.pad(frame)
-            state = member.encode(padded)
-            enc = _timed(lambda m=member, p=padded: m.encode(p), args.repeats, sync)
-            dec = _timed(lambda m=member, s=state: m.decode(s.repeat(8), stochastic=True), args.repeats, sync)
+            framed = frame.contiguous(memory_format=torch.channels_last)  # as predict() runs it
+            bound = member.bind(framed)
+            enc = _timed(lambda m=member, f=framed: m.bind(f), args.repeats, sync)
+            dec = _timed(lambda b=bound: b.samples(8), args.repeats, sync)
             breakdown[name] = {"params_m": sum(p.numel() for p in member.parameters()) / 1e6,
                                "encode_s": statistics.median(enc), "decode_per_sample_s": statistics.median(dec) / 8}
         record["breakdown"] = breakdown
