@@ -75,6 +75,19 @@ def test_bulk_scores_are_all_or_nothing(world):
     assert FrameScore.objects.count() == before + 1
 
 
+def test_frame_score_representation_is_the_generic_one(world):
+    """The serializer's unrolled to_representation answers exactly what DRF's field walk would."""
+    from rest_framework import serializers
+
+    from annotations.apis import FrameScoreSerializer
+
+    rows = list(FrameScore.objects.order_by("pk")[:5])
+    assert rows
+    serializer = FrameScoreSerializer(rows, many=True)
+    generic = [serializers.ModelSerializer.to_representation(serializer.child, row) for row in rows]
+    assert serializer.data == generic
+
+
 @pytest.mark.parametrize(("vertices", "message"), [
     ([[1, 1], [5, 5]], "at least 3"),
     ([[1, 1], [60, 1], [60, 200]], "outside"),
