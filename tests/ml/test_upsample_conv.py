@@ -90,3 +90,17 @@ def test_latent_decoder_equals_decode(name, channels_last):
         fast = model.latent_decoder(state)
         assert fast.__qualname__.startswith(type(model).__name__)  # the split path, not the generic one
         torch.testing.assert_close(fast(z), expected, **TOLERANCE)
+
+
+def test_ensemble_predicts_under_bf16_autocast():
+    """The GPU benchmark runs predict under bf16 autocast: the split decoders must accept mixed dtypes."""
+    from ml.models import SegmentationEnsemble
+
+    ens = SegmentationEnsemble([create_model(n, **TINY_SEGMENTERS[n]) for n in sorted(TINY_SEGMENTERS)])
+    x = torch.rand(2, 1, 40, 60) * 2 - 1
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        result = ens.predict(x, mc_samples=4)
+    reference = ens.predict(x, mc_samples=0)
+    assert result.uncertainty is not None and result.uncertainty.shape == (2, 40, 60)
+    assert torch.isfinite(result.uncertainty).all() and result.probs.dtype == torch.float32
+    assert (result.probs - reference.probs).abs().max() < 0.05  # bf16 rounding only
