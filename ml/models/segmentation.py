@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .upsample_conv import SplitUpsampleConv, fold_batchnorm
+from .upsample_conv import SplitUpsampleConv, add_per_frame, fold_batchnorm
 
 __all__ = [
     "NUM_SEG_CLASSES",
@@ -223,6 +223,11 @@ class SMPUnetPlusPlus(LatentDropoutSegmenter):
         dec = self.net.decoder
         feats = self.net.encoder(x)[1:][::-1]  # as smp's decoder: drop the input, deepest first
         depth = dec.depth
+        split = self._splittable()
+
+        def node(block: nn.Module, z: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+            return _folded_block(block, z_channels=z.shape[1], skip=skip)(z) if split else block(z, skip)
+
         dense: dict[tuple[int, int], torch.Tensor] = {}
         # every node x_d_l with d >= 1 is independent of the deepest map: compute them once, in smp's order
         for layer in range(depth):
@@ -230,10 +235,10 @@ class SMPUnetPlusPlus(LatentDropoutSegmenter):
                 last = d + layer
                 block = dec.blocks[f"x_{d}_{last}"]
                 if layer == 0:
-                    dense[(d, last)] = block(feats[d], feats[d + 1])
+                    dense[(d, last)] = node(block, feats[d], feats[d + 1])
                 else:
                     skip = torch.cat([dense[(i, last)] for i in range(d + 1, last + 1)] + [feats[last + 1]], 1)
-                    dense[(d, last)] = block(dense[(d, last - 1)], skip)
+                    dense[(d, last)] = node(block, dense[(d, last - 1)], skip)
         # the top row's skip inputs, in order x_0_0 .. x_0_{depth-1}
         skips = [feats[1]] + [
             torch.cat([dense[(i, last)] for i in range(1, last + 1)] + [feats[last + 1]], 1)
@@ -252,24 +257,35 @@ class SMPUnetPlusPlus(LatentDropoutSegmenter):
     def latent_decoder(self, state: SegState) -> Callable[[torch.Tensor], torch.Tensor]:
         """The top row with batch norm folded and each block's first convolution split (see
         :mod:`ml.models.upsample_conv`): the skip terms, most of the input channels, are computed once."""
-        dec = self.net.decoder
-        blocks = [dec.blocks[f"x_0_{last}"] for last in range(dec.depth + 1)]
-        if self.training or any(not _plain_block(b) for b in blocks):
+        if not self._splittable():
             return super().latent_decoder(state)
-        steps: list[tuple[SplitUpsampleConv, torch.Tensor, torch.Tensor]] = []
+        dec = self.net.decoder
+        steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
         z_channels = state.latent.shape[1]
-        for block, skip in zip(blocks, [*state.context, None], strict=True):
-            w1, b1 = fold_batchnorm(block.conv1[0], block.conv1[1])
-            w2, b2 = fold_batchnorm(block.conv2[0], block.conv2[1])
-            steps.append((SplitUpsampleConv(w1, b1, z_channels=z_channels, scale=2, skip=skip), w2, b2))
-            z_channels = w1.shape[0]
+        for last, skip in enumerate([*state.context, None]):
+            block = dec.blocks[f"x_0_{last}"]
+            steps.append(_folded_block(block, z_channels=z_channels, skip=skip))
+            z_channels = block.conv2[0].out_channels
 
         def run(z: torch.Tensor) -> torch.Tensor:
-            for first, w2, b2 in steps:
-                z = F.relu(F.conv2d(F.relu(first(z), inplace=True), w2, b2, padding=1), inplace=True)
+            for step in steps:
+                z = step(z)
             return self.net.segmentation_head(z)
 
         return run
+
+    def _splittable(self) -> bool:
+        """Inference (eval mode, no autograd) through decoder blocks :func:`_folded_block` knows."""
+        blocks = self.net.decoder.blocks.values()
+        return not self.training and not torch.is_grad_enabled() and all(_plain_block(b) for b in blocks)
+
+
+def _folded_block(block: Any, *, z_channels: int, skip: torch.Tensor | None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """An smp U-Net++ decoder block bound to its skip input: batch norm folded, the first convolution split."""
+    w1, b1 = fold_batchnorm(block.conv1[0], block.conv1[1])
+    w2, b2 = fold_batchnorm(block.conv2[0], block.conv2[1])
+    first = SplitUpsampleConv(w1, b1, z_channels=z_channels, scale=2, skip=skip)
+    return lambda z: F.relu(F.conv2d(F.relu(first(z), inplace=True), w2, b2, padding=1), inplace=True)
 
 
 def _plain_block(block: Any) -> bool:
@@ -334,6 +350,30 @@ class SMPDeepLabV3Plus(LatentDropoutSegmenter):
         z = dec.aspp[1:](self.latent_dropout(state.latent, stochastic))
         z = dec.block2(torch.cat([dec.up(z), state.context[0]], 1))
         return self.net.segmentation_head(z)
+
+    def latent_decoder(self, state: SegState) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``block2`` (depthwise 3x3, pointwise 1x1, batch norm) acts on ``cat([up(aspp(z)), high_res])``;
+        depthwise works per channel and pointwise is linear, so the high-resolution branch's share is
+        computed once and the per-sample concatenation disappears."""
+        dec = self.net.decoder
+        separable, norm = dec.block2[0], dec.block2[1]
+        depthwise, pointwise = separable[0], separable[1]
+        if self.training or torch.is_grad_enabled() or not isinstance(norm, nn.BatchNorm2d):
+            return super().latent_decoder(state)
+        high_res = state.context[0]
+        z_channels = pointwise.in_channels - high_res.shape[1]
+        conv = {"padding": depthwise.padding, "dilation": depthwise.dilation}
+        weight, bias = fold_batchnorm(pointwise, norm)
+        base = F.conv2d(F.conv2d(high_res, depthwise.weight[z_channels:], groups=high_res.shape[1], **conv),
+                        weight[:, z_channels:], bias)
+        z_depthwise, z_pointwise = depthwise.weight[:z_channels], weight[:, :z_channels]
+
+        def run(z: torch.Tensor) -> torch.Tensor:
+            z = dec.up(dec.aspp[1:](z))
+            z = F.conv2d(F.conv2d(z, z_depthwise, groups=z_channels, **conv), z_pointwise)
+            return self.net.segmentation_head(F.relu(add_per_frame(z, base), inplace=True))
+
+        return run
 
 
 @dataclass

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SplitUpsampleConv", "fold_batchnorm", "upsampled_conv_weight"]
+__all__ = ["SplitUpsampleConv", "add_per_frame", "fold_batchnorm", "upsampled_conv_weight"]
 
 
 def fold_batchnorm(conv: nn.Conv2d, norm: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,9 +109,18 @@ class SplitUpsampleConv:
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         z = z.contiguous(memory_format=torch.channels_last)
-        out = F.conv_transpose2d(z, self.z_weight, stride=self.scale, padding=1)
-        batch = self.base.shape[0]
-        if out.shape[0] % batch:
-            raise ValueError(f"{out.shape[0]} rows do not split into the {batch} encoded frames")
-        out.unflatten(0, (batch, out.shape[0] // batch)).add_(self.base.unsqueeze(1))
-        return out
+        return add_per_frame(F.conv_transpose2d(z, self.z_weight, stride=self.scale, padding=1), self.base)
+
+
+def add_per_frame(out: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """``out (B * k, ...) += base (B, ...)``, each frame's row of ``base`` to its ``k`` consecutive rows of
+    ``out`` (in place, without materialising ``k`` copies of ``base``); returns ``out``.
+
+    Raises:
+        ValueError: if the rows of ``out`` do not split into ``B`` frames.
+    """
+    batch = base.shape[0]
+    if out.shape[0] % batch:
+        raise ValueError(f"{out.shape[0]} rows do not split into the {batch} encoded frames")
+    out.unflatten(0, (batch, out.shape[0] // batch)).add_(base.unsqueeze(1))
+    return out

@@ -73,7 +73,7 @@ def _with_running_statistics(model: nn.Module) -> nn.Module:
     return model.eval()
 
 
-@pytest.mark.parametrize("name", ["unet_roy", "unet_plusplus"])
+@pytest.mark.parametrize("name", ["unet_roy", "unet_plusplus", "deeplabv3_plus"])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_latent_decoder_equals_decode(name, channels_last):
     model = _with_running_statistics(create_model(name, **TINY_SEGMENTERS[name]))
@@ -90,6 +90,20 @@ def test_latent_decoder_equals_decode(name, channels_last):
         fast = model.latent_decoder(state)
         assert fast.__qualname__.startswith(type(model).__name__)  # the split path, not the generic one
         torch.testing.assert_close(fast(z), expected, **TOLERANCE)
+
+
+def test_unet_plusplus_inference_encode_equals_the_training_path():
+    """Without autograd, U-Net++ computes its nested nodes through the split blocks too: same result."""
+    model = _with_running_statistics(create_model("unet_plusplus", **TINY_SEGMENTERS["unet_plusplus"]))
+    assert isinstance(model, LatentDropoutSegmenter)
+    x, _ = model.pad(torch.rand(2, 1, 40, 60) * 2 - 1)
+    with torch.no_grad():
+        split = model.encode(x)
+    with torch.enable_grad():
+        plain = model.encode(x)
+    torch.testing.assert_close(split.latent, plain.latent)
+    for ours, theirs in zip(split.context, plain.context, strict=True):
+        torch.testing.assert_close(ours, theirs.detach(), **TOLERANCE)
 
 
 def test_ensemble_predicts_under_bf16_autocast():
