@@ -5,6 +5,9 @@ Every segmenter here is a :class:`LatentDropoutSegmenter`: its forward pass is s
 everything after it). MC-dropout sampling therefore runs the encoder once and only the decoder ``N``
 times, which is what makes 40 samples of a three-model ensemble affordable; batch norm stays in eval mode
 while dropout samples (the dropout is applied functionally, not by switching the module to training).
+For inference each segmenter also offers :meth:`~LatentDropoutSegmenter.latent_decoder`, an exact
+re-sequencing of its decoder that computes everything not depending on the latent once per frame (see
+:mod:`ml.models.upsample_conv`).
 
 Classes (``num_classes=5``): 0 background, ``s + 1`` the marker of LUS score ``s`` (as in
 :data:`ml.phantom.MARKER_CLASSES` and the platform's ``SegmentationClass``).
