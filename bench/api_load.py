@@ -5,7 +5,9 @@ Imports the COVID-BLUeS dev folder into a re-created database `pleura_bench_api`
 score from 5 synthetic annotators (~100,000 labels), then measures on loopback only:
 - export of all labels as CSV and as JSON Lines (goal < 5 s each) and the server's peak memory;
 - frame image GET (the authenticated API and the signed URL the API hands out) and bulk score POST
-  (100 frames) latency with 32 concurrent clients (goals p99 < 50 ms and < 100 ms).
+  (100 frames) latency with 32 concurrent clients (goals p99 < 50 ms and < 100 ms), back to back;
+- the bulk POST again with the 32 clients paced, each saving once every 4 s and every 2 s (``--paced``):
+  the latency an annotator sees while the server is not saturated.
 """
 
 from __future__ import annotations
@@ -68,15 +70,26 @@ def timed_get_body(port: int, path: str, token: str) -> bytes:
     return body
 
 
-def load(port: int, clients: int, requests: int, make_request) -> list[float]:  # type: ignore[no-untyped-def]
+def load(port: int, clients: int, requests: int, make_request,  # type: ignore[no-untyped-def]
+         interval_s: float | None = None) -> list[float]:
+    """Latencies of ``requests`` requests from each of ``clients`` concurrent clients: back to back (closed
+    loop, the saturating case) or, with ``interval_s``, each client sending on a fixed schedule of one request
+    per interval from a random phase (paced, like annotators whose autosave fires now and then)."""
     latencies: list[float] = []
     lock = threading.Lock()
     errors: list[str] = []
+    start = time.perf_counter() + 0.5
 
     def client(number: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         rng = random.Random(number)
-        for _ in range(requests):
+        phase = rng.uniform(0, interval_s) if interval_s else 0.0
+        for n in range(requests):
+            if interval_s:
+                time.sleep(max(0.0, start + phase + n * interval_s - time.perf_counter()))
+                # the server drops connections idle for longer than its keep-alive: reconnect, as browsers do
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             method, path, body, headers = make_request(number, rng)
             started = time.perf_counter()
             conn.request(method, path, body=body, headers=headers)
@@ -129,6 +142,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="requests per client per scenario")
     parser.add_argument("--annotators", type=int, default=5)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--paced", type=float, nargs="*", default=[4.0, 2.0], metavar="S",
+                        help="also run the bulk POST with each client saving once every S seconds")
     args = parser.parse_args()
     scratch = setup_django(postgres_db="pleura_bench_api")
     from rest_framework.authtoken.models import Token
@@ -204,13 +219,15 @@ def main() -> None:
                             scratch=scratch))
         else:
             print("wrk not found (apt-get install wrk): frame GETs measured with the Python client only")
-        for name, make in (("frame image GET", frame_get), ("bulk score POST", bulk_post)):
+        scenarios = [("frame image GET", frame_get, None), ("bulk score POST", bulk_post, None)]
+        scenarios += [(f"bulk POST every {s:g} s", bulk_post, s) for s in args.paced]
+        for name, make, interval in scenarios:
             started = time.perf_counter()
-            latencies = load(port, args.clients, args.requests, make)
+            latencies = load(port, args.clients, args.requests, make, interval)
             wall = time.perf_counter() - started
-            print(f"{name:<20} {len(latencies)} requests, {args.clients} clients: p50 "
-                  f"{statistics.median(latencies) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms, "
-                  f"{len(latencies) / wall:.0f} req/s")
+            print(f"{name:<20} {len(latencies)} requests, {args.clients} clients"
+                  f"{' (paced)' if interval else ''}: p50 {statistics.median(latencies) * 1000:.0f} ms, "
+                  f"p99 {percentile(latencies, 99) * 1000:.0f} ms, {len(latencies) / wall:.0f} req/s")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
