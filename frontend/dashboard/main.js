@@ -1,5 +1,6 @@
 // Admin dashboard: dataset statistics, training jobs (start, follow live, cancel) and model versions.
-// Reads: /api/viewer/dashboard/{stats,training-options}/, /api/jobs/, /api/model-versions/;
+// Reads: /api/viewer/dashboard/{stats,training-options}/, /api/jobs/, /api/model-versions/,
+// /api/model-activations/;
 // writes go to the modelling API.
 import { api } from "../shared/api.js";
 import { fail, formatDate, h, ready, toast } from "../shared/ui.js";
@@ -20,7 +21,8 @@ async function refreshStats() {
 }
 
 async function refreshVersions() {
-  versionsHost.replaceChildren(versionsView(await api("model-versions/"), { onChange: () => refreshVersions().catch(report) }));
+  const [versions, activations] = await Promise.all([api("model-versions/"), api("model-activations/")]);
+  versionsHost.replaceChildren(versionsView(versions, activations, { onChange: () => refreshVersions().catch(report) }));
 }
 
 function report(error) {

@@ -1,5 +1,6 @@
 // Model versions (GET /api/model-versions/) with their metrics; activate one or roll a kind back to
-// its previous version (POST …/activate/, …/rollback/), each after a confirmation.
+// its previous version (POST …/activate/, …/rollback/), each after a confirmation; below them, the
+// activation history (GET /api/model-activations/): who switched which kind from which version to which.
 import { api } from "../shared/api.js";
 import { dialog, formatDate, h, toast } from "../shared/ui.js";
 
@@ -13,7 +14,18 @@ function metricText(metrics) {
   return parts.join(" · ") || "—";
 }
 
-export function versionsView(versions, { onChange }) {
+function activationsView(activations) {
+  const items = activations.map((a) => h("li", { dataset: { activation: String(a.id) } },
+    h("time", { datetime: a.created_at }, formatDate(a.created_at)), " ",
+    h("strong", {}, a.kind), `: ${a.previous ? `v${a.previous}` : "none"} → v${a.version}`,
+    a.is_rollback ? [" ", h("span.badge", {}, "roll back")] : false,
+    h("span.muted", {}, ` by ${a.activated_by_name ?? "the system"}`)));
+  return h("details.activations", { open: activations.length > 0 && activations.length <= 5 },
+    h("summary", {}, `Activation history (${activations.length})`),
+    activations.length ? h("ol.compact", {}, items) : h("p.muted", {}, "No version activated yet."));
+}
+
+export function versionsView(versions, activations, { onChange }) {
   async function act(title, text, call) {
     if (!await dialog(title, h("p", {}, text), [{ label: "Cancel", value: false }, { label: title, value: true, primary: true }])) return;
     try {
@@ -43,5 +55,6 @@ export function versionsView(versions, { onChange }) {
     }, `Roll back ${kind}`))),
     versions.length ? h("table.compact", {}, h("thead", {}, h("tr", {}, ["Version", "Kind", "Name", "State", "Metrics", "Created", ""]
       .map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows))
-      : h("p.muted", {}, "No model trained yet."));
+      : h("p.muted", {}, "No model trained yet."),
+    activationsView(activations));
 }

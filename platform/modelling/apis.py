@@ -31,6 +31,7 @@ from .models import (
     TrainingJob,
     VideoPrediction,
 )
+from .selectors import model_activations_recent
 from .services import (
     JobSubmissionError,
     model_version_activate,
@@ -63,9 +64,13 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
 
 class ModelActivationSerializer(serializers.ModelSerializer):
+    activated_by_name = serializers.CharField(source="activated_by.username", read_only=True, default=None,
+                                              help_text="Who switched (null: the system or a deleted user).")
+
     class Meta:
         model = ModelActivation
-        fields = ["id", "kind", "version", "previous", "activated_by", "is_rollback", "created_at"]
+        fields = ["id", "kind", "version", "previous", "activated_by", "activated_by_name", "is_rollback",
+                  "created_at"]
 
 
 class RollbackSerializer(serializers.Serializer):
@@ -158,7 +163,7 @@ class ModelActivationListApi(APIView):
 
     @extend_schema(responses=ModelActivationSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(ModelActivationSerializer(ModelActivation.objects.all()[:200], many=True).data)
+        return Response(ModelActivationSerializer(model_activations_recent(), many=True).data)
 
 
 class PredictionRunApi(APIView):

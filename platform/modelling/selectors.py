@@ -14,7 +14,7 @@ from annotations.models import Contour, FrameScore, LabelSource, VideoScore
 from ml.agreement import at_least_agree, consensus, consensus_mask
 from studies.models import Frame, Video
 
-from .models import ModelKind, ModelVersion
+from .models import ModelActivation, ModelKind, ModelVersion
 from .selection import DataSelection
 
 
@@ -168,6 +168,11 @@ def video_consensus_labels(selection: DataSelection) -> dict[int, int]:
 
 def active_version(kind: str) -> ModelVersion | None:
     return ModelVersion.objects.filter(kind=kind, is_active=True).first()
+
+
+def model_activations_recent(limit: int = 200) -> QuerySet[ModelActivation]:
+    """The latest switches of active versions, newest first, with who made them (one query)."""
+    return ModelActivation.objects.select_related("activated_by")[:limit]
 
 
 def aggregator_training_videos(selection: DataSelection) -> tuple[ModelVersion, dict[int, int]]:

@@ -105,6 +105,20 @@ def test_activate_and_roll_back_are_recorded(tmp_path):
         (None, first.pk, False), (first.pk, second.pk, False), (second.pk, first.pk, True)]
 
 
+def test_activation_history_names_who_switched(tmp_path, client, django_assert_max_num_queries):
+    admin = user_ensure(username="history-admin", role=Role.ADMIN, validation_level=4)
+    versions = [make_version(tmp_path, str(n)) for n in range(4)]
+    for version in versions:
+        model_version_activate(version=version, by=admin)
+    model_version_rollback(kind=ModelKind.FRAME_SCORER)  # by nobody: the system
+    client.force_login(admin)
+    with django_assert_max_num_queries(4):  # session, user, activations with their users: not one per row
+        history = client.get("/api/model-activations/").json()
+    assert [(a["previous"], a["version"], a["is_rollback"], a["activated_by_name"]) for a in history] == [
+        (versions[3].pk, versions[2].pk, True, None),
+        *[(versions[n - 1].pk if n else None, versions[n].pk, False, "history-admin") for n in (3, 2, 1, 0)]]
+
+
 def test_corrupt_weights_leave_the_previous_version_active(tmp_path):
     good = model_version_activate(version=make_version(tmp_path))
     broken = ModelVersion.objects.create(kind=ModelKind.FRAME_SCORER, name="cnn_sord")

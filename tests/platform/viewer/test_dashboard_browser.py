@@ -1,6 +1,7 @@
 """Chromium: an admin reads the dataset statistics, starts a tiny training job (a real Celery worker on
 the CPU), sees the field error of a bad parameter, follows the job live until it succeeds with its
-curves drawn, finds the new active version, and cancels a second job from the jobs list."""
+curves drawn, finds the new active version and its activation in the history, and cancels a second job
+from the jobs list."""
 
 from __future__ import annotations
 
@@ -67,6 +68,10 @@ def test_admin_dashboard_trains_a_model(browse, celery_worker) -> None:  # type:
     version = ModelVersion.objects.get()
     expect(page.locator(f"tr[data-version='{version.pk}']")).to_contain_text("active")
     expect(page.get_by_role("button", name="Roll back frame_scorer")).to_be_visible()
+    history = page.locator(".activations li")
+    expect(history).to_have_count(1)
+    expect(history.first).to_contain_text(f"frame_scorer: none → v{version.pk}")
+    expect(history.first).to_contain_text("by db-admin")
     session.shot("dashboard-job")
 
     # a long job, cancelled from the jobs list while it runs
