@@ -173,11 +173,18 @@ def _train_frame_scorer(job: TrainingJob, reporter: JobReporter) -> ModelVersion
                                 should_stop=reporter.should_stop)
     if result.cancelled or reporter.cancelled or result.checkpoint is None:
         return None
-    snapshot = {**data.snapshot, "selection": selection.to_dict(),
+    return _record_version(ModelKind.FRAME_SCORER, config.model, result.checkpoint, config=config.to_dict(),
+                           metrics=result.metrics, snapshot=data.snapshot, selection=selection, val_rows=val_rows)
+
+
+def _record_version(kind: str, name: str, checkpoint: str | Path, *, config: dict, metrics: dict, snapshot: dict,
+                    selection: DataSelection, val_rows: Sequence[dict]) -> ModelVersion:
+    """A trained checkpoint as a new version of `kind`, with what it learned from: the data snapshot, the
+    selection and the validation patients; its parent is the version active until now."""
+    snapshot = {**snapshot, "selection": selection.to_dict(),
                 "validation_patients": sorted({r["patient"] for r in val_rows})}
-    return model_version_create(kind=ModelKind.FRAME_SCORER, name=config.model, weights=Path(result.checkpoint),
-                                config=config.to_dict(), metrics=_json_safe(result.metrics), data_snapshot=snapshot,
-                                parent=active_version(ModelKind.FRAME_SCORER))
+    return model_version_create(kind=kind, name=name, weights=Path(checkpoint), config=config,
+                                metrics=_json_safe(metrics), data_snapshot=snapshot, parent=active_version(kind))
 
 
 def _note_resume(reporter: JobReporter, job: TrainingJob, checkpoint: Path) -> Path | None:
@@ -214,12 +221,9 @@ def _train_segmentation(job: TrainingJob, reporter: JobReporter) -> ModelVersion
                                 progress_callback=reporter, should_stop=reporter.should_stop)
     if result.cancelled or reporter.cancelled or result.checkpoint is None:
         return None
-    snapshot = {**data.snapshot, "selection": selection.to_dict(),
-                "validation_patients": sorted({r["patient"] for r in val_rows})}
-    return model_version_create(kind=ModelKind.SEGMENTATION, name="seg_ensemble:" + "+".join(config.models),
-                                weights=Path(result.checkpoint), config=config.to_dict(),
-                                metrics=_json_safe(result.metrics), data_snapshot=snapshot,
-                                parent=active_version(ModelKind.SEGMENTATION))
+    return _record_version(ModelKind.SEGMENTATION, "seg_ensemble:" + "+".join(config.models), result.checkpoint,
+                           config=config.to_dict(), metrics=result.metrics, snapshot=data.snapshot,
+                           selection=selection, val_rows=val_rows)
 
 
 def _train_cnn_lstm(job: TrainingJob, reporter: JobReporter) -> ModelVersion | None:
@@ -248,11 +252,8 @@ def _train_cnn_lstm(job: TrainingJob, reporter: JobReporter) -> ModelVersion | N
                                should_stop=reporter.should_stop)
     if result.cancelled or reporter.cancelled or result.checkpoint is None:
         return None
-    snapshot = {**snapshot, "selection": selection.to_dict(),
-                "validation_patients": sorted({r["patient"] for r in val_rows})}
-    return model_version_create(kind=ModelKind.CNN_LSTM, name=config.model, weights=Path(result.checkpoint),
-                                config=config.to_dict(), metrics=_json_safe(result.metrics), data_snapshot=snapshot,
-                                parent=active_version(ModelKind.CNN_LSTM))
+    return _record_version(ModelKind.CNN_LSTM, config.model, result.checkpoint, config=config.to_dict(),
+                           metrics=result.metrics, snapshot=snapshot, selection=selection, val_rows=val_rows)
 
 
 def _train_aggregator(job: TrainingJob, reporter: JobReporter) -> ModelVersion | None:

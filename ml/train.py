@@ -113,6 +113,26 @@ class TrainConfig:
         names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
         return cls(**{k: v for k, v in d.items() if k in names})
 
+    def _check_positive(self, *names: str) -> None:
+        """Raise ValueError unless each named field is an integer >= 1."""
+        for name in names:
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    def _check_network_basics(self, *, min_side: int) -> None:
+        """Checks every network-training config shares: ``size`` of at least ``min_side`` pixels a side, a
+        positive finite ``lr``, a known ``scheduler`` (where the config has one), ``num_classes >= 2``."""
+        size, lr, num_classes = self.size, self.lr, self.num_classes  # type: ignore[attr-defined]
+        if min(size) < min_side:
+            raise ValueError(f"size must be at least {min_side}x{min_side}, got {size}")
+        if not (lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"lr must be a positive number, got {lr}")
+        scheduler = getattr(self, "scheduler", "none")
+        if scheduler not in ("cosine", "none"):
+            raise ValueError(f"scheduler must be 'cosine' or 'none', got {scheduler!r}")
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+
 
 @dataclass
 class FrameTrainConfig(TrainConfig):
@@ -149,18 +169,8 @@ class FrameTrainConfig(TrainConfig):
         self.size = (int(self.size[0]), int(self.size[1]))
         self.model_kwargs = dict(self.model_kwargs)
         get_model_spec(self.model, "frame")  # raises ValueError on an unknown model or another task's
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if min(self.size) < 32:
-            raise ValueError(f"size must be at least 32x32, got {self.size}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr}")
-        if self.scheduler not in ("cosine", "none"):
-            raise ValueError(f"scheduler must be 'cosine' or 'none', got {self.scheduler!r}")
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
+        self._check_positive("epochs", "batch_size")
+        self._check_network_basics(min_side=32)
 
 
 @dataclass

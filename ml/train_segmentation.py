@@ -97,19 +97,12 @@ class SegTrainConfig(TrainConfig):
         extra = set(self.model_kwargs) - set(self.models)
         if extra:
             raise ValueError(f"model_kwargs for models not trained: {', '.join(sorted(extra))}")
-        for name in ("epochs", "batch_size", "predict_frame_step"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
-            raise ValueError(f"steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
-        if min(self.size) < 16:
-            raise ValueError(f"size must be at least 16x16, got {self.size}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        self._check_positive("epochs", "batch_size", "predict_frame_step")
+        if self.steps_per_epoch is not None:
+            self._check_positive("steps_per_epoch")
+        self._check_network_basics(min_side=16)
         if self.mc_samples < 0 or self.mc_samples == 1:
             raise ValueError(f"mc_samples must be 0 or >= 2, got {self.mc_samples}")
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
 
     def member_specs(self) -> list[dict[str, Any]]:
         """``[{"model", "model_kwargs"}]`` of the members (what the ensemble checkpoint stores)."""

@@ -93,17 +93,8 @@ class VideoTrainConfig(TrainConfig):
         self.size = (int(self.size[0]), int(self.size[1]))
         self.model_kwargs = dict(self.model_kwargs)
         get_model_spec(self.model, "sequence")
-        for name in ("window", "stride", "epochs", "batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if min(self.size) < 32:
-            raise ValueError(f"size must be at least 32x32, got {self.size}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr}")
-        if self.scheduler not in ("cosine", "none"):
-            raise ValueError(f"scheduler must be 'cosine' or 'none', got {self.scheduler!r}")
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
+        self._check_positive("window", "stride", "epochs", "batch_size")
+        self._check_network_basics(min_side=32)
 
     @property
     def per_frame(self) -> bool:

@@ -28,10 +28,15 @@ class LabelledFrames:
 
     @property
     def snapshot(self) -> dict:
-        digest = hashlib.sha256(",".join(map(str, sorted(self.label_ids))).encode()).hexdigest()
+        digest, videos = _fingerprint(self.rows, self.label_ids)
         return {"label_count": len(self.label_ids), "label_ids_sha256": digest,
-                "frames": len(self.rows), "class_counts": self.class_counts,
-                "videos": sorted({row["video"] for row in self.rows}, key=int)}
+                "frames": len(self.rows), "class_counts": self.class_counts, "videos": videos}
+
+
+def _fingerprint(rows: list[dict], label_ids: list[int]) -> tuple[str, list[str]]:
+    """What identifies a training selection: the SHA-256 of its sorted label ids, and its videos."""
+    digest = hashlib.sha256(",".join(map(str, sorted(label_ids))).encode()).hexdigest()
+    return digest, sorted({row["video"] for row in rows}, key=int)
 
 
 def _labels(model: type[FrameScore] | type[VideoScore] | type[Contour], selection: DataSelection) -> QuerySet:
@@ -104,10 +109,9 @@ class ContouredFrames:
 
     @property
     def snapshot(self) -> dict:
-        digest = hashlib.sha256(",".join(map(str, sorted(self.label_ids))).encode()).hexdigest()
+        digest, videos = _fingerprint(self.rows, self.label_ids)
         return {"contour_count": len(self.label_ids), "contour_ids_sha256": digest, "frames": len(self.rows),
-                "frames_per_class": self.class_counts,
-                "videos": sorted({row["video"] for row in self.rows}, key=int)}
+                "frames_per_class": self.class_counts, "videos": videos}
 
 
 def contoured_frames(selection: DataSelection) -> ContouredFrames:

@@ -7,22 +7,13 @@ from pathlib import Path
 
 import cv2
 import pytest
-import torch
 
 from ml.phantom import generate_phantom_video
 from ml.predict import main as predict_main
 from ml.train import main as train_main
 from tests.ml.tiny_models import TINY_SEGMENTERS, TINY_SEQUENCE
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
-@pytest.fixture(autouse=True)
-def _threads():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("two_threads")]
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,12 @@ from ml.phantom import generate_phantom_video
 from ml.train_video import VideoTrainConfig, predict_video_rows, train_video_model
 from tests.ml.tiny_models import TINY_SEQUENCE
 
+pytestmark = pytest.mark.usefixtures("two_threads")
+
 
 @pytest.fixture(autouse=True)
-def _threads():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
+def _seed():
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -18,16 +18,12 @@ from ml.models import (
 from ml.train_segmentation import SegTrainConfig, train_segmentation
 from tests.ml.tiny_models import TINY_SEGMENTERS
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("two_threads")]
 
 
 @pytest.fixture(autouse=True)
-def _threads():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
+def _seed():
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
 
 
 def tiny(name: str) -> LatentDropoutSegmenter:

@@ -19,15 +19,7 @@ from ml.train_segmentation import (
 )
 from tests.ml.tiny_models import TINY_SEGMENTERS
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
-@pytest.fixture(autouse=True)
-def _threads():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("two_threads")]
 
 
 @pytest.fixture(scope="module")
