@@ -113,6 +113,15 @@ class TrainConfig:
         names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
         return cls(**{k: v for k, v in d.items() if k in names})
 
+    def output_folder(self, out_dir: str | Path | None) -> Path | None:
+        """Create ``out_dir`` (when given) with this configuration as ``config.json`` in it; returns it."""
+        if out_dir is None:
+            return None
+        out_path = Path(out_dir)
+        out_path.mkdir(parents=True, exist_ok=True)
+        (out_path / "config.json").write_text(json.dumps(self.to_dict(), indent=2))
+        return out_path
+
     def _check_positive(self, *names: str) -> None:
         """Raise ValueError unless each named field is an integer >= 1."""
         for name in names:
@@ -536,10 +545,7 @@ def train_frame_scorer(
     if ckpt is not None and "rng" in ckpt:
         restore_rng_state(ckpt["rng"])
     augment = LUSAugment() if config.augment else None
-    out_path = Path(out_dir) if out_dir is not None else None
-    if out_path is not None:
-        out_path.mkdir(parents=True, exist_ok=True)
-        (out_path / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    out_path = config.output_folder(out_dir)
     steps = train_data.num_batches(config.batch_size)
     best_f1 = max((h.get("val_f1_weighted", -1.0) for h in history), default=-1.0)
     last_ckpt = best_ckpt = None

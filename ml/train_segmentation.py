@@ -271,10 +271,7 @@ def train_segmentation(
     patients = [s.patient for s in samples]
     if device.type == "cuda":
         frames, masks = frames.to(device), masks.to(device)
-    out_path = Path(out_dir) if out_dir is not None else None
-    if out_path is not None:
-        out_path.mkdir(parents=True, exist_ok=True)
-        (out_path / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    out_path = config.output_folder(out_dir)
     members: list[nn.Module] = []
     history: list[dict[str, Any]] = []
     try:

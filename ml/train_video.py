@@ -261,10 +261,7 @@ def train_video_model(
     if ckpt is not None and "rng" in ckpt:
         restore_rng_state(ckpt["rng"])
     augment = LUSAugment() if config.augment else None
-    out_path = Path(out_dir) if out_dir is not None else None
-    if out_path is not None:
-        out_path.mkdir(parents=True, exist_ok=True)
-        (out_path / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    out_path = config.output_folder(out_dir)
     steps = math.ceil(len(owners) / config.batch_size)
     last_ckpt: Path | None = None
     cancelled = False
