@@ -1,7 +1,7 @@
-// Autosave: every edit is sent through the labels API's bulk endpoints shortly after it is made. A save
-// that fails is retried with backoff and never dropped (the edit stays pending until the server has
-// it); a stale version (409) asks the person to keep their version or take the stored one; invalid
-// input (400) is shown and waits for the next edit.
+// Autosave: every edit is sent through the labels API's bulk endpoints shortly after it is made, as a
+// versioned write (shared/saver.js). A save that fails is retried with backoff and never dropped (the
+// edit stays pending until the server has it); a stale version (409) asks the person to keep their
+// version or take the stored one; invalid input (400) is shown and waits for the next edit.
 //
 // A source (scores, contours, the video score) implements:
 //   hasChanges() -> bool;  nextRequest() -> {path, method, body, ...} | null
@@ -9,9 +9,8 @@
 //   resolve(sent, body, "mine" | "theirs");  invalid: null | message (cleared by the source on the next edit)
 
 import { api } from "../shared/api.js";
-import { dialog, h } from "../shared/ui.js";
-
-const MAX_BACKOFF_MS = 30000;
+import { askConflict, Backoff, guardUnload, versionedWrite } from "../shared/saver.js";
+import { h } from "../shared/ui.js";
 
 export class Saver {
   constructor({ sources, onState = () => {}, delay = 400, renderValue = (value) => String(value) }) {
@@ -20,18 +19,13 @@ export class Saver {
     this.delay = delay;
     this.renderValue = renderValue;
     this.busy = false;
-    this.failures = 0;
     this.timer = null;
-    this.retryAt = 0;
+    this.backoff = new Backoff(() => this._run());
     this.conflictOpen = false;
     this.unresolved = false;
     this.lastError = "";
     this.saves = 0;
-    window.addEventListener("beforeunload", (event) => {
-      if (!this.dirty()) return;
-      event.preventDefault();
-      event.returnValue = "";  // Chromium shows its own "Leave site?" text
-    });
+    guardUnload(() => this.dirty());
     window.addEventListener("online", () => this.flush());
   }
 
@@ -42,13 +36,13 @@ export class Saver {
   /** Something was edited: save soon (edits within `delay` go in one request). */
   changed() {
     this.unresolved = false;
-    if (this.failures === 0) this._schedule(this.delay);
+    if (this.backoff.failures === 0) this._schedule(this.delay);
     this._emit();
   }
 
   /** Save now (the S key, a retry button, coming back online). */
   flush() {
-    this.failures = 0;
+    this.backoff.reset();
     this.unresolved = false;
     this._schedule(0);
   }
@@ -63,9 +57,8 @@ export class Saver {
     if (this.busy) return ["saving", "Saving…"];
     const invalid = this.sources.find((source) => source.invalid && source.hasChanges());
     if (invalid) return ["invalid", `Not saved: ${invalid.invalid}`];
-    if (this.failures > 0) {
-      const seconds = Math.max(0, Math.ceil((this.retryAt - Date.now()) / 1000));
-      return ["retrying", `Save failed (${this.lastError}); retrying in ${seconds} s`];
+    if (this.backoff.failures > 0) {
+      return ["retrying", `Save failed (${this.lastError}); retrying in ${this.backoff.seconds} s`];
     }
     if (this.sources.some((source) => source.hasChanges())) return ["unsaved", "Unsaved changes"];
     return ["saved", "All changes saved"];
@@ -80,43 +73,38 @@ export class Saver {
     if (this.busy || this.conflictOpen) return;
     this.busy = true;
     this._emit();
-    let retryIn = 0;
     try {
       for (;;) {
         const source = this.sources.find((s) => s.hasChanges() && !s.invalid);
         const sent = source && source.nextRequest();
         if (!sent) break;
-        try {
-          const response = await api(sent.path, { method: sent.method, body: sent.body, retries: 0 });
-          source.saved(sent, response);
-          this.failures = 0;
+        const { outcome, value, error } = await versionedWrite(
+          () => api(sent.path, { method: sent.method, body: sent.body, retries: 0 }),
+          async (conflict) => {
+            const choice = await this._askConflict(source, sent, conflict.body);
+            if (choice) source.resolve(sent, conflict.body, choice);
+            else this.unresolved = true;
+            return false;  // resolved: the loop sends what is left (mine, on the stored version) or nothing
+          });
+        if (outcome === "saved") {
+          source.saved(sent, value);
+          this.backoff.reset();
           this.saves += 1;
-        } catch (error) {
-          if (error.status === 409 || error.status === 412) {
-            const choice = await this._askConflict(source, sent, error.body);
-            if (!choice) {
-              this.unresolved = true;
-              break;
-            }
-            source.resolve(sent, error.body, choice);
-          } else if (error.status === 400) {
-            source.invalid = this._problem(error);
-          } else {
-            // Offline, server error, expired session…: the edit stays pending and is sent again.
-            this.failures += 1;
-            this.lastError = error.status ? `HTTP ${error.status}` : "no connection";
-            retryIn = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.failures - 1));
-            this.retryAt = Date.now() + retryIn;
-            break;
-          }
+        } else if (outcome === "conflict") {
+          if (this.unresolved) break;
+        } else if (outcome === "invalid") {
+          source.invalid = this._problem(error);
+        } else {
+          // Offline, server error, expired session…: the edit stays pending and is sent again.
+          this.lastError = error.status ? `HTTP ${error.status}` : "no connection";
+          clearTimeout(this.timer);  // the backoff says when
+          this.backoff.failed();
+          this._tick();
+          break;
         }
       }
     } finally {
       this.busy = false;
-    }
-    if (retryIn) {
-      this._schedule(retryIn);
-      this._tick();
     }
     this._emit();
   }
@@ -125,7 +113,7 @@ export class Saver {
   _tick() {
     clearInterval(this.ticker);
     this.ticker = setInterval(() => {
-      if (this.failures === 0 || Date.now() > this.retryAt) clearInterval(this.ticker);
+      if (this.backoff.failures === 0 || Date.now() > this.backoff.at) clearInterval(this.ticker);
       this._emit();
     }, 1000);
   }
@@ -148,10 +136,7 @@ export class Saver {
           h("td.mine", {}, this.renderValue(row.mine)), h("td.theirs", {}, this.renderValue(row.theirs))))));
       const explanation = h("p", {}, "These labels were changed in another window or session since you loaded them. "
         + "Keep mine saves your version over theirs; take theirs discards your change.");
-      return await dialog(title, [explanation, table], [
-        { label: "Take theirs", value: "theirs" },
-        { label: "Keep mine", value: "mine", primary: true },
-      ]);
+      return await askConflict(title, [explanation, table], { mine: "Keep mine", theirs: "Take theirs" });
     } finally {
       this.conflictOpen = false;
     }

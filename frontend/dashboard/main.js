@@ -4,7 +4,7 @@
 // writes go to the modelling API.
 import { api } from "../shared/api.js";
 import { fail, formatDate, h, ready, toast } from "../shared/ui.js";
-import { FINAL, fraction, jobPanel } from "./job.js";
+import { FINAL, fraction, jobPanel } from "../shared/job_progress.js";
 import { statsView } from "./stats.js";
 import { trainingForm } from "./training.js";
 import { versionsView } from "./versions.js";

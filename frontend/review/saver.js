@@ -1,60 +1,54 @@
 // The reviewer's own video scores, written through the annotations API (POST /api/video-scores/) so
-// they count in the consensus like any other label. Each write names the version it was based on; a
-// 409 shows the current score and asks; a failed write stays queued, is retried, and never dropped.
+// they count in the consensus like any other label, as versioned writes (shared/saver.js): a 409 shows
+// the current score and asks; a failed write stays queued, is retried every few seconds, never dropped.
 import { api } from "../shared/api.js";
-import { dialog, h, toast } from "../shared/ui.js";
+import { askConflict, Backoff, guardUnload, versionedWrite } from "../shared/saver.js";
+import { h, toast } from "../shared/ui.js";
 
 const RETRY_MS = 5000;
-// 4xx other than conflict/timeout/rate limit will fail again the same way: tell, do not retry.
-const permanent = (error) => error.status >= 400 && error.status < 500 && ![408, 409, 429].includes(error.status);
 
 /**
  * onSaved(videoId): called after each successful write (the page reloads the consensus);
  * onChange(): called when the queue changes (the page redraws the unsaved markers).
  */
 export function createSaver({ onSaved, onChange }) {
-  const pending = new Map();  // video id → {video, score, version, comment, error?}
-  let timer = null;
+  const pending = new Map();  // video id → {video, name, score, version, comment, saving, error}
+  const retry = new Backoff(retryAll, { first: RETRY_MS, max: RETRY_MS });
+  guardUnload(() => pending.size > 0);
 
-  window.addEventListener("beforeunload", (event) => {
-    if (pending.size) { event.preventDefault(); event.returnValue = ""; }
-  });
-
+  // Retry every few seconds while some write has failed.
   function schedule() {
-    clearTimeout(timer);
-    if ([...pending.values()].some((p) => p.error)) timer = setTimeout(retryAll, RETRY_MS);
+    if ([...pending.values()].some((p) => p.error)) retry.failed();
+    else retry.reset();
+  }
+
+  async function saveOver(item, error) {
+    const now = error.body?.current?.[0]?.current;
+    const choice = await askConflict("Changed meanwhile", h("p", {},
+      `Your score of ${item.name} was changed elsewhere; it is now ${now ? `${now.score} (version ${now.version})` : "gone"}. `
+      + `Nothing was written.`), { theirs: "Keep the current score", mine: `Save ${item.score} over it` });
+    if (choice !== "mine") return false;
+    item.version = now ? now.version : null;
+    return true;
   }
 
   async function write(item) {
     item.saving = true;
     item.error = null;
     onChange();
+    const { outcome, error } = await versionedWrite(() => api("video-scores/", { method: "POST",
+      body: { video: item.video, score: item.score, version: item.version, comment: item.comment } }),
+    (conflict) => saveOver(item, conflict));
+    item.saving = false;
     try {
-      await api("video-scores/", { method: "POST", body: { video: item.video, score: item.score, version: item.version,
-        comment: item.comment } });
-      pending.delete(item.video);
-      toast(`Saved: your score ${item.score} for ${item.name}.`, "success");
-      await onSaved(item.video);
-    } catch (error) {
-      item.saving = false;
-      if (error.status === 409) {
-        const now = error.body?.current?.[0]?.current;
-        const again = await dialog("Changed meanwhile", h("p", {},
-          `Your score of ${item.name} was changed elsewhere; it is now ${now ? `${now.score} (version ${now.version})` : "gone"}. `
-          + `Nothing was written.`),
-        [{ label: "Keep the current score", value: false }, { label: `Save ${item.score} over it`, value: true, primary: true }]);
-        if (again) {
-          item.version = now ? now.version : null;
-          return write(item);
-        }
-        pending.delete(item.video);
-        await onSaved(item.video);
-      } else if (permanent(error)) {
-        pending.delete(item.video);
-        toast(`Not saved: ${error.message}`, "error");
-      } else {
+      if (outcome === "transient") {
         item.error = error.message;
         toast(`Not saved (${error.message}); it will be retried.`, "error");
+      } else {
+        pending.delete(item.video);
+        if (outcome === "saved") toast(`Saved: your score ${item.score} for ${item.name}.`, "success");
+        if (outcome === "saved" || outcome === "conflict") await onSaved(item.video);  // conflict: theirs kept
+        else toast(`Not saved: ${error.message}`, "error");  // it would fail the same way again
       }
     } finally {
       onChange();

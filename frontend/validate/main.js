@@ -169,10 +169,6 @@ async function start() {
         h("kbd", {}, "0"), "–", h("kbd", {}, "3"), " set my score, ", h("kbd", {}, "a"), " accepts an agreed score.")),
     h("div", { id: "validate-body" }));
   render();
-  // Unsaved or in-flight labels: ask before leaving.
-  window.addEventListener("beforeunload", (event) => {
-    if (saver.unsaved()) { event.preventDefault(); event.returnValue = ""; }
-  });
   ready();
 }
 

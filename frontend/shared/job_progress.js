@@ -1,9 +1,11 @@
-// Live progress of one training job: the websocket /ws/jobs/<id>/ pushes the job's state (see
-// modelling/progress.py: {type: "job", job: {id, kind, status, progress, error, model_version, log_tail}});
-// when the socket cannot be opened or drops, GET /api/jobs/<id>/ is polled instead until the job ends.
-import { api } from "../shared/api.js";
-import { lineChart } from "../shared/charts.js";
-import { h } from "../shared/ui.js";
+// Live progress of one training job, on the viewer's dashboard and on the Django admin's training-job
+// page (platform/templates/admin/modelling/trainingjob/change_form.html; styles in job_progress.css):
+// the websocket /ws/jobs/<id>/ pushes the job's state (see modelling/progress.py: {type: "job", job: {id,
+// kind, status, progress, error, model_version, log_tail}}); when the socket cannot be opened or drops,
+// GET /api/jobs/<id>/ is polled instead until the job ends.
+import { api } from "./api.js";
+import { lineChart } from "./charts.js";
+import { h } from "./ui.js";
 
 export const FINAL = new Set(["succeeded", "failed", "cancelled"]);
 const POLL_MS = 1500;

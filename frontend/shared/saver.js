@@ -1,0 +1,91 @@
+// Versioned writes of my own labels, shared by annotate (autosave.js), validate and review (saver.js).
+// Every write names the version of the stored label it was based on; when that version is stale the
+// server answers 409 (412 with If-Match) with the current state, and the page shows both sides and asks
+// whether to write again on top of it. A write that fails otherwise is kept and sent again (after a
+// backoff, or by hand), never dropped; only a refusal that would repeat (400, most other 4xx) is given up,
+// as each page decides. Pages keep only what they send and how they show a conflict.
+import { dialog } from "./ui.js";
+
+/**
+ * What a failed write means: "conflict" (stale version: the body holds the current state), "invalid"
+ * (400, with field errors), "refused" (another 4xx that would fail the same way again), or "transient"
+ * (offline, 5xx, 408, 429: worth sending again).
+ */
+export function failure(error) {
+  const status = error.status;
+  if (status === 409 || status === 412) return "conflict";
+  if (status === 400) return "invalid";
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) return "refused";
+  return "transient";
+}
+
+/**
+ * One versioned write. `send()` makes the request; after a conflict `onConflict(error)` shows it and
+ * resolves true to write again on top of the current state (send() is called again, so it reads the
+ * version the conflict left) or false to leave it there. Resolves to {outcome: "saved", value}, or
+ * {outcome: "conflict" | "invalid" | "refused" | "transient", error} (see failure()).
+ */
+export async function versionedWrite(send, onConflict) {
+  for (;;) {
+    try {
+      return { outcome: "saved", value: await send() };
+    } catch (error) {
+      const outcome = failure(error);
+      if (outcome !== "conflict" || !await onConflict(error)) return { outcome, error };
+    }
+  }
+}
+
+/**
+ * The conflict question; `body` shows my version and the stored one. Resolves "mine" (write mine
+ * again over theirs), "theirs" (keep the stored state) or null (dismissed with Escape).
+ */
+export function askConflict(title, body, { mine, theirs }) {
+  return dialog(title, body, [{ label: theirs, value: "theirs" }, { label: mine, value: "mine", primary: true }]);
+}
+
+/**
+ * Retry with backoff: after the n-th failure in a row `run` is called again in first·2^(n−1) ms, at
+ * most `max` (first = max: a fixed interval).
+ */
+export class Backoff {
+  constructor(run, { first = 1000, max = 30000 } = {}) {
+    this.run = run;
+    this.first = first;
+    this.max = max;
+    this.failures = 0;
+    this.at = 0;
+    this.timer = null;
+  }
+
+  /** A write failed: schedule the next try; returns the wait in ms. */
+  failed() {
+    this.failures += 1;
+    const wait = Math.min(this.max, this.first * 2 ** (this.failures - 1));
+    this.at = Date.now() + wait;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => { this.timer = null; this.run(); }, wait);
+    return wait;
+  }
+
+  /** Saved, or being sent again right now: start over, with nothing scheduled. */
+  reset() {
+    this.failures = 0;
+    clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Whole seconds to the next try. */
+  get seconds() {
+    return Math.max(0, Math.ceil((this.at - Date.now()) / 1000));
+  }
+}
+
+/** Ask before the page is left while `unsaved()` (Chromium shows its own "Leave site?" text). */
+export function guardUnload(unsaved) {
+  window.addEventListener("beforeunload", (event) => {
+    if (!unsaved()) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
+}
