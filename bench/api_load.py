@@ -151,7 +151,7 @@ def main() -> None:
     from accounts.models import Role
     from accounts.services import user_ensure
     from annotations.services import frame_scores_import
-    from studies.covid_blues import covid_blues_import
+    from exchange.covid_blues import covid_blues_import
     from studies.models import Frame, Video
 
     covid_blues_import(root=DEV_DATA)

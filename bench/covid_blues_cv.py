@@ -54,9 +54,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ml.data import ManifestRow, VideoFrameCache, patient_kfold, patient_train_test_split
+from ml.inference import predict_frames, predict_videos
 from ml.metrics import confusion_matrix, frame_f1, to_strict_json, video_metrics
-from ml.predict import predict_frames, predict_videos
-from ml.train import AggregatorTrainConfig, FrameTrainConfig, train_aggregator, train_frame_scorer
+from ml.training import AggregatorTrainConfig, FrameTrainConfig, train_aggregator, train_frame_scorer
 
 DEFAULT_DATA = Path("/work/shared/data/covid-blues-dev")
 NAME_RE = re.compile(r"^patient_(?P<patient>[^_]+)_(?P<point>[^_]+)(?:_\d+)?$")

@@ -35,7 +35,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from studies.covid_blues import covid_blues_import
+    from exchange.covid_blues import covid_blues_import
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()

@@ -25,9 +25,9 @@ def main() -> None:
 
     redis.Redis.from_url("redis://127.0.0.1:6379/13").flushdb()
     scratch = setup_django(postgres_db="pleura_bench_jobs", broker="redis://127.0.0.1:6379/13")
+    from exchange.phantoms import phantoms_generate
     from modelling.models import JobStatus, TrainingJob
     from modelling.services import training_job_submit
-    from studies.phantoms import phantoms_generate
 
     phantoms_generate(videos=3, frames=16, size=64, annotators=0)
     worker = start_worker(scratch / "worker.log", queues="gpu")

@@ -28,12 +28,12 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    import ml.tasks as tasks
+    import modelling.scoring as scoring
     import modelling.services as services
+    from exchange.covid_blues import covid_blues_import
     from ml.checkpoint import save_checkpoint
     from ml.models import create_model
     from modelling.models import FramePrediction, ModelKind, VideoPrediction
-    from studies.covid_blues import covid_blues_import
     from studies.models import Frame, Video
 
     started = time.perf_counter()
@@ -62,9 +62,9 @@ def main() -> None:
         finally:
             db_seconds += time.perf_counter() - begun
 
-    tasks.predictions_replace = timed_replace
+    scoring.predictions_replace = timed_replace
     started = time.perf_counter()
-    written = tasks._predict(scorer, video_ids)
+    written = scoring.frame_scorer_predict(scorer, video_ids)
     total = time.perf_counter() - started
     assert written == frames == FramePrediction.objects.filter(model_version=scorer).count()
     assert VideoPrediction.objects.filter(model_version=scorer).count() == len(video_ids)

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ml.data import load_samples, phantom_segmentation_samples
 from ml.metrics import to_strict_json
 from ml.models import SEGMENTATION_MEMBERS, LatentDropoutSegmenter, SegmentationEnsemble, create_model
-from ml.train_segmentation import SegTrainConfig, evaluate_segmenters, train_segmentation
+from ml.training import SegTrainConfig, evaluate_segmenters, train_segmentation
 
 #: The issue's ResNet-50 encoders with narrower decoders (widths neither the issue nor the paper fixes):
 #: U-Net 16-32-64/128, U-Net++ decoder 128-64-32-16-8, DeepLabV3+ decoder 128. Timed only.

@@ -55,8 +55,8 @@ def build_dataset(videos: int, long_frames: int) -> dict:
     from accounts.services import user_ensure
     from annotations.models import ProjectSettings
     from annotations.services import frame_scores_import
+    from exchange.covid_blues import covid_blues_import
     from modelling.models import FramePrediction, ModelVersion
-    from studies.covid_blues import covid_blues_import
     from studies.models import Frame, Video, VideoAssignment
 
     subset = Path(tempfile.mkdtemp(prefix="pleura-bench-viewer-data-"))

@@ -38,6 +38,7 @@ import torch
 
 from ml.aggregation import UninormAggregator
 from ml.data import ManifestRow, read_manifest
+from ml.scores import NUM_SCORES
 
 __all__ = ["EvaluationResult", "build_parser", "evaluate_predictions", "main", "plot_confusions"]
 
@@ -76,7 +77,7 @@ def evaluate_predictions(
     setting2_k: Sequence[int] = (1, 3, 5, 7),
     aggregator: UninormAggregator | None = None,
     video_labels: Mapping[str, int] | None = None,
-    num_classes: int = 4,
+    num_classes: int = NUM_SCORES,
 ) -> EvaluationResult:
     """Score per-frame predictions (``ml.predict`` rows) against manifest rows.
 
@@ -86,8 +87,8 @@ def evaluate_predictions(
     Raises:
         ValueError: if a labelled manifest row has no prediction, or no row has a label.
     """
+    from ml.inference import predict_videos
     from ml.metrics import confusion_matrix, setting2_keep_mask, video_metrics
-    from ml.predict import predict_videos
 
     by_key = {str(p["key"]): p for p in predictions if "key" in p}
     labelled = [r for r in rows if r.score is not None]
@@ -205,9 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit status."""
+    from ml.data import load_video_labels, read_predictions, write_jsonl
+    from ml.inference import load_aggregator
     from ml.metrics import write_report
-    from ml.predict import write_jsonl
-    from ml.train import load_aggregator, load_video_labels, read_predictions
 
     args = build_parser().parse_args(argv)
     predictions = read_predictions(args.predictions)

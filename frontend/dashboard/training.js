@@ -29,7 +29,7 @@ function field(name, label, type, attrs = {}, options = []) {
 export function trainingForm(options, people, { onSubmitted }) {
   const fields = new Map();  // "parameters.x" | "data_selection.x" | "kind" → field
   const add = (key, f) => { fields.set(key, f); return f.element; };
-  const kinds = options.kinds.filter((k) => k.available);
+  const kinds = options.kinds;
   const kind = field("kind", "Model kind", "select", {}, kinds.map((k) => [k.value, k.label]));
   fields.set("kind", kind);
   const paramBox = h("fieldset.params", {}, h("legend", {}, "Parameters"));

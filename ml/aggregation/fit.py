@@ -127,7 +127,7 @@ def fit_aggregator(
     videos = [v.to(device) for v in videos]
     chunks = _chunks(videos, labels, model.num_classes)
     for x, mask, _ in chunks:
-        model._validate(x, mask)
+        model.validate_inputs(x, mask)
     n_total = float(len(videos))
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

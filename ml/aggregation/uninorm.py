@@ -64,6 +64,8 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from ml.scores import NUM_SCORES
+
 __all__ = ["OFF_DIAGONAL_RULES", "TNORMS", "LogAggregate", "UninormAggregator", "uninorm_log_aggregate"]
 
 
@@ -360,7 +362,7 @@ class UninormAggregator(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 4,
+        num_classes: int = NUM_SCORES,
         *,
         tnorm: TNorm = "product",
         off_diagonal: OffDiagonal = "min",
@@ -392,7 +394,7 @@ class UninormAggregator(nn.Module):
         """Project the neutral elements back into ``[0, 1]`` in place."""
         self.neutral.clamp_(0.0, 1.0)
 
-    def _validate(self, frame_probs: Tensor, mask: Tensor | None) -> None:
+    def validate_inputs(self, frame_probs: Tensor, mask: Tensor | None) -> None:
         if not isinstance(frame_probs, Tensor) or frame_probs.dim() != 3:
             raise ValueError(
                 f"frame_probs must be a (B, T, C) tensor, got {getattr(frame_probs, 'shape', type(frame_probs))}"
@@ -417,7 +419,7 @@ class UninormAggregator(nn.Module):
         Raises:
             ValueError: on a bad shape, dtype, range or mask.
         """
-        self._validate(frame_probs, mask)
+        self.validate_inputs(frame_probs, mask)
         return uninorm_log_aggregate(
             frame_probs,
             self.neutral_elements(),

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .ordinal import _item_counts, as_ratings
+from .ordinal import as_ratings, item_counts
 
 __all__ = ["at_least_agree", "consensus", "rater_bias", "rater_confusion"]
 
@@ -33,12 +33,12 @@ def _resolve_ties(is_max: np.ndarray, any_rating: np.ndarray, tie: Tie) -> np.nd
     return pick
 
 
-def _majority(counts: np.ndarray, tie: Tie) -> np.ndarray:
+def majority_rule(counts: np.ndarray, tie: Tie) -> np.ndarray:
     top = counts.max(axis=1, initial=0)
     return _resolve_ties(counts == top[:, None], top > 0, tie)
 
 
-def _median(arr: np.ndarray, tie: Tie) -> np.ndarray:
+def median_rule(arr: np.ndarray, tie: Tie) -> np.ndarray:
     if arr.shape[1] == 0:
         return np.full(arr.shape[0], np.nan)
     m = (~np.isnan(arr)).sum(axis=1)
@@ -92,7 +92,7 @@ def consensus(
     if rule != "most_expert":
         if levels is not None:
             raise ValueError("levels is only used by rule='most_expert'")
-        return _majority(_item_counts(arr, categories), tie) if rule == "majority" else _median(arr, tie)
+        return majority_rule(item_counts(arr, categories), tie) if rule == "majority" else median_rule(arr, tie)
     if levels is None:
         raise ValueError("rule='most_expert' needs levels (one validation level per rater)")
     lv = np.asarray(levels, dtype=np.float64)
@@ -104,7 +104,7 @@ def consensus(
     item_levels = np.where(present, lv[None, :], -np.inf)
     top = item_levels.max(axis=1, initial=-np.inf)
     experts = present & (item_levels == top[:, None])
-    return _majority(_item_counts(np.where(experts, arr, np.nan), categories), tie)
+    return majority_rule(item_counts(np.where(experts, arr, np.nan), categories), tie)
 
 
 def at_least_agree(ratings: Any, a: int, *, categories: int = 4) -> np.ndarray:
@@ -118,7 +118,7 @@ def at_least_agree(ratings: Any, a: int, *, categories: int = 4) -> np.ndarray:
         raise ValueError(f"a must be an int, got {a!r}")
     if not 1 <= a <= arr.shape[1]:
         raise ValueError(f"a must lie in [1, {arr.shape[1]}] (number of raters), got {a}")
-    return _item_counts(arr, categories).max(axis=1, initial=0) >= a
+    return item_counts(arr, categories).max(axis=1, initial=0) >= a
 
 
 def _reference(reference: Any, shape: tuple[int, int], categories: int) -> np.ndarray:
@@ -135,7 +135,7 @@ def _reference(reference: Any, shape: tuple[int, int], categories: int) -> np.nd
     return ref
 
 
-def _bias_and_confusion(
+def bias_and_confusion(
     arr: np.ndarray, ref: np.ndarray, categories: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-rater bias ``(k,)``, usable item count ``(k,)`` and confusion ``(k, C, C)`` (rows = reference)."""
@@ -163,7 +163,7 @@ def rater_bias(ratings: Any, reference: Any, *, categories: int = 4) -> np.ndarr
         ValueError: on malformed ratings, or a reference of the wrong shape or outside the categories.
     """
     arr = as_ratings(ratings, categories)
-    return _bias_and_confusion(arr, _reference(reference, arr.shape, categories), categories)[0]
+    return bias_and_confusion(arr, _reference(reference, arr.shape, categories), categories)[0]
 
 
 def rater_confusion(ratings: Any, reference: Any, *, categories: int = 4) -> np.ndarray:
@@ -174,4 +174,4 @@ def rater_confusion(ratings: Any, reference: Any, *, categories: int = 4) -> np.
         ValueError: as :func:`rater_bias`.
     """
     arr = as_ratings(ratings, categories)
-    return _bias_and_confusion(arr, _reference(reference, arr.shape, categories), categories)[2]
+    return bias_and_confusion(arr, _reference(reference, arr.shape, categories), categories)[2]

@@ -44,7 +44,7 @@ SINGLE_CATEGORY = "every rating falls in one category: no chance disagreement (s
 NO_OTHER_RATINGS = "no item rated by this rater and at least one other"
 
 
-class _Stat(NamedTuple):
+class Statistic(NamedTuple):
     """A scalar statistic: ``value`` is ``None`` when undefined, with ``reason`` saying why."""
 
     value: float | None
@@ -124,9 +124,10 @@ def _check_level(level: str) -> None:
 
 
 # ------------------------------------------------------------------------------------- shared tables
+# Array-level helpers on validated (n_items, n_raters) matrices, shared with consensus.py and report.py.
 
 
-def _item_counts(arr: np.ndarray, categories: int) -> np.ndarray:
+def item_counts(arr: np.ndarray, categories: int) -> np.ndarray:
     """``(n_items, categories)`` int64 number of raters giving each category to each item."""
     n = arr.shape[0]
     present = ~np.isnan(arr)
@@ -135,7 +136,7 @@ def _item_counts(arr: np.ndarray, categories: int) -> np.ndarray:
     return np.bincount(codes, minlength=n * categories).reshape(n, categories)
 
 
-def _pair_confusions(arr: np.ndarray, categories: int) -> tuple[np.ndarray, np.ndarray]:
+def pair_confusions(arr: np.ndarray, categories: int) -> tuple[np.ndarray, np.ndarray]:
     """All rater pairs ``i < j``: ``pairs (P, 2)`` and confusions ``(P, C, C)`` (rows rater i, cols j)."""
     n, k = arr.shape
     i, j = np.triu_indices(k, 1)
@@ -156,7 +157,7 @@ def _weight_matrix(weights: Weights, categories: int) -> np.ndarray:
     return diff if weights == "linear" else diff**2
 
 
-def _kappas_from_confusions(conf: np.ndarray, weights: Weights) -> tuple[np.ndarray, list[str | None]]:
+def kappas_from_confusions(conf: np.ndarray, weights: Weights) -> tuple[np.ndarray, list[str | None]]:
     """Cohen's kappa for stacked confusions ``(P, C, C)`` -> ``(P,)`` values (NaN undefined) and reasons.
 
     Same arithmetic as ``sklearn.metrics.cohen_kappa_score``: ``1 - sum(w * O) / sum(w * E)``.
@@ -187,14 +188,14 @@ def _pairwise_matrix(values: np.ndarray, pairs: np.ndarray, k: int) -> np.ndarra
 # ---------------------------------------------------------------------------------- percent agreement
 
 
-def _percent_stat(counts: np.ndarray) -> _Stat:
+def percent_statistic(counts: np.ndarray) -> Statistic:
     m = counts.sum(axis=1)
     multi = m >= 2
     n_multi = int(multi.sum())
     if n_multi == 0:
-        return _Stat(None, NO_MULTI_RATED, 0)
+        return Statistic(None, NO_MULTI_RATED, 0)
     agree = counts[multi].max(axis=1) == m[multi]
-    return _Stat(float(agree.mean()), None, n_multi)
+    return Statistic(float(agree.mean()), None, n_multi)
 
 
 def percent_agreement(ratings: Any, *, categories: int = 4) -> float | None:
@@ -210,7 +211,7 @@ def percent_agreement(ratings: Any, *, categories: int = 4) -> float | None:
         ValueError: on a malformed ratings matrix (see :func:`as_ratings`).
     """
     arr = as_ratings(ratings, categories)
-    return _percent_stat(_item_counts(arr, categories)).value
+    return percent_statistic(item_counts(arr, categories)).value
 
 
 def pairwise_percent_agreement(ratings: Any, *, categories: int = 4) -> np.ndarray:
@@ -222,7 +223,7 @@ def pairwise_percent_agreement(ratings: Any, *, categories: int = 4) -> np.ndarr
         ValueError: on a malformed ratings matrix.
     """
     arr = as_ratings(ratings, categories)
-    pairs, conf = _pair_confusions(arr, categories)
+    pairs, conf = pair_confusions(arr, categories)
     n = conf.sum(axis=(1, 2))
     agree = np.trace(conf, axis1=1, axis2=2)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -253,8 +254,8 @@ def cohen_kappa(a: Any, b: Any, weights: Weights = None, categories: int = 4) ->
     """
     _check_weights(weights)
     arr = _as_pair(a, b, categories)
-    _, conf = _pair_confusions(arr, categories)
-    kappa, _ = _kappas_from_confusions(conf, weights)
+    _, conf = pair_confusions(arr, categories)
+    kappa, _ = kappas_from_confusions(conf, weights)
     return None if np.isnan(kappa[0]) else float(kappa[0])
 
 
@@ -268,34 +269,34 @@ def pairwise_cohen_kappa(ratings: Any, weights: Weights = None, *, categories: i
     """
     _check_weights(weights)
     arr = as_ratings(ratings, categories)
-    pairs, conf = _pair_confusions(arr, categories)
-    kappa, _ = _kappas_from_confusions(conf, weights)
+    pairs, conf = pair_confusions(arr, categories)
+    kappa, _ = kappas_from_confusions(conf, weights)
     return _pairwise_matrix(kappa, pairs, arr.shape[1])
 
 
 # -------------------------------------------------------------------------------------- Fleiss' kappa
 
 
-def _fleiss_stat(
+def fleiss_statistic(
     counts: np.ndarray, n_raters: int, missing: Literal["complete", "available"], method: str
-) -> _Stat:
+) -> Statistic:
     if n_raters < 2:
-        return _Stat(None, TOO_FEW_RATERS, 0)
+        return Statistic(None, TOO_FEW_RATERS, 0)
     m = counts.sum(axis=1)
     keep = m == n_raters if missing == "complete" else m >= 2
     c, mm = counts[keep].astype(np.float64), m[keep].astype(np.float64)
     n_items = int(c.shape[0])
     if n_items == 0:
-        return _Stat(None, NO_COMPLETE_ITEMS if missing == "complete" else NO_MULTI_RATED, 0)
+        return Statistic(None, NO_COMPLETE_ITEMS if missing == "complete" else NO_MULTI_RATED, 0)
     p_item = ((c * c).sum(axis=1) - mm) / (mm * (mm - 1.0))
     p_cat = c.sum(axis=0) / mm.sum()
     if method == "fleiss":
         if np.count_nonzero(p_cat) < 2:
-            return _Stat(None, SINGLE_CATEGORY, n_items)
+            return Statistic(None, SINGLE_CATEGORY, n_items)
         p_exp = float((p_cat * p_cat).sum())
     else:
         p_exp = 1.0 / counts.shape[1]
-    return _Stat(float((p_item.mean() - p_exp) / (1.0 - p_exp)), None, n_items)
+    return Statistic(float((p_item.mean() - p_exp) / (1.0 - p_exp)), None, n_items)
 
 
 def fleiss_kappa(
@@ -326,7 +327,7 @@ def fleiss_kappa(
     if method not in ("fleiss", "randolph"):
         raise ValueError(f"method must be 'fleiss' or 'randolph', got {method!r}")
     arr = as_ratings(ratings, categories)
-    return _fleiss_stat(_item_counts(arr, categories), arr.shape[1], missing, method).value
+    return fleiss_statistic(item_counts(arr, categories), arr.shape[1], missing, method).value
 
 
 # ------------------------------------------------------------------------------- Krippendorff's alpha
@@ -346,21 +347,21 @@ def _alpha_distances(level: Level, n_v: np.ndarray) -> np.ndarray:
     return (between - (n_v[lo] + n_v[hi]) / 2.0) ** 2
 
 
-def _alpha_stat(counts: np.ndarray, level: Level) -> _Stat:
+def alpha_statistic(counts: np.ndarray, level: Level) -> Statistic:
     m = counts.sum(axis=1)
     pairable = m >= 2
     n_items = int(pairable.sum())
     if n_items == 0:
-        return _Stat(None, NO_MULTI_RATED, 0)
+        return Statistic(None, NO_MULTI_RATED, 0)
     c = counts[pairable].astype(np.float64)
     cw = c / (m[pairable] - 1.0)[:, None]
     o = cw.T @ c - np.diag(cw.sum(axis=0))  # coincidence matrix (C, C)
     n_v = o.sum(axis=0)
     if np.count_nonzero(n_v) < 2:
-        return _Stat(None, SINGLE_CATEGORY, n_items)
+        return Statistic(None, SINGLE_CATEGORY, n_items)
     d = _alpha_distances(level, n_v)
     e = (np.outer(n_v, n_v) - np.diag(n_v)) / (n_v.sum() - 1.0)
-    return _Stat(float(1.0 - (o * d).sum() / (e * d).sum()), None, n_items)
+    return Statistic(float(1.0 - (o * d).sum() / (e * d).sum()), None, n_items)
 
 
 def krippendorff_alpha(ratings: Any, level: Level = "ordinal", *, categories: int = 4) -> float | None:
@@ -381,13 +382,13 @@ def krippendorff_alpha(ratings: Any, level: Level = "ordinal", *, categories: in
     """
     _check_level(level)
     arr = as_ratings(ratings, categories)
-    return _alpha_stat(_item_counts(arr, categories), level).value
+    return alpha_statistic(item_counts(arr, categories), level).value
 
 
 # ------------------------------------------------------------------ leave-one-out (Roy et al., 2020)
 
 
-def _others_reference(arr: np.ndarray) -> np.ndarray:
+def others_reference(arr: np.ndarray) -> np.ndarray:
     present = ~np.isnan(arr)
     values = np.where(present, arr, 0.0)
     others_sum = values.sum(axis=1, keepdims=True) - values
@@ -404,11 +405,11 @@ def leave_one_out_reference(ratings: Any, *, categories: int = 4) -> np.ndarray:
     Raises:
         ValueError: on a malformed ratings matrix.
     """
-    return _others_reference(as_ratings(ratings, categories))
+    return others_reference(as_ratings(ratings, categories))
 
 
-def _leave_one_out(arr: np.ndarray, ref: np.ndarray | None = None) -> LeaveOneOutAgreement:
-    ref = _others_reference(arr) if ref is None else ref
+def leave_one_out_matrix(arr: np.ndarray, ref: np.ndarray | None = None) -> LeaveOneOutAgreement:
+    ref = others_reference(arr) if ref is None else ref
     usable = ~np.isnan(arr) & ~np.isnan(ref)
     n_items = usable.sum(axis=0)
     hits = (usable & (arr == ref)).sum(axis=0)
@@ -432,4 +433,4 @@ def leave_one_out_agreement(ratings: Any, *, categories: int = 4) -> LeaveOneOut
     Raises:
         ValueError: on a malformed ratings matrix.
     """
-    return _leave_one_out(as_ratings(ratings, categories))
+    return leave_one_out_matrix(as_ratings(ratings, categories))

@@ -13,22 +13,22 @@ from typing import Any
 
 import numpy as np
 
-from .consensus import Rule, Tie, _bias_and_confusion, _majority, _median, consensus
+from .consensus import Rule, Tie, bias_and_confusion, consensus, majority_rule, median_rule
 from .ordinal import (
     LEVELS,
     NO_OTHER_RATINGS,
     NO_SHARED_ITEMS,
     WEIGHTS,
-    _alpha_stat,
-    _fleiss_stat,
-    _item_counts,
-    _kappas_from_confusions,
-    _leave_one_out,
-    _others_reference,
-    _pair_confusions,
-    _percent_stat,
-    _Stat,
+    Statistic,
+    alpha_statistic,
     as_ratings,
+    fleiss_statistic,
+    item_counts,
+    kappas_from_confusions,
+    leave_one_out_matrix,
+    others_reference,
+    pair_confusions,
+    percent_statistic,
 )
 
 __all__ = ["CSV_FIELDS", "agreement_report", "report_to_csv_rows"]
@@ -42,7 +42,7 @@ def _num(x: Any) -> float | None:
     return x if np.isfinite(x) else None
 
 
-def _stat(s: _Stat) -> dict[str, Any]:
+def _stat(s: Statistic) -> dict[str, Any]:
     return {"value": s.value, "reason": s.reason, "n_items": int(s.n_items)}
 
 
@@ -107,17 +107,17 @@ def agreement_report(
         raise ValueError(f"levels has {len(levels)} entries for {k} raters")
 
     present = ~np.isnan(arr)
-    counts = _item_counts(arr, categories)
+    counts = item_counts(arr, categories)
     m = counts.sum(axis=1)
     category_counts = counts.sum(axis=0)
 
     # Consensus; with rule "majority"/"median" reuse the counts instead of re-validating.
     if rule == "majority":
-        cons = _majority(counts, tie)
-        untied = _majority(counts, "lowest")
+        cons = majority_rule(counts, tie)
+        untied = majority_rule(counts, "lowest")
     elif rule == "median":
-        cons = _median(arr, tie)
-        untied = _median(arr, "lowest")
+        cons = median_rule(arr, tie)
+        untied = median_rule(arr, "lowest")
     else:
         cons = consensus(arr, rule, levels=levels, tie=tie, categories=categories)
         untied = consensus(arr, rule, levels=levels, tie="lowest", categories=categories)
@@ -125,10 +125,10 @@ def agreement_report(
     cons_counts = np.bincount(cons[~np.isnan(cons)].astype(np.intp), minlength=categories)
 
     # Pairs.
-    pairs, conf = _pair_confusions(arr, categories)
+    pairs, conf = pair_confusions(arr, categories)
     pair_n = conf.sum(axis=(1, 2))
     pair_agree = np.trace(conf, axis1=1, axis2=2)
-    kappas = {_weights_name(w): _kappas_from_confusions(conf, w) for w in WEIGHTS}
+    kappas = {_weights_name(w): kappas_from_confusions(conf, w) for w in WEIGHTS}
     pair_rows = []
     for p, (a, b) in enumerate(pairs.tolist()):
         n = int(pair_n[p])
@@ -145,10 +145,10 @@ def agreement_report(
         )
 
     # Raters.
-    others = _others_reference(arr)
-    loo = _leave_one_out(arr, others)
-    bias_c, n_c, conf_c = _bias_and_confusion(arr, np.broadcast_to(cons[:, None], arr.shape), categories)
-    bias_o, n_o, _ = _bias_and_confusion(arr, others, categories)
+    others = others_reference(arr)
+    loo = leave_one_out_matrix(arr, others)
+    bias_c, n_c, conf_c = bias_and_confusion(arr, np.broadcast_to(cons[:, None], arr.shape), categories)
+    bias_o, n_o, _ = bias_and_confusion(arr, others, categories)
     raters = [
         {
             "name": names[a],
@@ -174,14 +174,14 @@ def agreement_report(
         "n_items_multi_rated": int((m >= 2).sum()),
         "category_counts": category_counts.tolist(),
         "unused_categories": np.flatnonzero(category_counts == 0).tolist(),
-        "percent_agreement": _stat(_percent_stat(counts)),
+        "percent_agreement": _stat(percent_statistic(counts)),
         "pairs": pair_rows,
         "mean_pairwise_cohen_kappa": {w: _mean_stat(vals, len(pairs)) for w, (vals, _) in kappas.items()},
         "fleiss_kappa": {
-            "complete": _stat(_fleiss_stat(counts, k, "complete", "fleiss")),
-            "available": _stat(_fleiss_stat(counts, k, "available", "fleiss")),
+            "complete": _stat(fleiss_statistic(counts, k, "complete", "fleiss")),
+            "available": _stat(fleiss_statistic(counts, k, "available", "fleiss")),
         },
-        "krippendorff_alpha": {level: _stat(_alpha_stat(counts, level)) for level in LEVELS},
+        "krippendorff_alpha": {level: _stat(alpha_statistic(counts, level)) for level in LEVELS},
         "leave_one_out_agreement": {
             "value": loo.mean,
             "reason": None if loo.mean is not None else NO_OTHER_RATINGS + " (for every rater)",

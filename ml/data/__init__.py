@@ -1,9 +1,11 @@
-"""Data: manifests, frame loading (with a decoded-video cache), transforms, patient-level splits, segmentation
-samples with their joint augmentation, and windows of video frames for the CNN-LSTMs."""
+"""Data: manifests, frame loading (with a decoded-video cache), video files, transforms, patient-level splits,
+segmentation samples with their joint augmentation, windows of video frames for the sequence models (CNN-LSTMs),
+and the prediction / video-label files the CLIs exchange."""
 
 from .clips import ClipSet, build_clip_set, window_starts
-from .dataset import FrameDataset, VideoFrameCache, decode_video, read_image
-from .manifest import NUM_SCORES, ManifestError, ManifestRow, parse_row, read_manifest, write_manifest
+from .dataset import FrameDataset, VideoFrameCache, read_image
+from .manifest import ManifestError, ManifestRow, parse_row, read_manifest, write_manifest
+from .predictions import group_predictions, load_video_labels, read_predictions, write_jsonl
 from .seg_augment import SegAugment
 from .segmentation import (
     SEG_SIZE,
@@ -13,15 +15,17 @@ from .segmentation import (
     mask_score,
     phantom_segmentation_samples,
     restore_original,
+    samples_from_manifest,
 )
 from .splits import patient_kfold, patient_max_scores, patient_train_test_split, rows_for_patients
-from .transforms import LUSAugment, PadInfo, resize_pad, to_grayscale, to_tensor
+from .transforms import LUSAugment, PadInfo, resize_pad, to_grayscale, to_tensor, uint8_to_float
+from .video_io import GrayVideo, decode_video, read_video, write_video
 
 __all__ = [
-    "NUM_SCORES",
     "SEG_SIZE",
     "ClipSet",
     "FrameDataset",
+    "GrayVideo",
     "LUSAugment",
     "ManifestError",
     "ManifestRow",
@@ -32,7 +36,9 @@ __all__ = [
     "balanced_order",
     "build_clip_set",
     "decode_video",
+    "group_predictions",
     "load_samples",
+    "load_video_labels",
     "mask_score",
     "parse_row",
     "patient_kfold",
@@ -41,11 +47,17 @@ __all__ = [
     "phantom_segmentation_samples",
     "read_image",
     "read_manifest",
+    "read_predictions",
+    "read_video",
     "resize_pad",
     "restore_original",
     "rows_for_patients",
+    "samples_from_manifest",
     "to_grayscale",
     "to_tensor",
+    "uint8_to_float",
     "window_starts",
+    "write_jsonl",
     "write_manifest",
+    "write_video",
 ]

@@ -18,6 +18,7 @@ from ml.losses.sequence import IGNORE_INDEX
 
 from .dataset import FrameDataset, VideoFrameCache
 from .manifest import ManifestRow
+from .transforms import uint8_to_float
 
 __all__ = ["ClipSet", "build_clip_set", "window_starts"]
 
@@ -59,6 +60,11 @@ class ClipSet:
                 owners.append(v)
                 indices.append([start + min(s + t, length - 1) for t in range(window)])
         return torch.tensor(owners, dtype=torch.long), torch.tensor(indices, dtype=torch.long)
+
+    def window_inputs(self, indices: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """Model input of windows ``indices (W, T)``: ``(W, T, 1, h, w)`` float in ``[-1, 1]`` on ``device``."""
+        x = uint8_to_float(self.frames.index_select(0, indices.reshape(-1)).to(device))
+        return x.view(*indices.shape, *self.frames.shape[1:])
 
     def window_frame_labels(self, owners: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """``(W, T)`` frame labels of windows, ``IGNORE_INDEX`` on repeated (padding) positions."""

@@ -19,8 +19,9 @@ from torch.utils.data import Dataset
 
 from .manifest import ManifestRow
 from .transforms import LUSAugment, PadInfo, resize_pad, to_grayscale, to_tensor
+from .video_io import decode_video
 
-__all__ = ["FrameDataset", "VideoFrameCache", "decode_video", "read_image"]
+__all__ = ["FrameDataset", "VideoFrameCache", "read_image"]
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -33,43 +34,6 @@ def read_image(path: str | Path) -> np.ndarray:
     if img is None:
         raise FileNotFoundError(f"cannot read image {path}")
     return to_grayscale(img)
-
-
-def decode_video(path: str | Path, size: tuple[int, int] | None = None) -> tuple[np.ndarray, PadInfo | None]:
-    """Decode every frame of a video file.
-
-    Args:
-        path: video file readable by OpenCV (mp4, avi, ...).
-        size: if given, each frame is :func:`resize_pad`-ed to ``(h, w)``.
-
-    Returns:
-        ``((T, h, w) uint8 array, PadInfo or None)``.
-
-    Raises:
-        FileNotFoundError: if the file is missing, cannot be opened or holds no frame.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"video not found: {path}")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise FileNotFoundError(f"cannot open video {path}")
-    frames: list[np.ndarray] = []
-    info: PadInfo | None = None
-    try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            gray = to_grayscale(frame)
-            if size is not None:
-                gray, info = resize_pad(gray, size)
-            frames.append(gray)
-    finally:
-        cap.release()
-    if not frames:
-        raise FileNotFoundError(f"no decodable frame in {path}")
-    return np.stack(frames), info
 
 
 class VideoFrameCache:

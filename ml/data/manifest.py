@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NUM_SCORES", "ManifestError", "ManifestRow", "parse_row", "read_manifest", "write_manifest"]
+from ml.scores import NUM_SCORES
 
-#: Scores are integers 0..NUM_SCORES-1.
-NUM_SCORES = 4
+__all__ = ["ManifestError", "ManifestRow", "parse_row", "read_manifest", "write_manifest"]
+
 _KNOWN = {"image", "video", "video_path", "video_id", "frame", "score", "patient", "annotator"}
 _JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 

@@ -6,7 +6,8 @@
 * :func:`balanced_order` draws batches balanced across patients *and* scores: a score uniformly among the
   scores present, then a patient uniformly among those with frames of that score, then a frame.
 * :func:`restore_original` undoes the letterbox of a model-size map (mask or uncertainty).
-* :func:`phantom_segmentation_samples` gives samples with exact masks from :mod:`ml.phantom`.
+* :func:`phantom_segmentation_samples` gives samples with exact masks from :mod:`ml.phantom`;
+  :func:`samples_from_manifest` the samples of a manifest whose rows name a mask.
 
 A frame's score is the highest marker present (``mask.max() - 1``; -1 for a mask without markers), the
 same rule as the phantom generator's labels.
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 
 from .dataset import read_image
+from .manifest import read_manifest
 from .transforms import PadInfo, resize_pad
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "mask_score",
     "phantom_segmentation_samples",
     "restore_original",
+    "samples_from_manifest",
 ]
 
 #: Model input (H, W): the paper's 260x200 frames.
@@ -171,4 +174,23 @@ def phantom_segmentation_samples(
             for t in range(0, n_frames, frame_step):
                 samples.append(SegmentationSample(image=video.frames[t], mask=video.masks[t], patient=f"p{p}",
                                                   video=f"p{p}_v{v}", frame=t))
+    return samples
+
+
+def samples_from_manifest(path: str | Path) -> list[SegmentationSample]:
+    """Segmentation samples from a manifest whose image rows carry a ``mask`` column (a PNG of class ids;
+    relative paths resolved against the manifest's folder).
+
+    Raises:
+        ValueError: on a row without ``mask`` or a video row (masks need one image per frame).
+    """
+    base = Path(path).resolve().parent
+    samples = []
+    for i, row in enumerate(read_manifest(path), start=1):
+        if row.image is None or "mask" not in row.extra:
+            raise ValueError(f"{path}: row {i} needs an image and a mask column")
+        mask = Path(str(row.extra["mask"]))
+        samples.append(SegmentationSample(image=row.image, mask=mask if mask.is_absolute() else base / mask,
+                                          patient=row.patient, video=row.video,
+                                          frame=int(row.frame if row.frame is not None else row.extra.get("index", 0))))
     return samples

@@ -3,7 +3,8 @@
 * :func:`to_grayscale` -> ``(H, W)`` uint8.
 * :func:`resize_pad` keeps the aspect ratio and zero-pads (centred) to the requested size;
   :class:`PadInfo` maps coordinates between the padded model input and the original frame.
-* :func:`to_tensor` -> ``(1, H, W)`` float32 in ``[-1, 1]`` (0 -> -1, 255 -> 1).
+* :func:`to_tensor` -> ``(1, H, W)`` float32 in ``[-1, 1]`` (0 -> -1, 255 -> 1); :func:`uint8_to_float` the same
+  for uint8 tensors (batches already on the device).
 * :class:`LUSAugment`: random affine (small rotation / translation / scale), horizontal flip,
   brightness / contrast jitter, Gaussian blur and noise, on ``[-1, 1]`` tensors ``(1, H, W)`` or batches
   ``(B, 1, H, W)`` on any device (so it can run on GPU batches); randomness comes from torch's RNG (or a
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LUSAugment", "PadInfo", "resize_pad", "to_grayscale", "to_tensor"]
+__all__ = ["LUSAugment", "PadInfo", "resize_pad", "to_grayscale", "to_tensor", "uint8_to_float"]
 
 
 def to_grayscale(image: np.ndarray) -> np.ndarray:
@@ -104,8 +105,13 @@ def resize_pad(
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """``(H, W)`` or ``(T, H, W)`` uint8 -> float32 tensor ``(1, H, W)`` / ``(T, 1, H, W)`` in ``[-1, 1]``."""
-    t = torch.from_numpy(np.ascontiguousarray(image)).float().div_(127.5).sub_(1.0)
-    return t.unsqueeze(-3)
+    return uint8_to_float(torch.from_numpy(np.ascontiguousarray(image))).unsqueeze(-3)
+
+
+def uint8_to_float(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 frames of any shape -> float32 in ``[-1, 1]`` (0 -> -1, 255 -> 1), on the same device: what every
+    model takes."""
+    return frames.float().div_(127.5).sub_(1.0)
 
 
 class LUSAugment:

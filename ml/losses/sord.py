@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ml.scores import NUM_SCORES
+
 __all__ = ["SORDLoss", "class_positions", "soft_cross_entropy", "sord_soft_labels"]
 
 
@@ -27,7 +29,7 @@ def _check_hyper(num_classes: int, scale: float, zero_offset: float) -> None:
 
 
 def class_positions(
-    num_classes: int = 4,
+    num_classes: int = NUM_SCORES,
     *,
     zero_offset: float = 0.0,
     dtype: torch.dtype = torch.float32,
@@ -45,7 +47,7 @@ def class_positions(
 
 
 def sord_soft_labels(
-    labels: Tensor, num_classes: int = 4, *, scale: float = 1.0, zero_offset: float = 0.0
+    labels: Tensor, num_classes: int = NUM_SCORES, *, scale: float = 1.0, zero_offset: float = 0.0
 ) -> Tensor:
     """Soft ordinal targets for integer ``labels``.
 
@@ -108,7 +110,7 @@ class SORDLoss(nn.Module):
             (forward).
     """
 
-    def __init__(self, num_classes: int = 4, *, scale: float = 1.0, zero_offset: float = 0.0) -> None:
+    def __init__(self, num_classes: int = NUM_SCORES, *, scale: float = 1.0, zero_offset: float = 0.0) -> None:
         super().__init__()
         _check_hyper(num_classes, scale, zero_offset)
         self.num_classes = num_classes

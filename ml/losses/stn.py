@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ml.scores import NUM_SCORES
+
 from .sord import SORDLoss
 
 __all__ = ["DEFAULT_SORD_SCALE", "RegSTNLoss", "RegSTNLossOutput", "consistency_loss", "scale_prior_loss"]
@@ -104,7 +106,7 @@ class RegSTNLoss(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 4,
+        num_classes: int = NUM_SCORES,
         *,
         classification: str = "sord",
         classification_weight: float = 1.0,

@@ -13,6 +13,8 @@ import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
+from ml.scores import NUM_SCORES
+
 __all__ = ["as_label_array", "confusion_matrix", "frame_f1", "video_metrics"]
 
 
@@ -80,7 +82,7 @@ def video_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
     }
 
 
-def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int = 4) -> np.ndarray:
+def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int = NUM_SCORES) -> np.ndarray:
     """``(C, C)`` int64 counts; row = true class, column = predicted class.
 
     Raises:

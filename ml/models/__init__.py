@@ -41,7 +41,6 @@ from torch import nn
 
 from .baselines import FrameCNN, RandomCropCNN, ResNet18Scorer
 from .cnn import DEFAULT_WIDTHS, ClassifierHead, CNNClassifier, CNNTrunk, ConvBlock, validate_frames
-from .cnn_lstm import DastiderCNNLSTM, SequenceScorerOutput, XceptionLSTM, XceptionTrunk, validate_windows
 from .output import FrameScorerOutput
 from .reg_stn import RegSTN, crop_size_for
 from .segmentation import (
@@ -52,6 +51,7 @@ from .segmentation import (
     SMPDeepLabV3Plus,
     SMPUnetPlusPlus,
 )
+from .sequence import DastiderCNNLSTM, SequenceScorerOutput, XceptionLSTM, XceptionTrunk, validate_windows
 from .stn import LocalisationNet, SimilarityTransformHead, crop_boxes, sample_crop, similarity_theta
 from .unet import RoyUNet
 

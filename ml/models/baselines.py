@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ml.scores import NUM_SCORES
+
 from .cnn import DEFAULT_WIDTHS, CNNClassifier, validate_frames
 from .output import FrameScorerOutput
 from .reg_stn import crop_size_for
@@ -31,7 +33,7 @@ class FrameCNN(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 4,
+        num_classes: int = NUM_SCORES,
         *,
         widths: Sequence[int] = DEFAULT_WIDTHS,
         stem_stride: int = 2,
@@ -52,7 +54,7 @@ class ResNet18Scorer(nn.Module):
     Input ``(B, 1, H, W)`` in ``[-1, 1]`` -> :class:`FrameScorerOutput` with ``logits (B, C)``.
     """
 
-    def __init__(self, num_classes: int = 4) -> None:
+    def __init__(self, num_classes: int = NUM_SCORES) -> None:
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes}")
@@ -84,7 +86,7 @@ class RandomCropCNN(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 4,
+        num_classes: int = NUM_SCORES,
         *,
         scale_range: tuple[float, float] = (0.5, 0.75),
         eval_scale: float | None = None,

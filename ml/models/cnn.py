@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ml.scores import NUM_SCORES
+
 __all__ = ["DEFAULT_WIDTHS", "CNNClassifier", "CNNTrunk", "ClassifierHead", "ConvBlock", "validate_frames"]
 
 #: Default channel widths of the six blocks (the paper uses 32, 64, 64, 64, 128, 128).
@@ -169,7 +171,7 @@ class CNNClassifier(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 4,
+        num_classes: int = NUM_SCORES,
         *,
         in_channels: int = 1,
         widths: Sequence[int] = DEFAULT_WIDTHS,

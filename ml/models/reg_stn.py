@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ml.scores import NUM_SCORES
+
 from .cnn import DEFAULT_WIDTHS, CNNClassifier, validate_frames
 from .output import FrameScorerOutput
 from .stn import LocalisationNet, SimilarityTransformHead, sample_crop
@@ -57,7 +59,7 @@ class RegSTN(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 4,
+        num_classes: int = NUM_SCORES,
         *,
         scales: Sequence[float] = (0.5, 0.75),
         learn_scale: bool = True,

@@ -8,5 +8,5 @@ from .models import User
 class PleuraUserAdmin(UserAdmin):
     list_display = ("username", "email", "role", "validation_level", "is_active", "is_staff")
     list_filter = ("role", "validation_level", "is_active", "is_staff")
-    fieldsets = (*UserAdmin.fieldsets, ("Pleura", {"fields": ("role", "validation_level")}))
+    fieldsets = (*(UserAdmin.fieldsets or ()), ("Pleura", {"fields": ("role", "validation_level")}))
     add_fieldsets = (*UserAdmin.add_fieldsets, ("Pleura", {"fields": ("role", "validation_level")}))

@@ -1,4 +1,4 @@
-"""Users and roles, and video assignments (admins only)."""
+"""Users and roles (admins only). Video assignments are the studies app's."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from django.contrib.auth.password_validation import validate_password
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import generics, serializers
 
-from api.permissions import IsAdminRole
-from studies.models import VideoAssignment
-
 from .models import User
+from .permissions import IsAdminRole
+from .services import user_create, user_update
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -21,29 +20,10 @@ class UserSerializer(serializers.ModelSerializer):
                   "password"]
 
     def create(self, validated_data: dict) -> User:
-        password = validated_data.pop("password", None)
-        user = User(**validated_data)
-        if password:
-            user.set_password(password)
-        else:
-            user.set_unusable_password()
-        user.save()
-        return user
+        return user_create(**validated_data)
 
     def update(self, user: User, validated_data: dict) -> User:
-        password = validated_data.pop("password", None)
-        for key, value in validated_data.items():
-            setattr(user, key, value)
-        if password:
-            user.set_password(password)
-        user.save()
-        return user
-
-
-class AssignmentSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = VideoAssignment
-        fields = ["id", "video", "annotator", "created_at"]
+        return user_update(user=user, **validated_data)
 
 
 class UserList(generics.ListCreateAPIView):
@@ -58,17 +38,3 @@ class UserDetail(generics.RetrieveUpdateAPIView):
     permission_classes = [IsAdminRole]
     serializer_class = UserSerializer
     queryset = User.objects.all()
-
-
-class AssignmentList(generics.ListCreateAPIView):
-    permission_classes = [IsAdminRole]
-    serializer_class = AssignmentSerializer
-    queryset = VideoAssignment.objects.order_by("id")
-    filter_backends = [DjangoFilterBackend]
-    filterset_fields = ["video", "annotator"]
-
-
-class AssignmentDetail(generics.RetrieveDestroyAPIView):
-    permission_classes = [IsAdminRole]
-    serializer_class = AssignmentSerializer
-    queryset = VideoAssignment.objects.all()

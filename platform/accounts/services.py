@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 
 from .models import Role, User
@@ -26,5 +28,26 @@ def user_ensure(*, username: str, role: str, validation_level: int, password: st
         user.set_password(password)
     elif created:
         user.set_unusable_password()
+    user.save()
+    return user
+
+
+def user_create(*, username: str, password: str | None = None, **fields: Any) -> User:
+    """A new user; without a password it cannot log in until an admin sets one."""
+    user = User(username=username, **fields)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    return user
+
+
+def user_update(*, user: User, password: str | None = None, **fields: Any) -> User:
+    """Change a user's fields; the password only when given."""
+    for key, value in fields.items():
+        setattr(user, key, value)
+    if password:
+        user.set_password(password)
     user.save()
     return user

@@ -5,6 +5,4 @@ from . import apis
 urlpatterns = [
     path("users/", apis.UserList.as_view(), name="user-list"),
     path("users/<int:pk>/", apis.UserDetail.as_view(), name="user-detail"),
-    path("assignments/", apis.AssignmentList.as_view(), name="assignment-list"),
-    path("assignments/<int:pk>/", apis.AssignmentDetail.as_view(), name="assignment-detail"),
 ]

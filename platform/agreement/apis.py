@@ -54,10 +54,7 @@ class ReportList(APIView):
     def post(self, request: Request) -> Response:
         data = ReportRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            report = agreement_report_request(scope=data.validated_data["scope"], created_by=request.user)
-        except (ValueError, TypeError) as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        report = agreement_report_request(scope=data.validated_data["scope"], created_by=request.user)
         return Response(ReportSerializer(report).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db.models import QuerySet
 
 from annotations.models import Contour, FrameScore, LabelSource, VideoScore
 from modelling.models import FramePrediction, VideoPrediction
+
+if TYPE_CHECKING:
+    from ml.agreement.consensus import Rule as ConsensusRule
 
 KINDS = ("frame", "video", "contour")
 MASK_CHUNK = 64  # frames rasterised at a time: memory stays flat over large scopes
@@ -30,7 +33,7 @@ class Scope:
     annotators: list[int] | None = None
     min_level: int = 1
     model_version: int | None = None
-    consensus: str | None = None  # majority | median | most_expert (default: most_expert)
+    consensus: ConsensusRule | None = None  # majority | median | most_expert (default: most_expert)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -103,13 +106,13 @@ def ratings(scope: Scope, *, labels: QuerySet | None = None) -> Ratings:
     return Ratings(matrix=matrix, items=items, raters=[raters[k] for k in order])
 
 
-def consensus_rule(scope: Scope, raters: Sequence[dict[str, Any]]) -> str:
+def consensus_rule(scope: Scope, raters: Sequence[dict[str, Any]]) -> ConsensusRule:
     """The rule reports use: the scope's own, else the most expert rater's score when the raters carry
     validation levels, else the majority."""
     return scope.consensus or ("most_expert" if any(float(r["level"]) for r in raters) else "majority")
 
 
-def item_consensus(data: Ratings, rule: str) -> np.ndarray:
+def item_consensus(data: Ratings, rule: ConsensusRule) -> np.ndarray:
     """(n_items,) consensus of a ratings matrix by `rule` (ml.agreement.consensus, ties NaN as in
     reports)."""
     from ml.agreement import consensus
@@ -117,7 +120,7 @@ def item_consensus(data: Ratings, rule: str) -> np.ndarray:
     if data.matrix.size == 0:
         return np.full(len(data.items), np.nan)
     levels = [float(r["level"]) for r in data.raters] if rule == "most_expert" else None
-    return consensus(data.matrix, rule, levels=levels, tie="nan")  # type: ignore[arg-type]
+    return consensus(data.matrix, rule, levels=levels, tie="nan")
 
 
 def _mean(values: list[np.ndarray]) -> float | None:
@@ -130,8 +133,8 @@ def contour_agreement(scope: Scope) -> dict[str, Any]:
     """Pairwise Dice and IoU of the annotators' contours per marker class and over the union of
     COVID-19 markers, rasterised at frame resolution. A rater who drew nothing on a frame of the scope
     said "no markers" there (an all-background mask)."""
-    from annotations.geometry import rasterise
     from ml.agreement import pairwise_dice_batch
+    from ml.geometry import rasterise
 
     contours = Contour.objects.filter(source=LabelSource.HUMAN, validation_level__gte=scope.min_level,
                                       **_where(scope, "frame__video"))

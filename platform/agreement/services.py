@@ -11,22 +11,28 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from core.errors import InvalidInput
+from core.queue import enqueue_task
 
 from .models import AgreementReport, ReportStatus
 from .selectors import Scope, consensus_rule, contour_agreement, ratings
 
+#: The agreement tasks of ml/tasks.py, queued by name (the analysis queue: CELERY_TASK_ROUTES' `agreement.*`).
+COMPUTE_REPORT_TASK = "agreement.compute_report"
+REFRESH_STALE_REPORTS_TASK = "agreement.refresh_stale_reports"
 REFRESH_DELAY_S = 30
 REFRESH_KEY = "agreement-refresh-pending"
 
 
 def agreement_report_request(*, scope: dict[str, Any] | None, created_by: User | None = None) -> AgreementReport:
-    """Validate the scope and queue the computation (after commit). Raises ValueError for people."""
-    parsed = Scope.from_dict(scope)
+    """Validate the scope and queue the computation (after commit). Raises InvalidInput for people."""
+    try:
+        parsed = Scope.from_dict(scope)
+    except (ValueError, TypeError) as error:
+        raise InvalidInput(str(error)) from error
     report = AgreementReport.objects.create(scope={k: v for k, v in parsed.__dict__.items() if k != "extra"},
                                             created_by=created_by)
-    from ml.tasks import compute_agreement_report
-
-    transaction.on_commit(lambda: compute_agreement_report.delay(report.pk))
+    transaction.on_commit(lambda: enqueue_task(COMPUTE_REPORT_TASK, report.pk))
     return report
 
 
@@ -65,10 +71,8 @@ def agreement_reports_labels_changed() -> None:
     """Mark reports stale and queue one refresh a little later (many label saves, one refresh)."""
     AgreementReport.objects.filter(status=ReportStatus.READY, stale=False).update(stale=True)
     if cache.add(REFRESH_KEY, True, timeout=REFRESH_DELAY_S):
-        from ml.tasks import refresh_stale_agreement_reports
-
         # robust: a label save never fails because a refresh could not be queued (it is logged)
-        transaction.on_commit(lambda: refresh_stale_agreement_reports.apply_async(countdown=REFRESH_DELAY_S),
+        transaction.on_commit(lambda: enqueue_task(REFRESH_STALE_REPORTS_TASK, countdown=REFRESH_DELAY_S),
                               robust=True)
 
 

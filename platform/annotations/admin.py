@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 from django.contrib import admin
 
 from .models import Contour, FrameScore, ScoreLevel, ScoreScale, SegmentationClass, VideoScore
@@ -21,7 +23,7 @@ class SegmentationClassAdmin(admin.ModelAdmin):
 
 class LabelAdmin(admin.ModelAdmin):
     list_filter = ("source", "validation_level", "annotator")
-    list_select_related = ("annotator",)
+    list_select_related: ClassVar[tuple[str, ...]] = ("annotator",)
     readonly_fields = ("version", "created_at", "updated_at")
 
 

@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import IsAdminRole
 from api.pagination import ById
-from api.permissions import IsAdminRole
 from api.serializers import ErrorSerializer
 from studies.selectors import frames_visible_to, videos_visible_to
 

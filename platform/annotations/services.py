@@ -18,10 +18,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
+from core.errors import Conflict, InvalidInput
+from ml.geometry import polygon_problems
+from ml.scores import MAX_SCORE, is_score
 from studies.models import Frame, Video
 
-from .geometry import polygon_problems
 from .models import Contour, FrameScore, LabelAction, LabelChange, LabelSource, SegmentationClass, VideoScore
+from .signals import scores_changed
 
 BATCH = 2000
 
@@ -72,30 +75,25 @@ def contours_import(*, annotator: User, contours: Iterable[tuple[int, int, Seque
     return len(rows)
 
 
-MAX_SCORE = 3
-
-
 def _scores_changed() -> None:
-    """Agreement reports go stale; one refresh is queued for many changes (debounced)."""
-    from agreement.services import agreement_reports_labels_changed
-
-    agreement_reports_labels_changed()
+    """Tell the apps above (agreement reports go stale); see annotations.signals."""
+    scores_changed.send(sender=FrameScore)
 
 
-class LabelConflict(Exception):
-    """The label changed since the version the write was based on."""
+class LabelConflict(Conflict):
+    """The label changed since the version the write was based on; `current` is its state now."""
 
     def __init__(self, current: list[dict[str, Any]]) -> None:
-        self.current = current
-        super().__init__("the label was changed meanwhile; reload and merge")
+        super().__init__("the label was changed meanwhile; reload and merge", current=current)
 
 
-class LabelValidationError(ValueError):
-    """Field-level problems: {field path: [messages]}."""
+class LabelValidationError(InvalidInput):
+    """Field-level problems: {field path: [messages]}; nothing was written."""
 
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+    errors: dict[str, list[str]]  # always given (ApplicationError's may be None)
+
+    def __init__(self, errors: dict[str, list[str]], *, detail: str = "invalid labels; nothing was written") -> None:
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()), errors=errors, detail=detail)
 
 
 def score_value(label: FrameScore | VideoScore) -> dict[str, Any]:
@@ -116,7 +114,7 @@ def _change(label_type: str, label: Any, *, video_id: int, frame_id: int | None,
 
 
 def _check_score(score: object, field: str, errors: dict[str, list[str]]) -> None:
-    if not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= MAX_SCORE:
+    if not is_score(score):
         errors.setdefault(field, []).append(f"score must be an integer 0–{MAX_SCORE}, got {score!r}")
 
 
@@ -141,7 +139,7 @@ def frame_scores_write(*, user: User, video: Video, items: Sequence[dict[str, An
     if errors:
         raise LabelValidationError(errors)
     existing = {row.frame_id: row for row in FrameScore.objects.select_for_update().filter(
-        annotator=user, frame_id__in=frame_ids)}
+        annotator=user, frame_id__in=frames)}  # (valid items: `frames` holds exactly their frame ids)
     conflicts = []
     for item in items:
         row, base = existing.get(item["frame"]), item.get("version")
@@ -217,12 +215,15 @@ def label_delete(*, user: User, label: FrameScore | VideoScore | Contour, versio
     current = model.objects.select_for_update().filter(pk=label.pk).first()
     if current is None:
         raise LabelConflict([{"id": label.pk, "current": None}])
-    value = contour_value(current) if model is Contour else score_value(current)
+    value = contour_value(current) if isinstance(current, Contour) else score_value(current)
     if version is not None and version != current.version:
         raise LabelConflict([{"id": label.pk, "current": value}])
     label_type = {FrameScore: "frame_score", VideoScore: "video_score", Contour: "contour"}[model]
-    frame_id = getattr(current, "frame_id", None)
-    video_id = current.video_id if model is VideoScore else Frame.objects.get(pk=frame_id).video_id
+    frame_id: int | None
+    if isinstance(current, VideoScore):
+        frame_id, video_id = None, current.video_id
+    else:
+        frame_id, video_id = current.frame_id, Frame.objects.get(pk=current.frame_id).video_id
     LabelChange.objects.create(label_type=label_type, label_id=current.pk, frame_id=frame_id, video_id=video_id,
                                owner_id=current.annotator_id, changed_by=user, action=LabelAction.DELETE,
                                version=current.version, old_value=value)

@@ -11,6 +11,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.errors import ApplicationError, Conflict
+
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(value, dict):
@@ -30,18 +32,14 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def exception_handler(exc: Exception, context: dict) -> Any:
-    """DRF's handler, plus the label write errors: a stale version is 409 with the current state
-    (412 when the client sent If-Match), invalid labels are 400 with field-level errors."""
-    from annotations.services import LabelConflict, LabelValidationError
-
-    if isinstance(exc, LabelConflict):
+    """DRF's handler, plus the application errors services raise (core.errors): each answers its own
+    status with its payload; a conflict is 412 instead of 409 when the client sent If-Match."""
+    if isinstance(exc, ApplicationError):
+        code = exc.status
         request = context.get("request")
-        precondition = request is not None and bool(request.headers.get("If-Match"))
-        return Response({"detail": str(exc), "current": exc.current},
-                        status=status.HTTP_412_PRECONDITION_FAILED if precondition else status.HTTP_409_CONFLICT)
-    if isinstance(exc, LabelValidationError):
-        return Response({"detail": "invalid labels; nothing was written", "errors": exc.errors},
-                        status=status.HTTP_400_BAD_REQUEST)
+        if isinstance(exc, Conflict) and request is not None and request.headers.get("If-Match"):
+            code = status.HTTP_412_PRECONDITION_FAILED
+        return Response(exc.payload(), status=code)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, ValidationError):
         response.data = {"detail": "invalid request; nothing was written", "errors": _flatten(exc.detail)}

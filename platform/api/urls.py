@@ -1,6 +1,7 @@
-"""/api/ routes: each app contributes its endpoints; the schema and Swagger UI describe them all."""
+"""The API's own routes under /api/: token login, the schema and Swagger UI (which describe every app's
+endpoints). The apps' routes are listed in pleura/urls.py, the layer above them all."""
 
-from django.urls import include, path
+from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
@@ -8,11 +9,4 @@ urlpatterns = [
     path("auth/token/", obtain_auth_token, name="auth-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("", include("accounts.urls")),
-    path("", include("studies.urls")),
-    path("", include("annotations.urls")),
-    path("", include("modelling.urls")),
-    path("", include("exchange.urls")),
-    path("", include("agreement.urls")),
-    path("viewer/", include("viewer.api_urls")),
 ]

@@ -6,7 +6,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,7 +16,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotations.services import LabelValidationError
 from api.serializers import ErrorSerializer
 from studies.selectors import is_admin
 
@@ -61,17 +60,14 @@ class ExportApi(APIView):
         OpenApiParameter("format", str, enum=list(FORMATS), required=True),
         OpenApiParameter("background", bool, required=False, description="run as a job even when small"),
     ], responses={**EXPORT_MEDIA, 202: ExportJobSerializer, 400: ErrorSerializer})
-    def get(self, request: Request) -> HttpResponse:
+    def get(self, request: Request) -> HttpResponseBase:
         params = request.query_params.dict()
         fmt = params.pop("format", "")
         background = params.pop("background", "").lower() in ("1", "true", "yes")
         params.pop("cursor", None)
         if fmt not in FORMATS:
             return Response({"detail": f"format must be one of {', '.join(FORMATS)}"}, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            size = export_size(user=request.user, fmt=fmt, params=params)
-        except ValueError as error:
-            return Response({"detail": "bad filter", "errors": error.args[0]}, status=status.HTTP_400_BAD_REQUEST)
+        size = export_size(user=request.user, fmt=fmt, params=params)
         if background or size > stream_limit():
             job = export_job_create(user=request.user, fmt=fmt, params=params)
             return Response(ExportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
@@ -92,7 +88,7 @@ class ExportJobDetail(APIView):
 
 class ExportJobDownload(APIView):
     @extend_schema(responses={**EXPORT_MEDIA, 404: ErrorSerializer, 409: ErrorSerializer})
-    def get(self, request: Request, pk: int) -> HttpResponse:
+    def get(self, request: Request, pk: int) -> HttpResponseBase:
         jobs = ExportJob.objects.all() if is_admin(request.user) else ExportJob.objects.filter(created_by=request.user)
         job = get_object_or_404(jobs, pk=pk)
         if job.status != ExportStatus.SUCCEEDED:
@@ -118,16 +114,9 @@ class ImportApi(APIView):
             with path.open("wb") as handle:
                 for chunk in upload.chunks():
                     handle.write(chunk)
-            try:
-                if fmt == "labelme":
-                    path = _unzip(path, Path(scratch) / "folder")
-                counts = labels_import(user=request.user, fmt=fmt, path=path)
-            except FormatError as error:
-                return Response({"detail": str(error), "errors": {where: [what] for where, what in error.problems}},
-                                status=status.HTTP_400_BAD_REQUEST)
-            except LabelValidationError as error:
-                return Response({"detail": "invalid labels; nothing was imported", "errors": error.errors},
-                                status=status.HTTP_400_BAD_REQUEST)
+            if fmt == "labelme":
+                path = _unzip(path, Path(scratch) / "folder")
+            counts = labels_import(user=request.user, fmt=fmt, path=path)
         return Response(counts, status=status.HTTP_201_CREATED)
 
 

@@ -7,7 +7,7 @@ stays flat however many labels are exported.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
@@ -15,8 +15,10 @@ from django.db.models import QuerySet
 from accounts.models import User
 from annotations.filters import ContourFilter, FrameScoreFilter, VideoScoreFilter
 from annotations.models import Contour, FrameScore, VideoScore
-from annotations.selectors import labels_visible_to
+from annotations.selectors import LabelModel, labels_visible_to
 from studies.selectors import frames_visible_to
+
+from .formats import FrameRef, LabelRow
 
 LABEL_TYPES = ("frame_score", "video_score", "contour")
 CHUNK = 5000
@@ -42,7 +44,7 @@ FIELDS = {
     "contour": {**COMMON, **_video_fields("frame__video"), "frame_id": "frame_id", "frame_index": "frame__index",
                 "segmentation_class": "segmentation_class__index", "vertices": "vertices"},
 }
-MODELS = {"frame_score": (FrameScore, FrameScoreFilter), "video_score": (VideoScore, VideoScoreFilter),
+MODELS: dict[str, tuple[LabelModel, Any]] = {"frame_score": (FrameScore, FrameScoreFilter), "video_score": (VideoScore, VideoScoreFilter),
           "contour": (Contour, ContourFilter)}
 EMPTY = {"frame_id": None, "frame_index": None, "score": None, "segmentation_class": None, "vertices": None}
 
@@ -57,7 +59,7 @@ def filtered_labels(user: User, label_type: str, params: Mapping[str, Any]) -> Q
 
 
 def label_rows(user: User, params: Mapping[str, Any], label_types: tuple[str, ...] = LABEL_TYPES, *,
-               by_frame: bool = False) -> Iterator[dict]:
+               by_frame: bool = False) -> Iterator[LabelRow]:
     """One dict per label (the export row): frame scores, then video scores, then contours, by id
     (or by frame then id, for the per-frame formats)."""
     for label_type in label_types:
@@ -70,10 +72,10 @@ def label_rows(user: User, params: Mapping[str, Any], label_types: tuple[str, ..
             row["label_type"] = label_type
             row["created_at"] = row["created_at"].isoformat()
             row["updated_at"] = row["updated_at"].isoformat()
-            yield row
+            yield cast(LabelRow, row)  # built from FIELDS (every LabelRow key) and EMPTY
 
 
-def frame_refs(user: User, frame_ids: list[int]) -> Iterator[dict]:
+def frame_refs(user: User, frame_ids: list[int]) -> Iterator[FrameRef]:
     """Frames (for COCO/LabelMe/ZIP exports) with their local image path, ordered by id."""
     rows = frames_visible_to(user).filter(id__in=frame_ids).order_by("id").values_list(
         "id", "video_id", "index", "video__width", "video__height", "video__exam__patient__code", "image")

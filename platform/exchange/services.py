@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.core.files import File
@@ -23,13 +23,20 @@ from annotations.services import (
     frame_scores_write,
     video_score_write,
 )
+from core.errors import InvalidInput
+from core.queue import enqueue_task
 from studies.models import Frame
 from studies.selectors import frames_visible_to, is_admin, videos_visible_to
 
 from . import pg_export
 from .formats import (
     DEFAULT_CLASS_NAMES,
+    ContourRecord,
     FormatError,
+    FrameKey,
+    FrameRef,
+    LabelRow,
+    ScoreRecord,
     read_coco,
     read_labelme_folder,
     read_score_csv,
@@ -42,6 +49,9 @@ from .formats import (
 )
 from .models import ExportJob, ExportStatus
 from .selectors import LABEL_TYPES, frame_refs, label_count, label_rows, labelled_frame_ids
+
+#: The export task of exchange/tasks.py, queued by name (the analysis queue: `exchange.*`).
+RUN_EXPORT_TASK = "exchange.run_export"
 
 
 def stream_limit() -> int:
@@ -67,7 +77,7 @@ FORMATS = {
 }
 
 
-def _by_frame(frames: Iterable[dict], labels: Iterable[dict]) -> Iterator[tuple[dict, list[dict]]]:
+def _by_frame(frames: Iterable[FrameRef], labels: Iterable[LabelRow]) -> Iterator[tuple[FrameRef, list[LabelRow]]]:
     """Merge-join frames and labels, both sorted by frame id."""
     groups = itertools.groupby(labels, key=lambda row: row["frame_id"])
     current = next(groups, None)
@@ -106,23 +116,25 @@ def export_stream(*, user: User, fmt: str, params: Mapping[str, Any]) -> Iterato
         class_names=DEFAULT_CLASS_NAMES)
 
 
-def _group(rows: list[dict], key: str) -> dict[str, list[dict]]:
-    grouped: dict[str, list[dict]] = defaultdict(list)
+def _group(rows: list[LabelRow], key: Literal["annotator"]) -> dict[str, list[LabelRow]]:
+    grouped: dict[str, list[LabelRow]] = defaultdict(list)
     for row in rows:
         grouped[row[key]].append(row)
     return dict(grouped)
 
 
 def export_size(*, user: User, fmt: str, params: Mapping[str, Any]) -> int:
+    """How many labels the export holds; InvalidInput ("bad filter", field errors) for bad filters."""
     spec = FORMATS[fmt]
-    return label_count(user, params, spec.label_types)
+    try:
+        return label_count(user, params, spec.label_types)
+    except ValueError as error:
+        raise InvalidInput("bad filter", errors=error.args[0]) from error
 
 
 def export_job_create(*, user: User, fmt: str, params: Mapping[str, Any]) -> ExportJob:
     job = ExportJob.objects.create(format=fmt, filters=dict(params), created_by=user)
-    from .tasks import run_export
-
-    transaction.on_commit(lambda: run_export.delay(job.pk))
+    transaction.on_commit(lambda: enqueue_task(RUN_EXPORT_TASK, job.pk))
     return job
 
 
@@ -147,13 +159,22 @@ def export_job_run(*, job_id: int) -> ExportJob:
 IMPORT_FORMATS = ("labelme", "coco", "csv")
 
 
-@transaction.atomic
 def labels_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
     """Import labels from a LabelMe folder, a COCO file or a score CSV: all or nothing.
 
     Annotators named in the file must exist; only admins may import labels of other people (others'
     files are imported as their own). Raises FormatError or LabelValidationError.
     """
+    try:
+        return _records_import(user=user, fmt=fmt, path=path)
+    except LabelValidationError as error:
+        raise LabelValidationError(error.errors, detail="invalid labels; nothing was imported") from error
+
+
+@transaction.atomic
+def _records_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
+    contours: list[ContourRecord]
+    scores: list[ScoreRecord]
     if fmt == "labelme":
         records = read_labelme_folder(path)
         contours, scores = list(records), []
@@ -162,14 +183,15 @@ def labels_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
         contours, scores = list(parsed), list(parsed.scores)
     else:
         contours, scores = [], read_score_csv(path)
-    users = _annotators(user, [r.annotator for r in [*contours, *scores]])
-    frames = _frames(user, [r.frame for r in [*contours, *scores] if r.frame is not None])
+    labels: list[ContourRecord | ScoreRecord] = [*contours, *scores]
+    users = _annotators(user, [r.annotator for r in labels])
+    frames = _frames(user, [r.frame for r in labels if r.frame is not None])
     counts = {"frame_scores": 0, "video_scores": 0, "contours": 0}
     per_video: dict[tuple[User, Any], list[dict]] = defaultdict(list)
     for position, record in enumerate(scores):
         owner = users[record.annotator]
         if record.frame is None:
-            video = videos_visible_to(user).filter(pk=record.video_id).first()
+            video = None if record.video_id is None else videos_visible_to(user).filter(pk=record.video_id).first()
             if video is None:
                 raise LabelValidationError({f"scores[{position}]": [f"unknown video {record.video_id}"]})
             video_score_write(user=owner, video=video, score=record.score)
@@ -180,9 +202,9 @@ def labels_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
     for (owner, video), items in per_video.items():
         counts["frame_scores"] += len(frame_scores_write(user=owner, video=video, items=items))
     per_frame: dict[tuple[User, Frame], list[dict]] = defaultdict(list)
-    for record in contours:
-        per_frame[(users[record.annotator], frames[_key(record.frame)])].append(
-            {"segmentation_class": record.class_id, "vertices": record.vertices})
+    for contour in contours:
+        per_frame[(users[contour.annotator], frames[_key(contour.frame)])].append(
+            {"segmentation_class": contour.class_id, "vertices": contour.vertices})
     for (owner, frame), new in per_frame.items():
         current = list(Contour.objects.filter(frame=frame, annotator=owner).select_related("segmentation_class"))
         frame_contours_write(user=owner, frame=frame, base=[{"id": c.pk, "version": c.version} for c in current],
@@ -192,7 +214,7 @@ def labels_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
     return counts
 
 
-def _key(frame: Any) -> tuple:
+def _key(frame: FrameKey) -> tuple[int, ...]:
     """A FrameKey (frame id, or (video id, frame index)) as a dict key."""
     return (frame,) if isinstance(frame, int) else tuple(frame)
 
@@ -201,24 +223,24 @@ def _annotators(user: User, names: list[str | None]) -> dict[str | None, User]:
     wanted = {name for name in names if name}
     if not is_admin(user):
         return {name: user for name in [*wanted, None]}
-    found = {u.username: u for u in User.objects.filter(username__in=wanted)}
+    found: dict[str | None, User] = {u.username: u for u in User.objects.filter(username__in=wanted)}
     missing = sorted(wanted - set(found))
     if missing:
         raise LabelValidationError({"annotator": [f"unknown user(s): {', '.join(missing)}"]})
     return {**found, None: user}
 
 
-def _frames(user: User, keys: list[Any]) -> dict[tuple, Frame]:
+def _frames(user: User, keys: list[FrameKey]) -> dict[tuple[int, ...], Frame]:
     """The visible frames the keys name; unknown or hidden frames are one validation error."""
-    frames: dict[tuple, Frame] = {}
+    frames: dict[tuple[int, ...], Frame] = {}
     visible = frames_visible_to(user)
     for frame in visible.select_related("video").filter(id__in={k for k in keys if isinstance(k, int)}):
         frames[(frame.pk,)] = frame
     pairs = {tuple(k) for k in keys if not isinstance(k, int)}
     for video_id, index in pairs:
-        frame = visible.select_related("video").filter(video_id=video_id, index=index).first()
-        if frame is not None:
-            frames[(video_id, index)] = frame
+        match = visible.select_related("video").filter(video_id=video_id, index=index).first()
+        if match is not None:
+            frames[(video_id, index)] = match
     missing = sorted({_key(k) for k in keys} - set(frames))
     if missing:
         raise LabelValidationError({"frame": [f"unknown frame(s): {', '.join(map(str, missing[:20]))}"]})

@@ -1,7 +1,11 @@
+from typing import Any, cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from accounts.models import User
 
 from .models import (
     FramePrediction,
@@ -37,7 +41,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
         for version in queryset:
             try:
-                model_version_activate(version=version, by=request.user)
+                model_version_activate(version=version, by=cast(User, request.user))  # admin: a staff user
                 self.message_user(request, f"{version} is now active.")
             except ValueError as error:
                 self.message_user(request, str(error), level=messages.ERROR)
@@ -46,7 +50,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def roll_back(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
         for kind in sorted(set(queryset.values_list("kind", flat=True))):
             try:
-                version = model_version_rollback(kind=kind, by=request.user)
+                version = model_version_rollback(kind=kind, by=cast(User, request.user))  # admin: a staff user
                 self.message_user(request, f"{kind} rolled back to {version}.")
             except ValueError as error:
                 self.message_user(request, str(error), level=messages.ERROR)
@@ -76,8 +80,9 @@ class TrainingJobForm(forms.ModelForm):
             "data_selection": 'e.g. {"min_level": 1, "consensus": "majority", "label_kind": "frame"}',
         }
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns (its stub says it may be None)
         try:
             training_job_validate(kind=data.get("kind", ""), parameters=data.get("parameters") or {},
                                   data_selection=data.get("data_selection") or {})
@@ -116,7 +121,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         job = training_job_submit(kind=obj.kind, parameters=obj.parameters, data_selection=obj.data_selection,
-                                  created_by=request.user)
+                                  created_by=cast(User, request.user))  # admin: a staff user
         obj.pk = job.pk
         obj.refresh_from_db()
 
@@ -125,7 +130,8 @@ class TrainingJobAdmin(admin.ModelAdmin):
         for job in queryset:
             try:
                 new = training_job_submit(kind=job.kind, parameters=job.parameters,
-                                          data_selection=job.data_selection, created_by=request.user)
+                                          data_selection=job.data_selection,
+                                          created_by=cast(User, request.user))  # admin: a staff user
                 self.message_user(request, f"Queued job {new.pk} (retrain of job {job.pk}).")
             except JobSubmissionError as error:
                 self.message_user(request, f"Job {job.pk}: {error}", level=messages.ERROR)

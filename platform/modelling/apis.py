@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import django_filters
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
@@ -15,10 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import IsAdminRole
 from annotations.selectors import model_output_visible_to
 from api.pagination import ById
-from api.permissions import IsAdminRole
 from api.serializers import ErrorSerializer
+from ml.uncertainty import UNCERTAINTY_PNG_MAX
 from studies.frame_urls import frame_image_url
 from studies.selectors import videos_visible_to
 
@@ -33,7 +34,6 @@ from .models import (
 )
 from .selectors import model_activations_recent
 from .services import (
-    JobSubmissionError,
     model_version_activate,
     model_version_rollback,
     prediction_run,
@@ -99,10 +99,7 @@ class TrainingJobListApi(APIView):
     def post(self, request: Request) -> Response:
         data = TrainingJobCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            job = training_job_submit(**data.validated_data, created_by=request.user)
-        except JobSubmissionError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        job = training_job_submit(**data.validated_data, created_by=request.user)
         return Response(TrainingJobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
@@ -137,10 +134,7 @@ class ModelVersionActivateApi(APIView):
     @extend_schema(request=None, responses={200: ModelVersionSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
     def post(self, request: Request, version_id: int) -> Response:
         version = get_object_or_404(ModelVersion, pk=version_id)
-        try:
-            version = model_version_activate(version=version, by=request.user)
-        except ValueError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        version = model_version_activate(version=version, by=request.user)
         return Response(ModelVersionSerializer(version).data)
 
 
@@ -151,10 +145,7 @@ class ModelVersionRollbackApi(APIView):
     def post(self, request: Request) -> Response:
         data = RollbackSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            version = model_version_rollback(kind=data.validated_data["kind"], by=request.user)
-        except ValueError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        version = model_version_rollback(kind=data.validated_data["kind"], by=request.user)
         return Response(ModelVersionSerializer(version).data)
 
 
@@ -176,14 +167,11 @@ class PredictionRunApi(APIView):
     def post(self, request: Request) -> Response:
         data = PredictionRunSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            task_id = prediction_run(**data.validated_data)
-        except ValueError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        task_id = prediction_run(**data.validated_data)
         return Response({"task_id": task_id}, status=status.HTTP_202_ACCEPTED)
 
 
-_MODEL_KIND_HELP = "Kind of the model version that made it: frame_scorer, aggregator, segmentation or cnn_lstm."
+_MODEL_KIND_HELP = "Kind of the model version that made it: frame_scorer, aggregator, segmentation or sequence."
 
 
 class FramePredictionSerializer(serializers.ModelSerializer):
@@ -201,10 +189,6 @@ class VideoPredictionSerializer(serializers.ModelSerializer):
     class Meta:
         model = VideoPrediction
         fields = ["id", "video", "model_version", "model_kind", "probabilities", "score", "created_at"]
-
-
-#: Uncertainty PNGs hold round(255 * std / this) (ml.train_segmentation.UNCERTAINTY_PNG_MAX).
-UNCERTAINTY_PNG_MAX = 0.5
 
 
 class SegmentationPredictionSerializer(serializers.ModelSerializer):
@@ -232,10 +216,12 @@ class SegmentationPredictionSerializer(serializers.ModelSerializer):
         return reverse("segmentation-uncertainty", args=[prediction.pk]) if prediction.uncertainty else None
 
     def get_mask_url(self, prediction: SegmentationPrediction) -> str | None:
-        return frame_image_url(prediction.mask.name) if prediction.mask else None
+        name = prediction.mask.name  # (a FieldFile is true when it has a name)
+        return frame_image_url(name) if name else None
 
     def get_uncertainty_url(self, prediction: SegmentationPrediction) -> str | None:
-        return frame_image_url(prediction.uncertainty.name) if prediction.uncertainty else None
+        name = prediction.uncertainty.name
+        return frame_image_url(name) if name else None
 
     def get_uncertainty_max(self, prediction: SegmentationPrediction) -> float:
         return UNCERTAINTY_PNG_MAX
@@ -247,7 +233,10 @@ class PredictionFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(field_name="model_version__kind", choices=ModelKind.choices)
 
 
-def _prediction_filter(model: type, video: str) -> type[django_filters.FilterSet]:
+PredictionModel = type[FramePrediction] | type[VideoPrediction] | type[SegmentationPrediction]
+
+
+def _prediction_filter(model: PredictionModel, video: str) -> type[django_filters.FilterSet]:
     attrs = {
         "video": django_filters.NumberFilter(field_name=f"{video}_id"),
         "patient": django_filters.NumberFilter(field_name=f"{video}__exam__patient_id"),
@@ -266,7 +255,7 @@ class _PredictionList(generics.ListAPIView):
 
     pagination_class = ById
     filter_backends = [DjangoFilterBackend]
-    model: type
+    model: PredictionModel
     video_path: str
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -306,7 +295,7 @@ class SegmentationImageApi(APIView):
     field = "mask"
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY, 403: ErrorSerializer, 404: ErrorSerializer})
-    def get(self, request: Request, pk: int) -> HttpResponse:
+    def get(self, request: Request, pk: int) -> HttpResponseBase:
         if not model_output_visible_to(request.user):
             raise PermissionDenied("Model output is hidden from annotators in this project.")
         visible = SegmentationPrediction.objects.filter(frame__video_id__in=videos_visible_to(request.user).values("id"))

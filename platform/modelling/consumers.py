@@ -47,8 +47,9 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
-        if getattr(self, "poller", None):
-            self.poller.cancel()
+        poller = getattr(self, "poller", None)  # unset when the connection was refused
+        if poller:
+            poller.cancel()
 
     async def job_update(self, event: dict) -> None:
         await self._send(event["job"])

@@ -14,7 +14,7 @@ class ModelKind(models.TextChoices):
     FRAME_SCORER = "frame_scorer", "Frame scorer (Reg-STN)"
     AGGREGATOR = "aggregator", "Video aggregator (uninorm)"
     SEGMENTATION = "segmentation", "Segmentation ensemble"
-    CNN_LSTM = "cnn_lstm", "CNN-LSTM video model"
+    SEQUENCE = "sequence", "Sequence (CNN-LSTM) video model"
 
 
 class ModelVersion(models.Model):

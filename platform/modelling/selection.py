@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-CONSENSUS_RULES = ("majority", "median", "most_expert")
+if TYPE_CHECKING:
+    from ml.agreement.consensus import Rule as ConsensusRule
+
+CONSENSUS_RULES: tuple[ConsensusRule, ...] = ("majority", "median", "most_expert")
 LABEL_KINDS = ("frame", "video")
 
 
@@ -24,7 +27,7 @@ class DataSelection:
 
     annotators: list[int] | None = None
     min_level: int = 1
-    consensus: str = "majority"
+    consensus: ConsensusRule = "majority"  # checked in __post_init__ (from_dict takes any JSON)
     min_agree: int = 1
     patients: list[int] | None = None
     sites: list[int] | None = None

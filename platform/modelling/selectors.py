@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.core.files.storage import default_storage
@@ -14,7 +16,7 @@ from annotations.models import Contour, FrameScore, LabelSource, VideoScore
 from ml.agreement import at_least_agree, consensus, consensus_mask
 from studies.models import Frame, Video
 
-from .models import ModelActivation, ModelKind, ModelVersion
+from .models import FramePrediction, JobStatus, ModelActivation, ModelKind, ModelVersion, TrainingJob
 from .selection import DataSelection
 
 
@@ -85,7 +87,7 @@ def labelled_frames(selection: DataSelection) -> LabelledFrames:
     score_of = dict(zip(item_ids.tolist(), scores.tolist(), strict=True))
     frames = Frame.objects.filter(**({"id__in": item_ids.tolist()} if model is FrameScore
                                      else {"video_id__in": item_ids.tolist()}))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for frame_id, video_id, index, image, patient_id in frames.order_by("video_id", "index").values_list(
             "id", "video_id", "index", "image", "video__exam__patient_id").iterator(chunk_size=5000):
         if index % selection.frame_step:
@@ -117,13 +119,13 @@ class ContouredFrames:
 def contoured_frames(selection: DataSelection) -> ContouredFrames:
     """Frames contoured by the selected annotators, each with one class-id mask at frame resolution.
 
-    Each annotator's polygons are rasterised (``annotations.geometry.rasterise``); a frame drawn by one
+    Each annotator's polygons are rasterised (``ml.geometry.rasterise``); a frame drawn by one
     annotator takes that mask, one drawn by several the consensus of the selection: the most expert
     annotator's mask for ``most_expert``, else the pixel-wise majority vote of ``ml.agreement`` (ties and,
     with ``min_agree`` > 1, pixels with fewer votes are background). Frames drawn by fewer than
     ``min_agree`` annotators are left out.
     """
-    from annotations.geometry import rasterise
+    from ml.geometry import rasterise
 
     contours = _labels(Contour, selection).order_by("frame_id", "id").values_list(
         "id", "frame_id", "annotator_id", "validation_level", "segmentation_class__index", "vertices")
@@ -204,3 +206,21 @@ def videos_for_scope(*, video_ids: list[int] | None = None, patient_id: int | No
     if patient_id is not None:
         videos = videos.filter(exam__patient_id=patient_id)
     return list(videos.order_by("id").values_list("id", flat=True))
+
+
+def job_is_cancelled(job_id: int) -> bool:
+    """Whether someone cancelled the job (a running worker polls this to stop cooperatively)."""
+    return TrainingJob.objects.filter(pk=job_id, status=JobStatus.CANCELLED).exists()
+
+
+def videos_with_frame_predictions(version: ModelVersion, video_ids: Sequence[int]) -> set[int]:
+    """Those of `video_ids` that `version` already scored."""
+    return set(FramePrediction.objects.filter(model_version=version, frame__video_id__in=list(video_ids))
+               .values_list("frame__video_id", flat=True).distinct())
+
+
+def frame_prediction_rows(version: ModelVersion, video_ids: Sequence[int]) -> list[dict]:
+    """`version`'s frame predictions of videos as {video, frame, probs} rows (the aggregator's input)."""
+    return [{"video": str(v), "frame": i, "probs": p} for v, i, p in FramePrediction.objects.filter(
+        model_version=version, frame__video_id__in=list(video_ids)).values_list(
+        "frame__video_id", "frame__index", "probabilities").iterator(chunk_size=5000)]

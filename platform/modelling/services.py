@@ -9,13 +9,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from core.errors import InvalidInput
+from core.queue import enqueue_task, task_revoke
+from ml.scores import SCORES
 
 from .models import (
     FramePrediction,
@@ -36,31 +39,33 @@ from .selectors import (
     video_consensus_labels,
 )
 
+if TYPE_CHECKING:  # ml.training imports torch: at run time only where a job needs it
+    from ml.training import SequenceTrainConfig, TrainConfig
+
 logger = logging.getLogger(__name__)
-AVAILABLE_KINDS = (ModelKind.FRAME_SCORER, ModelKind.AGGREGATOR, ModelKind.SEGMENTATION, ModelKind.CNN_LSTM)
-PREDICTING_KINDS = (ModelKind.FRAME_SCORER, ModelKind.SEGMENTATION, ModelKind.CNN_LSTM)  # score videos when active
+#: The Celery tasks of ml/tasks.py, queued by name (the gpu queue: CELERY_TASK_ROUTES' `ml.*`).
+TRAIN_MODEL_TASK = "ml.train_model"
+PREDICT_VIDEOS_TASK = "ml.predict_videos"
+PREDICTING_KINDS = (ModelKind.FRAME_SCORER, ModelKind.SEGMENTATION, ModelKind.SEQUENCE)  # score videos when active
 LOG_TAIL_CHARS = 8000
-NUM_SCORES = 4
 JOB_OPTIONS = {"activate": bool}  # job parameters beyond the model's training config
 
 
-def training_config_class(kind: str) -> type:
+def training_config_class(kind: str) -> type[TrainConfig]:
     """The ml training configuration a job of `kind` takes as parameters (its defaults fill the form)."""
-    from ml.train import AggregatorTrainConfig, FrameTrainConfig
-    from ml.train_segmentation import SegTrainConfig
-    from ml.train_video import VideoTrainConfig
+    from ml.training import AggregatorTrainConfig, FrameTrainConfig, SegTrainConfig, SequenceTrainConfig
 
     return {ModelKind.FRAME_SCORER: FrameTrainConfig, ModelKind.AGGREGATOR: AggregatorTrainConfig,
-            ModelKind.SEGMENTATION: SegTrainConfig, ModelKind.CNN_LSTM: VideoTrainConfig}[ModelKind(kind)]
+            ModelKind.SEGMENTATION: SegTrainConfig, ModelKind.SEQUENCE: SequenceTrainConfig}[ModelKind(kind)]
 
 
-class JobSubmissionError(ValueError):
+class JobSubmissionError(InvalidInput):
     """A training job that cannot run; the message says why, for the person who asked."""
 
 
 def _validate_parameters(kind: str, parameters: dict[str, Any]) -> dict[str, Any]:
     config_class = training_config_class(kind)
-    known = set(config_class.__dataclass_fields__)
+    known = set(config_class().to_dict())  # the dataclass's field names (the defaults are valid)
     unknown = set(parameters) - known - set(JOB_OPTIONS)
     if unknown:
         raise JobSubmissionError(f"unknown parameter(s) for {kind}: {', '.join(sorted(unknown))}; "
@@ -83,7 +88,8 @@ def _validate_data(kind: str, selection: DataSelection, parameters: dict[str, An
         if not any(contoured.class_counts.values()):
             raise JobSubmissionError("the selected contours hold no marker")
         return
-    if kind == ModelKind.CNN_LSTM and not training_config_class(kind).from_dict(parameters).per_frame:
+    if kind == ModelKind.SEQUENCE and not cast("SequenceTrainConfig",
+                                                training_config_class(kind).from_dict(parameters)).per_frame:
         labels = video_consensus_labels(selection)
         if len(set(labels.values())) < 2:
             raise JobSubmissionError("no eligible labels: the video model needs labelled videos of at least two "
@@ -103,7 +109,7 @@ def _validate_data(kind: str, selection: DataSelection, parameters: dict[str, An
     counts = labelled_frames(selection).class_counts
     if not counts or sum(counts.values()) == 0:
         raise JobSubmissionError("no eligible labels: no frame matches this data selection")
-    missing = [score for score in range(NUM_SCORES) if counts.get(score, 0) == 0]
+    missing = [score for score in SCORES if counts.get(score, 0) == 0]
     if missing:
         raise JobSubmissionError(f"score(s) {', '.join(map(str, missing))} have no labels in this selection; "
                                  f"every score 0–3 needs examples")
@@ -114,8 +120,6 @@ def training_job_validate(*, kind: str, parameters: dict[str, Any] | None = None
     """Everything submission checks, without queueing: (normalised parameters, selection)."""
     if kind not in ModelKind.values:
         raise JobSubmissionError(f"unknown model kind {kind!r}; expected one of {', '.join(ModelKind.values)}")
-    if kind not in AVAILABLE_KINDS:
-        raise JobSubmissionError(f"training {kind} models is not available yet")
     if not isinstance(parameters or {}, dict) or not isinstance(data_selection or {}, dict):
         raise JobSubmissionError("parameters and data_selection must be JSON objects")
     parameters = _validate_parameters(kind, dict(parameters or {}))
@@ -136,9 +140,7 @@ def training_job_submit(*, kind: str, parameters: dict[str, Any] | None = None,
     job = TrainingJob.objects.create(kind=kind, parameters=parameters, data_selection=selection.to_dict(),
                                      created_by=created_by, status=JobStatus.QUEUED,
                                      progress={"history": []})
-    if enqueue is None:
-        from ml.tasks import enqueue_training as enqueue
-    transaction.on_commit(lambda: enqueue(job.pk))
+    transaction.on_commit(lambda: (enqueue or training_enqueue)(job.pk))
     return job
 
 
@@ -148,9 +150,7 @@ def training_job_cancel(*, job: TrainingJob) -> TrainingJob:
         status=JobStatus.CANCELLED, finished_at=timezone.now())
     job.refresh_from_db()
     if updated and job.task_id:
-        from pleura.celery import app
-
-        app.control.revoke(job.task_id)
+        task_revoke(job.task_id)
     return job
 
 
@@ -170,7 +170,7 @@ def training_job_start(*, job_id: int, task_id: str, worker_host: str, device: s
 
 def training_job_progress(*, job: TrainingJob, progress: dict[str, Any], log_line: str = "") -> bool:
     """Store progress; returns False when the job was cancelled meanwhile (the worker should stop)."""
-    fields = {"progress": progress}
+    fields: dict[str, Any] = {"progress": progress}
     if log_line:
         job.log_tail = (job.log_tail + log_line.rstrip() + "\n")[-LOG_TAIL_CHARS:]
         fields["log_tail"] = job.log_tail
@@ -205,10 +205,13 @@ def model_version_create(*, kind: str, name: str, weights: Path, config: dict, m
 
 
 def _verify_weights(version: ModelVersion) -> None:
-    """Load the weights and build the model; raises ValueError when the file is unusable."""
+    """Load the weights and build the model; raises InvalidInput when the file is unusable."""
     from .weights import load_version
 
-    load_version(version)
+    try:
+        load_version(version)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from error
 
 
 @transaction.atomic
@@ -231,11 +234,12 @@ def model_version_rollback(*, kind: str, by: User | None = None) -> ModelVersion
     """Re-activate the version that was active before the current one."""
     last = ModelActivation.objects.filter(kind=kind, version__is_active=True).first()
     if last is None or last.previous is None:
-        raise ValueError(f"no earlier {kind} version to roll back to")
+        raise InvalidInput(f"no earlier {kind} version to roll back to")
     return model_version_activate(version=last.previous, by=by, rollback=True)
 
 
-def _delete_files(names: list[str]) -> None:
+def stored_files_delete(names: list[str]) -> None:
+    """Delete media files by storage name; a missing or undeletable one is logged, not raised."""
     from django.core.files.storage import default_storage
 
     for name in names:
@@ -270,9 +274,9 @@ def segmentations_replace(*, model_version: ModelVersion, video_ids: Sequence[in
             old_files = [name for pair in old.values_list("mask", "uncertainty") for name in pair if name]
             old.delete()
             SegmentationPrediction.objects.bulk_create(rows, batch_size=2000)
-            transaction.on_commit(lambda: _delete_files(old_files))
+            transaction.on_commit(lambda: stored_files_delete(old_files))
     except Exception:
-        _delete_files(new_files)
+        stored_files_delete(new_files)
         raise
     return len(rows)
 
@@ -294,23 +298,35 @@ def prediction_run(*, video_ids: list[int] | None = None, patient_id: int | None
     from studies.models import Patient, Video
 
     if not any(active_version(kind) is not None for kind in PREDICTING_KINDS):
-        raise ValueError("no active frame scorer, segmentation or CNN-LSTM model: train or activate one first")
+        raise InvalidInput("no active frame scorer, segmentation or CNN-LSTM model: train or activate one first")
     if video_ids is not None:
         missing = set(video_ids) - set(Video.objects.filter(id__in=video_ids).values_list("id", flat=True))
         if missing:
-            raise ValueError(f"unknown video id(s): {', '.join(map(str, sorted(missing)))}")
+            raise InvalidInput(f"unknown video id(s): {', '.join(map(str, sorted(missing)))}")
     if patient_id is not None and not Patient.objects.filter(pk=patient_id).exists():
-        raise ValueError(f"unknown patient id {patient_id}")
-    from ml.tasks import enqueue_prediction
-
-    return enqueue_prediction(video_ids=video_ids, patient_id=patient_id)
+        raise InvalidInput(f"unknown patient id {patient_id}")
+    return prediction_enqueue(video_ids=video_ids, patient_id=patient_id)
 
 
 def videos_score_if_model_active(video_ids: list[int]) -> bool:
     """Queue scoring of new videos when a model that scores videos is active (called after ingestion commits)."""
     if not video_ids or not any(active_version(kind) is not None for kind in PREDICTING_KINDS):
         return False
-    from ml.tasks import enqueue_prediction
-
-    enqueue_prediction(video_ids=video_ids)
+    prediction_enqueue(video_ids=video_ids)
     return True
+
+
+def training_enqueue(job_id: int) -> str:
+    """Queue the job's training on the gpu queue and record the task id (cancel revokes it)."""
+    task_id = enqueue_task(TRAIN_MODEL_TASK, job_id)
+    TrainingJob.objects.filter(pk=job_id).update(task_id=task_id)
+    return task_id
+
+
+def prediction_enqueue(*, video_ids: Sequence[int] | None = None, patient_id: int | None = None,
+                       kinds: Sequence[str] | None = None) -> str:
+    """Queue scoring with the active models (of `kinds` only, when given); returns the task id."""
+    kwargs: dict[str, Any] = {"video_ids": list(video_ids) if video_ids is not None else None, "patient_id": patient_id}
+    if kinds is not None:
+        kwargs["kinds"] = [str(k) for k in kinds]
+    return enqueue_task(PREDICT_VIDEOS_TASK, **kwargs)

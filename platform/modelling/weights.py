@@ -7,8 +7,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .models import ModelKind, ModelVersion
+
+if TYPE_CHECKING:  # torch is imported where a model is loaded
+    from torch import nn
 
 
 @contextmanager
@@ -27,17 +31,16 @@ def local_weights(version: ModelVersion) -> Iterator[Path]:
         yield Path(copy.name)
 
 
-def load_version(version: ModelVersion, device: str = "cpu") -> tuple[object, dict]:
+def load_version(version: ModelVersion, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """(model in eval mode, config) of a version of any kind; ValueError if unusable.
 
     Frame scorers, segmentation ensembles and CNN-LSTMs are registry models in a Pleura checkpoint; an
     aggregator is its own small file."""
-    from ml.predict import load_frame_scorer
-    from ml.train import load_aggregator
+    from ml.inference import load_aggregator, load_frame_scorer
 
     try:
         with local_weights(version) as path:
-            if version.kind in (ModelKind.FRAME_SCORER, ModelKind.SEGMENTATION, ModelKind.CNN_LSTM):
+            if version.kind in (ModelKind.FRAME_SCORER, ModelKind.SEGMENTATION, ModelKind.SEQUENCE):
                 return load_frame_scorer(path, device=device)
             if version.kind == ModelKind.AGGREGATOR:
                 return load_aggregator(path), dict(version.config)

@@ -11,6 +11,14 @@ admin.site.index_title = "Lung-ultrasound studies, labels and models"
 
 urlpatterns = [
     path("api/", include("api.urls")),
+    # each app contributes its endpoints under /api/
+    path("api/", include("accounts.urls")),
+    path("api/", include("studies.urls")),
+    path("api/", include("annotations.urls")),
+    path("api/", include("modelling.urls")),
+    path("api/", include("exchange.urls")),
+    path("api/", include("agreement.urls")),
+    path("api/viewer/", include("viewer.api_urls")),
     path("admin/", admin.site.urls),
     path("frames/<path:name>", signed_frame, name="signed-frame"),  # wsgi.py answers these first
     path("", include("viewer.urls")),

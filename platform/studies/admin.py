@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.db.models import Count
@@ -22,8 +24,9 @@ class VideoUploadForm(forms.ModelForm):
         model = Video
         fields = ["lung_zone", "probe", "scanner_model"]
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns (its stub says it may be None)
         upload = data.get("upload")
         if upload is None or self.errors:
             return data
@@ -88,11 +91,12 @@ class VideoAdmin(admin.ModelAdmin):
     raw_id_fields = ("exam",)
     inlines = [FrameInline]
 
-    def get_form(self, request: HttpRequest, obj: Video | None = None, **kwargs):  # type: ignore[no-untyped-def]
+    def get_form(self, request: HttpRequest, obj: Video | None = None, change: bool = False,
+                 **kwargs: Any) -> type[forms.ModelForm]:
         if obj is None:
             kwargs["form"] = VideoUploadForm
             kwargs["fields"] = None
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Video | None = None):  # type: ignore[no-untyped-def]
         if obj is None:

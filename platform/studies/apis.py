@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse, HttpResponse, HttpResponseNotModified
+from django.http import FileResponse, HttpResponseBase, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
 from django.utils.http import http_date, parse_etags
 from django_filters.rest_framework import DjangoFilterBackend
@@ -14,14 +14,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import IsAdminOrReadOnly, IsAdminRole
 from api.pagination import ById
-from api.permissions import IsAdminOrReadOnly, IsAdminRole
 from api.serializers import ErrorSerializer
 
 from .filters import PatientFilter, VideoFilter
 from .frame_urls import frame_image_url
-from .ingest import IngestError
-from .models import Exam, Frame, LungZone, Patient, Probe, Site, Video
+from .models import Exam, Frame, LungZone, Patient, Probe, Site, Video, VideoAssignment
 from .selectors import (
     exams_visible_to,
     frames_visible_to,
@@ -29,7 +28,7 @@ from .selectors import (
     sites_visible_to,
     videos_visible_to,
 )
-from .services import video_ingest
+from .services import video_ingest, videos_assign, videos_unassign
 
 FRAME_CACHE_SECONDS = 365 * 24 * 3600  # frames never change once ingested
 
@@ -79,7 +78,8 @@ class FrameSerializer(serializers.ModelSerializer):
         fields = ["id", "video", "index", "image_url"]
 
     def get_image_url(self, frame: Frame) -> str | None:
-        return frame_image_url(frame.image.name) if frame.image else None
+        name = frame.image.name  # (a FieldFile is true when it has a name)
+        return frame_image_url(name) if name else None
 
 
 class SiteList(generics.ListCreateAPIView):
@@ -162,11 +162,8 @@ class VideoUpload(APIView):
         patient_id, site_id = data.validated_data.get("patient"), data.validated_data.get("site")
         patient = get_object_or_404(Patient, pk=patient_id) if patient_id else None
         site = get_object_or_404(Site, pk=site_id) if site_id else None
-        try:
-            result = video_ingest(source=upload, original_name=upload.name, patient=patient, site=site,
-                                  lung_zone=data.validated_data["lung_zone"], probe=data.validated_data["probe"])
-        except IngestError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        result = video_ingest(source=upload, original_name=upload.name, patient=patient, site=site,
+                              lung_zone=data.validated_data["lung_zone"], probe=data.validated_data["probe"])
         return Response(VideoSerializer(result.video).data,
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
@@ -192,12 +189,13 @@ class FrameImage(APIView):
     """The frame as PNG, with a strong ETag and long private caching (frames are immutable)."""
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY, 304: None, 404: ErrorSerializer})
-    def get(self, request: Request, pk: int) -> HttpResponse:
+    def get(self, request: Request, pk: int) -> HttpResponseBase:
         frame = get_object_or_404(frames_visible_to(request.user).select_related("video"), pk=pk)
         etag = f'"{frame.video.sha256[:16]}-{frame.index}"'
         last_modified = http_date(frame.video.created_at.timestamp())
         headers = {"ETag": etag, "Last-Modified": last_modified,
                    "Cache-Control": f"private, max-age={FRAME_CACHE_SECONDS}, immutable"}
+        response: HttpResponseBase
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
             response = HttpResponseNotModified()
         else:
@@ -206,3 +204,32 @@ class FrameImage(APIView):
             response[key] = value
         return response
 
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = VideoAssignment
+        fields = ["id", "video", "annotator", "created_at"]
+
+
+class AssignmentList(generics.ListCreateAPIView):
+    """Who labels which video (admins only); writes go through studies.services.videos_assign."""
+
+    permission_classes = [IsAdminRole]
+    serializer_class = AssignmentSerializer
+    queryset = VideoAssignment.objects.order_by("id")
+    filter_backends = [DjangoFilterBackend]
+    filterset_fields = ["video", "annotator"]
+
+    def perform_create(self, serializer: AssignmentSerializer) -> None:  # type: ignore[override]
+        video, annotator = serializer.validated_data["video"], serializer.validated_data["annotator"]
+        videos_assign(annotator=annotator, videos=[video])
+        serializer.instance = VideoAssignment.objects.get(video=video, annotator=annotator)
+
+
+class AssignmentDetail(generics.RetrieveDestroyAPIView):
+    permission_classes = [IsAdminRole]
+    serializer_class = AssignmentSerializer
+    queryset = VideoAssignment.objects.all()
+
+    def perform_destroy(self, instance: VideoAssignment) -> None:
+        videos_unassign(annotator=instance.annotator, videos=[instance.video])

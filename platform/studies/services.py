@@ -36,6 +36,7 @@ from .models import (
     VideoAssignment,
     VideoFormat,
 )
+from .signals import videos_ingested
 
 CHUNK_BYTES = 1 << 20
 FRAME_BATCH = 1000
@@ -190,9 +191,7 @@ def video_record(*, decoded: DecodedVideo, exam: Exam, sha256: str, original_nam
     except BaseException:
         delete_stored(stored)
         raise
-    from modelling.services import videos_score_if_model_active
-
-    transaction.on_commit(lambda: videos_score_if_model_active([video.pk]))
+    transaction.on_commit(lambda: videos_ingested.send(sender=Video, video_ids=[video.pk]))
     return IngestResult(video=video, created=True)
 
 
@@ -203,3 +202,9 @@ def videos_assign(*, annotator: User, videos: Iterable[Video]) -> int:
     before = VideoAssignment.objects.filter(annotator=annotator).count()
     VideoAssignment.objects.bulk_create(rows, ignore_conflicts=True)
     return VideoAssignment.objects.filter(annotator=annotator).count() - before
+
+
+def videos_unassign(*, annotator: User, videos: Iterable[Video]) -> int:
+    """Take videos off an annotator's worklist (their labels stay); returns how many were removed."""
+    deleted, _ = VideoAssignment.objects.filter(annotator=annotator, video__in=list(videos)).delete()
+    return deleted

@@ -15,4 +15,6 @@ urlpatterns = [
     path("frames/", apis.FrameList.as_view(), name="frame-list"),
     path("frames/<int:pk>/", apis.FrameDetail.as_view(), name="frame-detail"),
     path("frames/<int:pk>/image/", apis.FrameImage.as_view(), name="frame-image"),
+    path("assignments/", apis.AssignmentList.as_view(), name="assignment-list"),
+    path("assignments/<int:pk>/", apis.AssignmentDetail.as_view(), name="assignment-detail"),
 ]

@@ -22,7 +22,7 @@ PAGE_ROLES: dict[str, set[str]] = {
     "agreement": {Role.VALIDATOR, Role.CLINICIAN, Role.ADMIN},
 }
 
-HOME_PAGE = {Role.ANNOTATOR: "worklist", Role.VALIDATOR: "worklist", Role.CLINICIAN: "review",
+HOME_PAGE: dict[str, str] = {Role.ANNOTATOR: "worklist", Role.VALIDATOR: "worklist", Role.CLINICIAN: "review",
              Role.ADMIN: "dashboard"}
 
 

@@ -21,7 +21,8 @@ from ml import predict as predict_cli
 from ml import train as train_cli
 from ml.checkpoint import load_checkpoint
 from ml.data import read_manifest
-from ml.train import FrameTrainConfig, TrainProgress, train_aggregator, train_frame_scorer
+from ml.inference import predict_frames
+from ml.training import FrameTrainConfig, TrainProgress, train_aggregator, train_frame_scorer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -207,7 +208,7 @@ def test_training_needs_labels_and_valid_config(dataset: Path):
 def test_aggregator_api_and_predict_boxes_for_full_frame_model(dataset: Path):
     rows = read_manifest(dataset / "manifest.jsonl")
     res = train_frame_scorer({"model": "cnn_sord", "epochs": 1, "batch_size": 16, "size": (32, 32)}, rows)
-    preds = predict_cli.predict_frames(res.model, rows, size=(32, 32))
+    preds = predict_frames(res.model, rows, size=(32, 32))
     assert all(p["box1"] is None and p["box2"] is None for p in preds)
     labels = {r.video: 1 for r in rows}
     agg = train_aggregator({"max_epochs": 5}, preds, labels)

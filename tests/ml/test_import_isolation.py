@@ -17,11 +17,13 @@ MODULES = [
     "ml.data",
     "ml.utils",
     "ml.checkpoint",
+    "ml.geometry",
+    "ml.phantom",
+    "ml.training",
+    "ml.inference",
     "ml.train",
     "ml.predict",
     "ml.evaluate",
-    "ml.train_segmentation",
-    "ml.train_video",
 ]
 
 

@@ -1,23 +1,16 @@
-"""Tests of the synthetic LUS phantom generator (ml.phantom): labels, geometry, appearance, files, polygons."""
+"""Tests of the synthetic LUS phantom generator (ml.phantom): labels, geometry, appearance, polygons of its masks.
+
+Files: tests/ml/test_video_io.py; polygon rules: tests/ml/test_geometry.py."""
 
 from __future__ import annotations
 
 import time
 
-import cv2
 import numpy as np
 import pytest
 
-from ml.phantom import (
-    MARKER_CLASSES,
-    PhantomVideo,
-    field_of_view,
-    generate_phantom_video,
-    mask_to_polygons,
-    polygons_to_mask,
-    read_video,
-    write_video,
-)
+from ml.geometry import mask_to_polygons, polygons_to_mask
+from ml.phantom import MARKER_CLASSES, PhantomVideo, field_of_view, generate_phantom_video
 
 GEOMETRIES = ("convex", "linear")
 MIXED_PATH = [0] * 6 + [1] * 7 + [2] * 7 + [3] * 7 + [1] * 1 + [2] * 6 + [0] * 6  # 40 frames, short segment
@@ -184,41 +177,6 @@ def test_generation_speed() -> None:
     assert time.perf_counter() - t0 < 5.0  # ~0.2 s typical; generous bound for loaded CI machines
 
 
-# -- files ------------------------------------------------------------------------------------------------------
-
-
-def test_write_read_round_trip_bit_exact(tmp_path, mixed: PhantomVideo) -> None:
-    path = write_video(tmp_path / "clip.avi", mixed)
-    assert path == tmp_path / "clip.avi" and path.stat().st_size > 0
-    assert np.array_equal(read_video(path), mixed.frames)
-    cap = cv2.VideoCapture(str(path))
-    try:
-        for t in range(mixed.n_frames):
-            ok, bgr = cap.read()
-            assert ok and bgr.shape == (*mixed.frames.shape[1:], 3)
-            for c in range(3):
-                assert np.array_equal(bgr[..., c], mixed.frames[t])
-        assert not cap.read()[0]
-    finally:
-        cap.release()
-
-
-def test_write_video_suffixes(tmp_path) -> None:
-    v = generate_phantom_video(seed=2, n_frames=3, height=64, width=80, geometry="linear")
-    assert write_video(tmp_path / "no_suffix", v) == tmp_path / "no_suffix.avi"
-    with pytest.raises(ValueError, match="unsupported video suffix"):
-        write_video(tmp_path / "clip.mp4", v)
-    odd = generate_phantom_video(seed=2, n_frames=2, height=65, width=80, geometry="linear")
-    with pytest.raises(ValueError, match="even frame height and width"):
-        write_video(tmp_path / "odd.avi", odd)
-    assert np.array_equal(read_video(write_video(tmp_path / "clip.mkv", v)), v.frames)
-
-
-def test_read_video_missing_file(tmp_path) -> None:
-    with pytest.raises(ValueError, match="no frames"):
-        read_video(tmp_path / "missing.avi")
-
-
 # -- polygons ---------------------------------------------------------------------------------------------------
 
 
@@ -239,24 +197,6 @@ def test_mask_polygon_round_trip(mixed: PhantomVideo) -> None:
             assert _dice(back == c, mask == c) > 0.9, (t, c)
             checked.add(c)
     assert checked == {1, 2, 3, 4}
-
-
-def test_polygons_exact_without_simplification() -> None:
-    mask = np.zeros((40, 50), dtype=np.uint8)
-    cv2.circle(mask, (20, 20), 9, 2, -1)
-    mask[5:12, 30:45] = 3
-    polys = {c: mask_to_polygons(mask, c, epsilon=0.0) for c in (2, 3)}
-    assert np.array_equal(polygons_to_mask(polys, mask.shape), mask)
-    assert mask_to_polygons(mask, 4) == []
-
-
-def test_polygon_argument_errors() -> None:
-    with pytest.raises(ValueError, match="2-D"):
-        mask_to_polygons(np.zeros((2, 3, 4), np.uint8), 1)
-    with pytest.raises(ValueError, match="N >= 3"):
-        polygons_to_mask({1: [np.zeros((2, 2), np.float32)]}, (10, 10))
-    with pytest.raises(ValueError, match="class ids"):
-        polygons_to_mask({0: [np.zeros((3, 2), np.float32)]}, (10, 10))
 
 
 # -- argument validation ----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from ml.models import (
     SMPUnetPlusPlus,
     create_model,
 )
-from ml.train_segmentation import SegTrainConfig, train_segmentation
+from ml.training import SegTrainConfig, train_segmentation
 from tests.ml.tiny_models import TINY_SEGMENTERS
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("two_threads")]

@@ -10,13 +10,9 @@ import torch
 
 from ml.checkpoint import load_checkpoint, model_from_checkpoint
 from ml.data import phantom_segmentation_samples
+from ml.inference import segment_images, uncertainty_to_uint8
 from ml.models import SegmentationEnsemble
-from ml.train_segmentation import (
-    SegTrainConfig,
-    segment_images,
-    train_segmentation,
-    uncertainty_to_uint8,
-)
+from ml.training import SegTrainConfig, train_segmentation
 from tests.ml.tiny_models import TINY_SEGMENTERS
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("two_threads")]

@@ -67,7 +67,7 @@ def test_demo_serves_and_its_worker_runs_jobs(tmp_path):
         assert status == 200
         submit = manage(tmp_path, "shell", "--no-imports", "-c", (
             "from studies.tasks import ingest_file; from studies.models import Patient, Video;"
-            "from ml.phantom import generate_phantom_video, write_video; import tempfile, pathlib;"
+            "from ml.data import write_video; from ml.phantom import generate_phantom_video; import tempfile, pathlib;"
             "d = pathlib.Path(tempfile.mkdtemp());"
             "p = write_video(d / 'job.avi', generate_phantom_video(seed=99, n_frames=4, height=96, width=96));"
             "r = ingest_file.delay(str(p), patient_id=Patient.objects.first().pk);"

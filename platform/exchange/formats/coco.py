@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from annotations.geometry import polygon_area
+from ml.geometry import polygon_area
 
 from .rows import ChunkBuffer, FrameRef, LabelRow, json_compact
 
@@ -59,7 +59,7 @@ def write_coco(
         frame_id = frame["frame_id"]
         if previous is not None and frame_id <= previous:
             raise ValueError(f"frames must be sorted by frame_id without repeats: {frame_id} after {previous}")
-        if next_score is not None and next_score["frame_id"] < frame_id:
+        if next_score is not None and (next_score["frame_id"] is None or next_score["frame_id"] < frame_id):
             raise ValueError(_orphan_score(next_score))
         image: dict[str, Any] = {
             "id": frame_id, "file_name": frame["image_name"], "width": frame["width"], "height": frame["height"],
@@ -100,7 +100,7 @@ def _annotation(contour: LabelRow, image_ids: set[int], category_ids: set[int]) 
         raise ValueError(f"contour {label_id} has class {contour['segmentation_class']!r}, "
                          f"not one of the categories {sorted(category_ids)}")
     try:
-        flat = [float(c) for x, y in contour["vertices"] for c in (x, y)]
+        flat = [float(c) for x, y in contour["vertices"] or () for c in (x, y)]
     except (TypeError, ValueError):
         flat = []
     if len(flat) < 6:

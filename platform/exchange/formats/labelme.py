@@ -21,14 +21,16 @@ LABELME_VERSION = "5.4.1"
 
 def labelme_document(frame: FrameRef, contours: Sequence[LabelRow], *, class_names: Mapping[int, str]) -> dict:
     """The LabelMe JSON of one frame; ``imagePath`` is the PNG's name relative to the JSON's folder."""
-    shapes = []
+    shapes: list[dict[str, Any]] = []
     for contour in contours:
-        class_id = contour["segmentation_class"]
-        if class_id not in class_names:
+        class_id, vertices = contour["segmentation_class"], contour["vertices"]
+        if class_id is None or class_id not in class_names:
             raise ValueError(f"contour {contour['label_id']} has class {class_id!r}, which has no name")
+        if vertices is None:
+            raise ValueError(f"contour {contour['label_id']} has no vertices")
         shapes.append({
             "label": class_names[class_id],
-            "points": [[float(x), float(y)] for x, y in contour["vertices"]],
+            "points": [[float(x), float(y)] for x, y in vertices],
             "group_id": None,
             "shape_type": "polygon",
             "flags": {},

@@ -25,6 +25,8 @@ def write_manifest(rows: Iterable[LabelRow], *, image_prefix: str = "") -> Itera
     for row in rows:
         if row["label_type"] != "frame_score":
             continue
+        if row["frame_index"] is None:
+            raise ValueError(f"frame score {row['label_id']} has no frame_index")
         line = json_compact({
             "image": image_prefix + frame_image_name(row["video_id"], row["frame_index"]),
             "score": row["score"],

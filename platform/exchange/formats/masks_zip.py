@@ -1,7 +1,7 @@
 """Segmentation masks as PNG class-id images, the input most segmentation training code expects.
 
 One mask per annotator and frame (annotators disagree, and the agreement analyses need each one), at
-the frame's resolution, rasterised by :func:`annotations.geometry.rasterise` so that every export and
+the frame's resolution, rasterised by :func:`ml.geometry.rasterise` so that every export and
 the viewer agree on which pixel belongs to which marker.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import cv2
 import numpy as np
 
-from annotations.geometry import rasterise
+from ml.geometry import rasterise
 
 from .rows import DEFAULT_CLASS_NAMES, FrameRef, LabelRow, ZipStream, json_compact
 
@@ -63,5 +63,8 @@ def frame_mask(frame: FrameRef, contours: Sequence[LabelRow]) -> np.ndarray:
     """The (height, width) uint8 class-id mask of ``contours`` on ``frame``."""
     by_class: dict[int, list] = {}
     for contour in contours:
-        by_class.setdefault(int(contour["segmentation_class"]), []).append(contour["vertices"])
+        class_id = contour["segmentation_class"]
+        if class_id is None:
+            raise ValueError(f"contour {contour['label_id']} has no segmentation class")
+        by_class.setdefault(int(class_id), []).append(contour["vertices"])
     return rasterise(by_class, frame["height"], frame["width"])

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from annotations.geometry import polygon_problems
+from core.errors import InvalidInput
+from ml.geometry import polygon_problems
+from ml.scores import MAX_SCORE
 
 from .rows import DEFAULT_CLASS_NAMES
 
 __all__ = [
-    "MAX_SCORE",
     "ContourRecord",
     "ContourRecords",
     "FormatError",
@@ -36,14 +37,13 @@ __all__ = [
 
 #: A frame named by its platform id, or by (video_id, frame_index).
 FrameKey = int | tuple[int, int]
-#: Scores are integers 0..MAX_SCORE.
-MAX_SCORE = 3
 #: Problems kept per file; a file wrong on every line would otherwise make an unreadable error.
 _MAX_PROBLEMS = 1000
 
 
-class FormatError(ValueError):
-    """A file does not have the expected shape; ``problems`` lists (location, message) pairs."""
+class FormatError(InvalidInput):
+    """A file does not have the expected shape; ``problems`` lists (location, message) pairs (also as
+    the API's field errors)."""
 
     def __init__(self, problems: Iterable[tuple[str, str]], *, source: str = "") -> None:
         self.problems: list[tuple[str, str]] = list(problems)
@@ -51,7 +51,8 @@ class FormatError(ValueError):
         shown = "; ".join(f"{where}: {what}" for where, what in self.problems[:5])
         more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
         count = f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
-        super().__init__(f"{source + ': ' if source else ''}{count}: {shown}{more}")
+        super().__init__(f"{source + ': ' if source else ''}{count}: {shown}{more}",
+                         errors={where: [what] for where, what in self.problems})
 
 
 @dataclass(frozen=True)
@@ -253,9 +254,9 @@ def read_coco(path_or_file: str | os.PathLike[str] | IO[Any]) -> ContourRecords:
     if not isinstance(document, dict):
         problems.add("file", "the top level must be a JSON object")
         problems.raise_if_any(source)
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(document.get(key), list):
-            problems.add(key, "missing or not a list")
+    for section in ("images", "annotations", "categories"):
+        if not isinstance(document.get(section), list):
+            problems.add(section, "missing or not a list")
     problems.raise_if_any(source)
 
     category_ids = set()
@@ -331,7 +332,7 @@ def _coco_annotation(annotation: Any, where: str, images: Mapping[int, tuple[Fra
         problems.add(where, "must be an object")
         return []
     image_id = annotation.get("image_id")
-    if image_id not in images:
+    if image_id is None or image_id not in images:  # (None is never an image id)
         problems.add(where, f"image_id {image_id!r} is not among the images")
         return []
     class_id = annotation.get("category_id")

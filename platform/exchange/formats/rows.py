@@ -17,7 +17,7 @@ from typing import Any, Literal, TypedDict
 try:  # optional accelerator: ujson is in the lock file (via autobahn); the standard library is the fallback
     import ujson
 except ImportError:  # pragma: no cover - depends on the environment
-    ujson = None
+    ujson = None  # type: ignore[assignment]  # mypy types an optional import as the module, never None
 
 __all__ = [
     "CHUNK_SIZE",
@@ -157,6 +157,9 @@ class _Sink:
     def flush(self) -> None:
         """Nothing to flush: the owner drains ``buffer``."""
 
+    def close(self) -> None:
+        """Nothing to close (zipfile never closes a file it was handed; this completes its protocol)."""
+
 
 class ZipStream:
     """Builds a ZIP archive as a stream of chunks: each method is a generator of the bytes it produced.
@@ -168,7 +171,7 @@ class ZipStream:
 
     def __init__(self) -> None:
         self._sink = _Sink()
-        self._zip = zipfile.ZipFile(self._sink, mode="w", allowZip64=True)  # type: ignore[arg-type]
+        self._zip = zipfile.ZipFile(self._sink, mode="w", allowZip64=True)
         self._date_time = time.localtime()[:6]
 
     def write_bytes(self, name: str, data: bytes, *, compress: bool = True) -> Iterator[bytes]:

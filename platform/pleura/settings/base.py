@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "exchange",
     "api",
     "viewer",
+    "workflows",  # the follow-ups that span apps (platform/README.md)
 ]
 
 MIDDLEWARE = [
@@ -169,12 +170,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "analysis"
-# ml.tasks is no Django app, so it is imported explicitly; every task family has its queue.
+# ml.tasks is no Django app, so workers import it explicitly. Tasks are queued by name, and a task's
+# name family decides its queue.
 CELERY_IMPORTS = ["ml.tasks"]
 CELERY_TASK_ROUTES = {
-    "ml.compute_agreement_report": {"queue": "analysis"},  # exact names win over the patterns below
-    "ml.refresh_stale_agreement_reports": {"queue": "analysis"},
     "ml.*": {"queue": "gpu"},
+    "agreement.*": {"queue": "analysis"},
     "studies.*": {"queue": "ingest"},
     "exchange.*": {"queue": "analysis"},
 }

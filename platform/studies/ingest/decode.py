@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
@@ -16,6 +16,9 @@ import numpy as np
 from studies.models import VideoFormat
 
 from .errors import IngestError
+
+if TYPE_CHECKING:  # pydicom is imported where a DICOM file is read
+    from pydicom.dataset import Dataset
 
 
 @dataclass(frozen=True)
@@ -115,9 +118,9 @@ class DicomSource:
             raise IngestError(self._name, f"the DICOM pixel data could not be decoded: {error}") from error
 
 
-def _dicom_fps(dataset: object) -> float:
+def _dicom_fps(dataset: Dataset) -> float:
     """Frame rate from the cine tags, in the order the standard prefers them."""
-    get = dataset.get  # type: ignore[attr-defined]
+    get = dataset.get
     for keyword in ("RecommendedDisplayFrameRate", "CineRate"):
         value = get(keyword)
         if value:
@@ -128,7 +131,7 @@ def _dicom_fps(dataset: object) -> float:
     return 0.0
 
 
-def _dicom_to_uint8(frame: np.ndarray, dataset: object) -> np.ndarray:
+def _dicom_to_uint8(frame: np.ndarray, dataset: Dataset) -> np.ndarray:
     """Bring a DICOM frame to 8-bit grey or BGR, keeping 8-bit data untouched (lossless)."""
     photometric = str(getattr(dataset, "PhotometricInterpretation", "MONOCHROME2"))
     bits = int(getattr(dataset, "BitsStored", 8) or 8)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
@@ -47,10 +48,10 @@ def deidentify(dataset: Dataset, *, key: str, pseudonym: str) -> Dataset:
     """
     dataset.remove_private_tags()
 
-    def scrub(ds: Dataset, element: object) -> None:
+    def scrub(ds: Dataset, element: DataElement) -> None:
         keyword = getattr(element, "keyword", "")
         vr = getattr(element, "VR", "")
-        tag = getattr(element, "tag", None)
+        tag = element.tag
         if keyword in UID_KEYWORDS:
             ds[tag].value = generate_uid(entropy_srcs=[key, str(ds[tag].value)])
         elif vr in REMOVED_VRS or keyword in IDENTIFYING_KEYWORDS:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from core.errors import InvalidInput
 
-class IngestError(ValueError):
+
+class IngestError(InvalidInput):
     """A file could not be imported; `str()` reads "<file name>: <reason>"."""
 
     def __init__(self, name: str, reason: str) -> None:

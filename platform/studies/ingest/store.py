@@ -82,6 +82,7 @@ def decode_to_storage(path: Path, fmt: VideoFormat, *, sha256: str, name: str,
         if fmt != VideoFormat.GIF and declared > 0 and decoded.frame_count < declared:
             raise IngestError(name, f"the video is truncated: {decoded.frame_count} of {declared} frames "
                                     "could be decoded")
+        content: bytes | None
         if fmt == VideoFormat.DICOM:
             content = _deidentified_copy(path, pseudonym=dicom_pseudonym)
         else:

@@ -65,7 +65,6 @@ class DashboardStatsSerializer(serializers.Serializer):
 class KindOptionSerializer(serializers.Serializer):
     value = serializers.ChoiceField(choices=ModelKind.choices)
     label = serializers.CharField()
-    available = serializers.BooleanField(help_text="Whether jobs of this kind can be submitted")
 
 
 class FrameModelSerializer(serializers.Serializer):

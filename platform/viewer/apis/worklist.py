@@ -6,6 +6,8 @@ clinicians get 403, as they do for the page itself.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
@@ -13,7 +15,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import LimitOffsetPagination
 
 from api.serializers import ErrorSerializer
-from studies.models import LungZone, Probe, Video
+from studies.models import LungZone, Probe
 from studies.selectors import is_annotator
 
 from ..access import page_permission
@@ -25,6 +27,9 @@ from ..selectors.worklist import (
     worklist_assignees,
     worklist_videos,
 )
+
+if TYPE_CHECKING:
+    from ..selectors.worklist import WorklistVideo
 
 MayOpenWorklist = page_permission("worklist")
 
@@ -69,7 +74,7 @@ class WorklistRowSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=WorkStatus.CHOICES)
     assignees = AssigneeSerializer(many=True, help_text="Empty for annotators (blind annotation)")
 
-    def to_representation(self, video: Video) -> dict:
+    def to_representation(self, video: WorklistVideo) -> dict:
         patient = video.exam.patient
         show_assignees = not is_annotator(self.context["request"].user)
         return {

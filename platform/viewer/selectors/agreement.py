@@ -19,7 +19,7 @@ from studies.models import Site
 CONSENSUS_RULES = ("most_expert", "majority", "median")
 # Which model versions predict what a report of each kind compares.
 MODEL_KINDS_FOR = {"frame": (ModelKind.FRAME_SCORER,),
-                   "video": (ModelKind.AGGREGATOR, ModelKind.CNN_LSTM, ModelKind.FRAME_SCORER), "contour": ()}
+                   "video": (ModelKind.AGGREGATOR, ModelKind.SEQUENCE, ModelKind.FRAME_SCORER), "contour": ()}
 
 
 def agreement_options() -> dict[str, Any]:

@@ -13,13 +13,14 @@ from typing import Any
 from django.db.models import Count
 
 from annotations.models import Contour, FrameScore, LabelSource, VideoScore
+from annotations.selectors import LabelModel
+from ml.scores import NUM_SCORES
 from modelling.models import JobStatus, ModelKind, ModelVersion, TrainingJob
 from modelling.selection import CONSENSUS_RULES, LABEL_KINDS, DataSelection
 from studies.models import Exam, Frame, Patient, Site, Video
 
-NUM_SCORES = 4
 LEVELS = (1, 2, 3, 4)
-LABEL_MODELS = {"frame_scores": FrameScore, "video_scores": VideoScore, "contours": Contour}
+LABEL_MODELS: dict[str, LabelModel] = {"frame_scores": FrameScore, "video_scores": VideoScore, "contours": Contour}
 
 
 def _score_counts(model: type[FrameScore] | type[VideoScore]) -> list[int]:
@@ -64,17 +65,16 @@ def dashboard_stats() -> dict[str, Any]:
 
 
 def training_options() -> dict[str, Any]:
-    """What the training form offers: kinds (and which can be trained), frame-scorer architectures,
-    the default parameters of each trainable kind and the default data selection."""
+    """What the training form offers: the kinds, frame-scorer architectures, the default parameters of
+    each kind and the default data selection."""
     from ml.models import MODEL_REGISTRY, list_models
-    from modelling.services import AVAILABLE_KINDS, training_config_class
+    from modelling.services import training_config_class
 
     return {
-        "kinds": [{"value": value, "label": label, "available": value in AVAILABLE_KINDS}
-                  for value, label in ModelKind.choices],
+        "kinds": [{"value": value, "label": label} for value, label in ModelKind.choices],
         "frame_models": [{"name": name, "description": MODEL_REGISTRY[name].description}
                          for name in list_models("frame")],
-        "defaults": {kind: training_config_class(kind)().to_dict() for kind in AVAILABLE_KINDS},
+        "defaults": {kind: training_config_class(kind)().to_dict() for kind in ModelKind.values},
         "data_selection": DataSelection().to_dict(),
         "consensus_rules": list(CONSENSUS_RULES),
         "label_kinds": list(LABEL_KINDS),

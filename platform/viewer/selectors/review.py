@@ -20,15 +20,15 @@ from accounts.models import User
 from agreement.selectors import Scope, consensus_rule, item_consensus, ratings
 from annotations.models import LabelSource, VideoScore
 from annotations.selectors import labels_visible_to
+from ml.scores import NUM_SCORES
 from modelling.models import ModelKind, ModelVersion, VideoPrediction
 from studies.models import LungZone, Patient, Video
 from studies.selectors import patients_visible_to, videos_visible_to
 
 from ..access import may_open
 
-NUM_SCORES = 4
 # Whose video score is "the model's": the aggregator refines the frame scorer's, so it wins when active.
-VIDEO_MODEL_KINDS = (ModelKind.AGGREGATOR, ModelKind.CNN_LSTM, ModelKind.FRAME_SCORER)
+VIDEO_MODEL_KINDS = (ModelKind.AGGREGATOR, ModelKind.SEQUENCE, ModelKind.FRAME_SCORER)
 BLUE_POINTS = ("R1", "L1", "R2", "L2", "R3", "L3")
 FOURTEEN_ZONES = tuple(f"Z{n:02d}" for n in range(1, 15))
 

@@ -8,6 +8,7 @@ filtering and sorting by progress happen in the database too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import (
     Case,
@@ -29,6 +30,24 @@ from accounts.models import Role, User
 from annotations.models import Contour, FrameScore, VideoScore
 from studies.models import Video, VideoAssignment
 from studies.selectors import is_annotator, videos_visible_to
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations  # (a development dependency: types only)
+    from typing_extensions import ReadOnly
+
+
+class WorklistProgress(TypedDict):
+    """What worklist_videos annotates on each video: one person's progress."""
+
+    scored_frames: int
+    contoured_frames: int
+    my_video_score: ReadOnly[int | None]  # (read-only: the checker may infer a plain int)
+    progress: float
+    status_rank: int  # 0 not started, 1 in progress, 2 done (see status_of)
+
+
+if TYPE_CHECKING:
+    WorklistVideo = WithAnnotations[Video, WorklistProgress]
 
 
 class WorkStatus:
@@ -72,7 +91,7 @@ def _per_video_count(queryset: QuerySet, video_path: str, count: Count) -> Coale
     return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
 
 
-def worklist_videos(*, user: User, filters: WorklistFilters) -> QuerySet[Video]:
+def worklist_videos(*, user: User, filters: WorklistFilters) -> QuerySet[WorklistVideo]:
     """The videos `user` works on, each annotated with the progress of one person.
 
     Annotators: their assigned videos and their own progress (studies.selectors.videos_visible_to).

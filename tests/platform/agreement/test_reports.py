@@ -15,9 +15,9 @@ from accounts.services import user_ensure
 from agreement.services import agreement_report_compute, agreement_report_request
 from annotations.models import VideoScore
 from annotations.services import frame_scores_write, video_score_import
+from exchange.covid_blues import EXPERT_USERNAME, covid_blues_import
 from modelling.models import FramePrediction, ModelKind, ModelVersion
-from studies.covid_blues import EXPERT_USERNAME, covid_blues_import
-from tests.platform.studies.test_covid_blues_import import mini_dataset
+from tests.platform.exchange.test_covid_blues_import import mini_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -61,10 +61,8 @@ def test_label_changes_mark_reports_stale_and_queue_one_refresh(world, django_ca
                                                                  monkeypatch):
     from django.core.cache import cache
 
-    import ml.tasks
-
     queued: list[dict] = []
-    monkeypatch.setattr(ml.tasks.refresh_stale_agreement_reports, "apply_async", lambda **kw: queued.append(kw))
+    monkeypatch.setattr("agreement.services.enqueue_task", lambda name, *args, **kw: queued.append(kw))
     cache.clear()
     report = agreement_report_compute(report_id=agreement_report_request(scope={"kind": "frame"}).pk)
     frames = world.frames(world.v1)

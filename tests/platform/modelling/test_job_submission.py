@@ -57,9 +57,9 @@ def test_valid_job_is_queued_after_commit(labelled, django_capture_on_commit_cal
     ({"kind": "segmentation"}, "no contoured frame matches this data selection"),
     ({"kind": "segmentation", "parameters": {"models": ["reg_stn"]}}, "unknown model 'reg_stn' for task 'segmentation'"),
     ({"kind": "segmentation", "parameters": {"mc_samples": 1}}, "mc_samples must be 0 or >= 2"),
-    ({"kind": "cnn_lstm", "parameters": {"model": "reg_stn"}}, "unknown model 'reg_stn' for task 'sequence'"),
-    ({"kind": "cnn_lstm", "parameters": {"window": 0}}, "window must be >= 1"),
-    ({"kind": "cnn_lstm"}, "the video model needs labelled videos of at least two different scores"),
+    ({"kind": "sequence", "parameters": {"model": "reg_stn"}}, "unknown model 'reg_stn' for task 'sequence'"),
+    ({"kind": "sequence", "parameters": {"window": 0}}, "window must be >= 1"),
+    ({"kind": "sequence"}, "the video model needs labelled videos of at least two different scores"),
     ({"kind": "frame_scorer", "parameters": {"epochs": 0}}, "epochs must be >= 1"),
     ({"kind": "frame_scorer", "parameters": {"model": "no_such_net"}}, "unknown"),
     ({"kind": "frame_scorer", "parameters": {"learning_rate": 1}}, "unknown parameter(s) for frame_scorer: learning_rate"),
@@ -138,7 +138,7 @@ def test_rollback_without_history_is_refused():
 
 @pytest.mark.parametrize(("role", "expected"), [(Role.ANNOTATOR, 403), (Role.CLINICIAN, 403), (Role.ADMIN, 201)])
 def test_job_api_is_for_admins(client, labelled, role, expected, monkeypatch):
-    monkeypatch.setattr("ml.tasks.enqueue_training", lambda job_id: None)
+    monkeypatch.setattr("modelling.services.training_enqueue", lambda job_id: None)
     user = user_ensure(username=f"u-{role}", role=role, validation_level=4)
     client.force_login(user)
     response = client.post("/api/jobs/", {"kind": "frame_scorer", "parameters": {"epochs": 1}},
@@ -169,7 +169,7 @@ def test_new_videos_are_scored_when_a_model_is_active(tmp_path, patient, monkeyp
     from tests.platform.conftest import synthetic_frames, write_container
 
     queued: list[list[int]] = []
-    monkeypatch.setattr("ml.tasks.enqueue_prediction", lambda video_ids=None, patient_id=None: queued.append(video_ids))
+    monkeypatch.setattr("modelling.services.prediction_enqueue", lambda video_ids=None, patient_id=None: queued.append(video_ids))
     first = write_container(tmp_path / "a.mp4", synthetic_frames(), "mp4v")
     with django_capture_on_commit_callbacks(execute=True):
         video_ingest(source=first, original_name="a.mp4", patient=patient)
@@ -184,7 +184,7 @@ def test_new_videos_are_scored_when_a_model_is_active(tmp_path, patient, monkeyp
 
 def test_prediction_run_api(admin_client, tmp_path, patient, monkeypatch):
     calls: list[dict] = []
-    monkeypatch.setattr("ml.tasks.enqueue_prediction", lambda **kwargs: calls.append(kwargs) or "task-1")
+    monkeypatch.setattr("modelling.services.prediction_enqueue", lambda **kwargs: calls.append(kwargs) or "task-1")
     assert admin_client.post("/api/predictions/run/", {}, content_type="application/json").status_code == 400
     model_version_activate(version=make_version(tmp_path))
     response = admin_client.post("/api/predictions/run/", {"patient_id": patient.pk}, content_type="application/json")

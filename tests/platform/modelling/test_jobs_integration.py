@@ -9,10 +9,10 @@ import pytest
 
 from accounts.models import Role
 from accounts.services import user_ensure
+from exchange.phantoms import TRUTH_USERNAME, phantoms_generate
 from modelling.models import FramePrediction, JobStatus, ModelKind, ModelVersion, TrainingJob, VideoPrediction
 from modelling.services import training_job_cancel, training_job_submit
 from studies.models import Frame, Patient, Video
-from studies.phantoms import TRUTH_USERNAME, phantoms_generate
 from tests.platform.modelling.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

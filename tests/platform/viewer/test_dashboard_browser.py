@@ -10,8 +10,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from exchange.phantoms import phantoms_generate
 from modelling.models import JobStatus, ModelVersion, TrainingJob
-from studies.phantoms import phantoms_generate
 from tests.platform.modelling.conftest import wait_for
 from tests.platform.viewer.conftest import make_user
 

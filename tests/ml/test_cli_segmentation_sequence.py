@@ -1,4 +1,4 @@
-"""`python -m ml.train segmentation|video` and `python -m ml.predict` on their checkpoints."""
+"""`python -m ml.train segmentation|sequence` and `python -m ml.predict` on their checkpoints."""
 
 from __future__ import annotations
 
@@ -51,8 +51,8 @@ def test_segmentation_train_and_predict(manifest: Path, tmp_path: Path, capsys):
     assert mask.shape == uncertainty.shape == (64, 80) and mask.max() <= 4
 
 
-def test_video_train_and_predict(manifest: Path, tmp_path: Path):
-    assert train_main(["video", "--manifest", str(manifest), "--model", "densenet_lstm", "--model-kwargs",
+def test_sequence_train_and_predict(manifest: Path, tmp_path: Path):
+    assert train_main(["sequence", "--manifest", str(manifest), "--model", "densenet_lstm", "--model-kwargs",
                        json.dumps(TINY_SEQUENCE["densenet_lstm"]), "--window", "3", "--stride", "3", "--epochs", "1",
                        "--size", "48", "48", "--device", "cpu", "--out", str(tmp_path / "run")]) == 0
     preds = tmp_path / "preds.jsonl"

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
 
-from accounts.models import Role
+from accounts.models import Role, User
 from accounts.services import user_ensure
 from annotations.models import LabelSource, VideoScore
-
-from .ingest import IngestError, decode_to_storage, detect_format
-from .ingest.sniff import HEAD_BYTES
-from .models import CovidStatus, Probe, Video
-from .services import exam_ensure, file_sha256, patient_upsert, site_ensure, video_record
+from studies.ingest import IngestError, decode_to_storage, detect_format
+from studies.ingest.sniff import HEAD_BYTES
+from studies.models import CovidStatus, Probe, Video
+from studies.services import exam_ensure, file_sha256, patient_upsert, site_ensure, video_record
 
 DEFAULT_SITE = "Maastricht UMC+ (COVID-BLUeS)"
 EXPERT_USERNAME = "covid-blues-expert"
@@ -106,8 +105,9 @@ def read_clinical_variables(path: Path) -> dict[str, dict]:
     return patients
 
 
-def covid_status_of(variables: dict) -> str:
-    return {1: CovidStatus.POSITIVE, 0: CovidStatus.NEGATIVE}.get(variables.get("cov_test"), CovidStatus.UNKNOWN)
+def covid_status_of(variables: Mapping[str, float | int | None]) -> str:
+    by_test: dict[float | None, str] = {1: CovidStatus.POSITIVE, 0: CovidStatus.NEGATIVE}
+    return by_test.get(variables.get("cov_test"), CovidStatus.UNKNOWN)
 
 
 
@@ -182,7 +182,7 @@ def covid_blues_import(*, root: Path, site_name: str = DEFAULT_SITE, workers: in
     return summary
 
 
-def _write_score(video: Video, row: SeverityRow | None, expert: object) -> int:
+def _write_score(video: Video, row: SeverityRow | None, expert: User) -> int:
     if row is None:
         return 0
     VideoScore.objects.update_or_create(

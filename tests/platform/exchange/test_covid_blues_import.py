@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from annotations.models import VideoScore
-from studies.covid_blues import EXPERT_USERNAME, covid_blues_import, read_severity
+from exchange.covid_blues import EXPERT_USERNAME, covid_blues_import, read_severity
 from studies.models import CovidStatus, Frame, Patient, Video
 
 pytestmark = pytest.mark.django_db

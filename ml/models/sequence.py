@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ml.scores import NUM_SCORES
+
 __all__ = [
     "DENSENET201_BLOCKS",
     "DastiderCNNLSTM",
@@ -122,7 +124,7 @@ class DastiderCNNLSTM(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 4,
+        num_classes: int = NUM_SCORES,
         *,
         growth_rate: int = DENSENET201_GROWTH,
         block_config: Sequence[int] = DENSENET201_BLOCKS,
@@ -294,7 +296,7 @@ class XceptionLSTM(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 4,
+        num_classes: int = NUM_SCORES,
         *,
         stem_channels: Sequence[int] = (32, 64),
         entry_channels: Sequence[int] = (128, 256, 728),

@@ -1,11 +1,12 @@
-"""Training, evaluation and inference of the marker-segmentation ensemble (paper §IV-C).
+"""Training and evaluation of the marker-segmentation ensemble (paper §IV-C).
 
 Programmatic API (what the platform's ``segmentation`` jobs call)::
 
     result = train_segmentation(SegTrainConfig(epochs=30), samples, val_samples=val, out_dir="runs/seg",
                                 progress_callback=on_progress, should_stop=is_cancelled)
-    result.metrics["ensemble"]            # pixel accuracy, union / categorical Dice (Table IV)
-    for mask, uncertainty in segment_images(result.ensemble, images, mc_samples=40): ...
+    result.metrics["val"]["ensemble"]     # pixel accuracy, union / categorical Dice (Table IV)
+
+Inference (masks and MC-dropout uncertainty at frame resolution) is :func:`ml.inference.segment_images`.
 
 Each member (default: ``unet_roy``, ``unet_plusplus``, ``deeplabv3_plus``) trains in turn with pixel-wise
 cross-entropy, Adam, batches of 32 balanced across patients and scores and the joint augmentation of
@@ -15,44 +16,44 @@ name ``seg_ensemble``) is saved as one checkpoint ``out_dir/checkpoint.pt`` that
 :func:`ml.checkpoint.model_from_checkpoint` rebuilds. Progress epochs count across members (member ``i``'s
 epoch ``e`` is ``i * epochs + e``).
 
-CLI: ``python -m ml.train segmentation --manifest M --out DIR`` (rows with ``image`` and ``mask``).
+CLI: ``python -m ml.train segmentation --manifest M --out DIR`` (rows with ``image`` and ``mask``; see
+:func:`ml.data.samples_from_manifest`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from ml.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
-from ml.data import SEG_SIZE, SegAugment, SegmentationSample, balanced_order, load_samples, mask_score
-from ml.data.dataset import read_image
-from ml.data.segmentation import restore_original
-from ml.data.transforms import resize_pad
+from ml.data import (
+    SEG_SIZE,
+    SegAugment,
+    SegmentationSample,
+    balanced_order,
+    load_samples,
+    mask_score,
+    uint8_to_float,
+)
 from ml.models import NUM_SEG_CLASSES, SEGMENTATION_MEMBERS, SegmentationEnsemble, get_model_spec
-from ml.train import ProgressCallback, StopCallback, TrainConfig, TrainProgress, _Cancelled
 from ml.utils import autocast_context, pick_device, seed_everything
 
+from .common import ProgressCallback, StopCallback, TrainConfig, TrainingCancelled, TrainProgress
+
 __all__ = [
-    "UNCERTAINTY_PNG_MAX",
     "SegTrainConfig",
     "SegTrainResult",
     "evaluate_segmenters",
-    "segment_images",
+    "flat_metrics",
     "train_segmentation",
-    "uncertainty_to_uint8",
 ]
-
-#: Uncertainty images store ``round(255 * std / UNCERTAINTY_PNG_MAX)``; a probability's std is at most 0.5.
-UNCERTAINTY_PNG_MAX = 0.5
 
 
 @dataclass
@@ -131,10 +132,6 @@ class SegTrainResult:
     cancelled: bool = False
 
 
-def _as_input(frames: torch.Tensor) -> torch.Tensor:
-    return frames.float().div_(127.5).sub_(1.0)
-
-
 def _train_member(
     name: str,
     index: int,
@@ -185,9 +182,9 @@ def _train_member(
         global_epoch = index * config.epochs + epoch
         for step in range(1, steps + 1):
             if should_stop is not None and should_stop():
-                raise _Cancelled
+                raise TrainingCancelled
             pick = order[(step - 1) * config.batch_size : step * config.batch_size].to(frames.device)
-            x, y = _as_input(frames.index_select(0, pick)).to(device), masks.index_select(0, pick).to(device)
+            x, y = uint8_to_float(frames.index_select(0, pick)).to(device), masks.index_select(0, pick).to(device)
             if augment is not None:
                 x, y = augment(x, y)
             with autocast_context(device, config.amp):
@@ -236,7 +233,7 @@ def evaluate_segmenters(
     names = list(names) if names is not None else [f"member_{i}" for i in range(len(ensemble.members))]
     preds: list[list[torch.Tensor]] = [[] for _ in range(len(names) + 1)]
     for start in range(0, frames.shape[0], batch_size):
-        x = _as_input(frames[start : start + batch_size]).to(device)
+        x = uint8_to_float(frames[start : start + batch_size]).to(device)
         with autocast_context(device):
             probs = [torch.softmax(m(x).float(), 1) for m in ensemble.members]
         for i, p in enumerate(probs):
@@ -281,7 +278,7 @@ def train_segmentation(
                                                   progress_callback, should_stop)
             members.append(model)
             history += member_history
-    except _Cancelled:
+    except TrainingCancelled:
         return SegTrainResult(ensemble=SegmentationEnsemble(members) if members else _empty(config),
                               history=history, metrics={"cancelled": True}, cancelled=True)
     ensemble = SegmentationEnsemble(members).to(device).eval()
@@ -291,13 +288,13 @@ def train_segmentation(
         metrics["val"] = evaluate_segmenters(ensemble, val_frames, val_masks, names=config.models)
         if progress_callback is not None:
             last = len(config.models) * config.epochs
-            progress_callback(TrainProgress("val", last, last, 0, 0, float("nan"), {"epoch": last, **_flat(metrics["val"])}))
+            progress_callback(TrainProgress("val", last, last, 0, 0, float("nan"), {"epoch": last, **flat_metrics(metrics["val"])}))
     checkpoint = None
     if out_path is not None:
         checkpoint = save_checkpoint(
             out_path / "checkpoint.pt", model=ensemble, epoch=config.epochs, history=history, rng=False,
             config={**config.to_dict(), "model": "seg_ensemble", "model_kwargs": {"members": config.member_specs()}},
-            extra={"metrics": _flat(metrics.get("val", {}))},
+            extra={"metrics": flat_metrics(metrics.get("val", {}))},
         )
     return SegTrainResult(ensemble=ensemble, history=history, metrics=metrics, checkpoint=checkpoint)
 
@@ -306,73 +303,6 @@ def _empty(config: SegTrainConfig) -> SegmentationEnsemble:
     return SegmentationEnsemble(config.member_specs()[:1])
 
 
-def _flat(val: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+def flat_metrics(val: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
     """``{"<model>_<metric>": value}`` for progress records (per-class Dice left out)."""
     return {f"{name}_{k}": float(v) for name, m in val.items() for k, v in m.items() if isinstance(v, float)}
-
-
-def uncertainty_to_uint8(std: np.ndarray) -> np.ndarray:
-    """Uncertainty image bytes: ``round(255 * std / UNCERTAINTY_PNG_MAX)``, clipped to 0..255."""
-    return np.clip(np.round(np.asarray(std, dtype=np.float64) * (255.0 / UNCERTAINTY_PNG_MAX)), 0, 255).astype(np.uint8)
-
-
-@torch.no_grad()
-def segment_images(
-    ensemble: SegmentationEnsemble,
-    images: Sequence[np.ndarray | Path | str],
-    *,
-    size: tuple[int, int] = SEG_SIZE,
-    mc_samples: int = 40,
-    batch_size: int = 4,
-    device: torch.device | None = None,
-) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-    """Segment frames at their own resolution: yields ``(mask (H, W) uint8 class ids, uncertainty (H, W)
-    float32 std or None)`` per image, in order (the letterbox is undone)."""
-    dev = device if device is not None else next(ensemble.parameters()).device
-    ensemble.eval()
-    for start in range(0, len(images), batch_size):
-        loaded = [resize_pad(read_image(im) if isinstance(im, Path | str) else np.asarray(im), size)
-                  for im in images[start : start + batch_size]]
-        x = _as_input(torch.from_numpy(np.stack([f for f, _ in loaded])).unsqueeze(1)).to(dev)
-        with autocast_context(dev):
-            result = ensemble.predict(x, mc_samples=mc_samples)
-        masks = result.mask.to(torch.uint8).cpu().numpy()
-        stds = result.uncertainty.float().cpu().numpy() if result.uncertainty is not None else None
-        for j, (_, info) in enumerate(loaded):
-            mask = restore_original(masks[j], info, nearest=True)
-            std = restore_original(stds[j], info, nearest=False) if stds is not None else None
-            yield mask, std
-
-
-def samples_from_manifest(path: str | Path) -> list[SegmentationSample]:
-    """Segmentation samples from a manifest whose image rows carry a ``mask`` column (a PNG of class ids;
-    relative paths resolved against the manifest's folder).
-
-    Raises:
-        ValueError: on a row without ``mask`` or a video row (masks need one image per frame).
-    """
-    from ml.data import read_manifest
-
-    base = Path(path).resolve().parent
-    samples = []
-    for i, row in enumerate(read_manifest(path), start=1):
-        if row.image is None or "mask" not in row.extra:
-            raise ValueError(f"{path}: row {i} needs an image and a mask column")
-        mask = Path(str(row.extra["mask"]))
-        samples.append(SegmentationSample(image=row.image, mask=mask if mask.is_absolute() else base / mask,
-                                          patient=row.patient, video=row.video,
-                                          frame=int(row.frame if row.frame is not None else row.extra.get("index", 0))))
-    return samples
-
-
-def run_cli(args: Any) -> int:
-    """``python -m ml.train segmentation`` (arguments defined in :func:`ml.train.build_parser`)."""
-    config = SegTrainConfig(models=args.models, model_kwargs=args.model_kwargs, epochs=args.epochs,
-                            batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch, size=tuple(args.size),
-                            lr=args.lr, seed=args.seed, device=args.device, augment=not args.no_augment,
-                            balanced_sampling=not args.no_balance, mc_samples=args.mc_samples)
-    val = samples_from_manifest(args.val_manifest) if args.val_manifest else None
-    result = train_segmentation(config, samples_from_manifest(args.manifest), val_samples=val, out_dir=args.out)
-    print(json.dumps(_flat(result.metrics.get("val", {})) or result.metrics["train_loss"], indent=2))
-    print(f"checkpoint: {result.checkpoint}")
-    return 0

@@ -1,4 +1,4 @@
-"""CNN-LSTM video scorers on COVID-BLUeS (dev subset) under the patient-level 5-fold protocol of
+"""Sequence models (CNN-LSTM video scorers) on COVID-BLUeS (dev subset) under the patient-level 5-fold protocol of
 ``bench/covid_blues_cv.py``, side by side with its Reg-STN + uninorm figures.
 
 Same data loading, folds and metrics as ``covid_blues_cv.py`` (its functions are imported): 5 patient-level
@@ -14,7 +14,7 @@ Adam lr 1e-3 cosine, class-balanced windows, seed 0; the published heads (LSTM 5
 every 2nd frame of each test video with windows of 20: ``xception_lstm`` averages its window softmaxes,
 ``densenet_lstm`` (per-frame scores, weak labels = video score) averages its frame probabilities.
 
-Usage: ``python bench/cnn_lstm_cv.py [--models xception_lstm densenet_lstm] [--threads 1] [--epochs 6]``
+Usage: ``python bench/sequence_cv.py [--models xception_lstm densenet_lstm] [--threads 1] [--epochs 6]``
 (``--phantom`` runs the pipeline on covid_blues_cv's synthetic stand-in as a sanity check).
 """
 
@@ -38,8 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from covid_blues_cv import DEFAULT_DATA, frame_rows, load_videos, log, make_phantom_dataset, mean_std
 
 from ml.data import VideoFrameCache, patient_kfold
+from ml.inference import predict_sequence_rows
 from ml.metrics import confusion_matrix, to_strict_json, video_metrics
-from ml.train_video import VideoTrainConfig, predict_video_rows, train_video_model
+from ml.training import SequenceTrainConfig, train_sequence_model
 
 #: Narrow trunks that train on a 2-core CPU; the LSTM and dense heads keep their published sizes.
 CPU_KWARGS: dict[str, dict[str, Any]] = {
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-step", type=int, default=4)
     p.add_argument("--eval-step", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--name", default="cnn_lstm_cv")
+    p.add_argument("--name", default="sequence_cv")
     p.add_argument("--phantom", action="store_true", help="sanity check on the synthetic stand-in")
     args = p.parse_args(argv)
     if args.phantom:
@@ -95,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, Any] = {}
     for model in args.models:
-        config = VideoTrainConfig(model=model, model_kwargs=CPU_KWARGS[model], window=args.window, stride=args.stride,
-                                  epochs=args.epochs, batch_size=8, size=size, lr=1e-3, seed=args.seed, device="cpu")
+        config = SequenceTrainConfig(model=model, model_kwargs=CPU_KWARGS[model], window=args.window,
+                                     stride=args.stride, epochs=args.epochs, batch_size=8, size=size, lr=1e-3,
+                                     seed=args.seed, device="cpu")
         folds_out, pooled = [], np.zeros((4, 4), dtype=np.int64)
         for k, (train_patients, test_patients) in enumerate(folds, start=1):
             tf = time.perf_counter()
@@ -109,10 +111,10 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"{model} fold {k} epoch {pr.epoch}/{pr.epochs}: loss {pr.loss:.4f} "
                         f"({(pr.metrics or {}).get('time_s', 0):.0f} s)")
 
-            result = train_video_model(config, frame_rows(train_videos, lengths, args.train_step), video_labels=labels,
-                                       progress_callback=on_progress, cache=cache)
-            _, vids = predict_video_rows(result.model, frame_rows(test_videos, lengths, args.eval_step), size=size,
-                                         window=args.window, cache=cache)
+            result = train_sequence_model(config, frame_rows(train_videos, lengths, args.train_step),
+                                          video_labels=labels, progress_callback=on_progress, cache=cache)
+            _, vids = predict_sequence_rows(result.model, frame_rows(test_videos, lengths, args.eval_step),
+                                            size=size, window=args.window, cache=cache)
             vt = np.array([labels[v["video"]] for v in vids])
             vp = np.array([v["pred"] for v in vids])
             metrics = video_metrics(vt, vp)

@@ -1,6 +1,7 @@
-"""Polygon checks, area and rasterisation shared by label entry, import and every export.
+"""Polygon geometry: validity checks, area, rasterisation and the mask <-> polygons round trip.
 
-Kept Django-free so the exchange formats, the importers and the viewer's API all apply the same rules.
+One set of rules for the platform's label entry, imports and every export, the agreement statistics and the
+phantom's masks (pure numpy + OpenCV).
 
 Conventions:
 
@@ -24,9 +25,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["polygon_area", "polygon_problems", "rasterise"]
+__all__ = ["mask_to_polygons", "polygon_area", "polygon_problems", "polygons_to_mask", "rasterise"]
 
-#: Fixed-point bits for sub-pixel vertices in cv2.fillPoly (same rule as ``ml.phantom.polygons_to_mask``).
+#: Fixed-point bits for sub-pixel vertices in cv2.fillPoly.
 _SHIFT = 4
 #: Rows of the pairwise edge test evaluated at once; bounds memory for very long rings.
 _BLOCK = 256
@@ -107,13 +108,12 @@ def rasterise(polygons_by_class: Mapping[int, Sequence[Any]], height: int, width
     _check_size(width, height)
     mask = np.zeros((height, width), dtype=np.uint8)
     for class_id in sorted(polygons_by_class):
-        if isinstance(class_id, bool) or not isinstance(class_id, (int, np.integer)) or not 0 <= class_id <= 255:
-            raise ValueError(f"class ids must be integers in 0..255, got {class_id!r}")
+        _check_class_id(class_id, lowest=0)
         fixed = []
         for polygon in polygons_by_class[class_id]:
             pts = _as_points(polygon)
             if pts.shape[0] < 3:
-                raise ValueError(f"class {class_id}: a polygon needs at least 3 vertices, got {pts.shape[0]}")
+                raise ValueError(f"class {class_id}: each polygon must be (N, 2) with N >= 3, got shape {pts.shape}")
             if not np.isfinite(pts).all():
                 raise ValueError(f"class {class_id}: a polygon has non-finite coordinates")
             fixed.append(np.round(pts * (1 << _SHIFT)).astype(np.int32))
@@ -122,10 +122,53 @@ def rasterise(polygons_by_class: Mapping[int, Sequence[Any]], height: int, width
     return mask
 
 
+def mask_to_polygons(mask: np.ndarray, class_id: int, *, epsilon: float = 1.0) -> list[np.ndarray]:
+    """Outer boundaries of the connected regions of ``mask == class_id`` as polygons.
+
+    mask: (H, W) integer class mask. Returns a list of (N, 2) float32 arrays of x, y pixel coordinates
+    (pixel centres at integers, OpenCV convention), N >= 3, simplified by Douglas-Peucker with tolerance
+    ``epsilon`` pixels (0 = exact boundary). Holes are filled; regions too thin to form a 3-point polygon are
+    dropped. :func:`polygons_to_mask` inverts it.
+    """
+    m = np.asarray(mask)
+    if m.ndim != 2:
+        raise ValueError(f"mask must be 2-D (H, W), got shape {m.shape}")
+    if epsilon < 0:
+        raise ValueError(f"epsilon must be >= 0, got {epsilon}")
+    binary = (m == class_id).astype(np.uint8)
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    out = []
+    for c in contours:
+        if epsilon > 0:
+            c = cv2.approxPolyDP(c, float(epsilon), True)
+        pts = c.reshape(-1, 2).astype(np.float32)
+        if pts.shape[0] >= 3:
+            out.append(pts)
+    return out
+
+
+def polygons_to_mask(polygons: Mapping[int, Sequence[Any]], shape: tuple[int, int]) -> np.ndarray:
+    """Inverse of :func:`mask_to_polygons`: {class_id: [polygon (N, 2) x, y, ...]} -> (H, W) uint8 mask.
+
+    :func:`rasterise` with the mask's ``shape``, for marker classes only: class 0 is the background, which
+    has no polygons (ValueError).
+    """
+    if len(shape) != 2:
+        raise ValueError(f"shape must be (H, W) with positive sizes, got {shape}")
+    for class_id in polygons:
+        _check_class_id(class_id, lowest=1)
+    return rasterise(polygons, int(shape[0]), int(shape[1]))
+
+
 def _check_size(width: Any, height: Any) -> None:
     ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in (width, height))
     if not ok:
         raise ValueError(f"width and height must be positive integers, got {width!r} × {height!r}")
+
+
+def _check_class_id(class_id: Any, *, lowest: int) -> None:
+    if isinstance(class_id, bool) or not isinstance(class_id, (int, np.integer)) or not lowest <= class_id <= 255:
+        raise ValueError(f"class ids must be integers in {lowest}..255, got {class_id!r}")
 
 
 def _as_points(vertices: Any) -> np.ndarray:
@@ -140,7 +183,7 @@ def _as_points(vertices: Any) -> np.ndarray:
     return pts
 
 
-def _structure_problems(vertices: Sequence[Any]) -> list[str]:
+def _structure_problems(vertices: Sequence[Any] | np.ndarray) -> list[str]:
     """Per-vertex type checks in plain Python: numpy would silently accept "1.5" or True as numbers."""
     not_pair: list[int] = []
     not_number: list[int] = []

@@ -1,4 +1,4 @@
-"""CNN-LSTM video scorers: shapes, windows, the loss falls on phantom videos, predictions and resume."""
+"""Sequence models (CNN-LSTM video scorers): shapes, windows, the loss falls on phantom videos, predictions and resume."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import torch
 
 from ml.checkpoint import load_checkpoint, model_from_checkpoint
 from ml.data import ManifestRow, build_clip_set, window_starts
+from ml.inference import predict_sequence_rows
 from ml.losses import IGNORE_INDEX, SequenceLoss
 from ml.models import MODEL_REGISTRY, DastiderCNNLSTM, SequenceScorerOutput, XceptionLSTM, create_model
 from ml.phantom import generate_phantom_video
-from ml.train_video import VideoTrainConfig, predict_video_rows, train_video_model
+from ml.training import SequenceTrainConfig, train_sequence_model
 from tests.ml.tiny_models import TINY_SEQUENCE
 
 pytestmark = pytest.mark.usefixtures("two_threads")
@@ -50,7 +51,7 @@ def test_registry_and_published_defaults():
     assert tuple(defaults["exit_channels"]) == (1024, 1536, 2048) and defaults["middle_blocks"] == 8
     d = DastiderCNNLSTM.__init__.__kwdefaults__
     assert (d["growth_rate"], tuple(d["block_config"]), d["num_init_features"]) == (32, (6, 12, 48, 32), 64)
-    assert VideoTrainConfig().window == 20
+    assert SequenceTrainConfig().window == 20
     assert MODEL_REGISTRY["densenet_lstm"].build_loss().reconstruction_weight == 1.0
     assert MODEL_REGISTRY["xception_lstm"].build_loss().reconstruction_weight == 0.0
 
@@ -96,32 +97,32 @@ def test_clip_set_orders_frames_and_pads_short_videos(phantom_rows):
     assert (labels[0, 10:] == IGNORE_INDEX).all() and (labels[0, :10] == 0).all()
 
 
-def tiny_config(model: str, **kwargs) -> VideoTrainConfig:
-    return VideoTrainConfig(**{"model": model, "model_kwargs": TINY_SEQUENCE[model], "window": 4, "stride": 2,
+def tiny_config(model: str, **kwargs) -> SequenceTrainConfig:
+    return SequenceTrainConfig(**{"model": model, "model_kwargs": TINY_SEQUENCE[model], "window": 4, "stride": 2,
                                "batch_size": 8, "size": (48, 48), "device": "cpu", "lr": 3e-3, "scheduler": "none",
                                **kwargs})
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("model", "epochs", "lr"), [("densenet_lstm", 6, 3e-3), ("xception_lstm", 8, 1e-2)])
-def test_each_cnn_lstm_learns_phantom_videos(model, epochs, lr, phantom_rows):
+def test_each_sequence_model_learns_phantom_videos(model, epochs, lr, phantom_rows):
     """18 windows of 4 frames, 3 batches an epoch: the video model needs a larger step to move in 8 epochs."""
-    result = train_video_model(tiny_config(model, epochs=epochs, lr=lr), phantom_rows)
+    result = train_sequence_model(tiny_config(model, epochs=epochs, lr=lr), phantom_rows)
     losses = [h["train_loss"] for h in result.history]
     assert len(losses) == epochs and losses[-1] < 0.85 * losses[0], losses
 
 
 def test_predictions_and_resume(phantom_rows, tmp_path: Path):
     config = tiny_config("densenet_lstm", epochs=2)
-    full = train_video_model(config, phantom_rows, val_rows=phantom_rows, out_dir=tmp_path / "full")
+    full = train_sequence_model(config, phantom_rows, val_rows=phantom_rows, out_dir=tmp_path / "full")
     assert "val_video_f1_weighted" in full.metrics and "val_f1_weighted" in full.metrics
-    train_video_model(tiny_config("densenet_lstm", epochs=1), phantom_rows, out_dir=tmp_path / "part")
-    resumed = train_video_model(config, phantom_rows, out_dir=tmp_path / "part", resume=tmp_path / "part" / "checkpoint.pt")
+    train_sequence_model(tiny_config("densenet_lstm", epochs=1), phantom_rows, out_dir=tmp_path / "part")
+    resumed = train_sequence_model(config, phantom_rows, out_dir=tmp_path / "part", resume=tmp_path / "part" / "checkpoint.pt")
     assert [h["epoch"] for h in resumed.history] == [1, 2]
     assert resumed.history[-1]["train_loss"] == pytest.approx(full.history[-1]["train_loss"], rel=1e-4)
 
     model = model_from_checkpoint(load_checkpoint(tmp_path / "full" / "checkpoint.pt"))
-    frames, videos = predict_video_rows(model, phantom_rows, size=(48, 48), window=4)
+    frames, videos = predict_sequence_rows(model, phantom_rows, size=(48, 48), window=4)
     assert len(frames) == 60 and len(videos) == 6
     assert all(abs(sum(f["probs"]) - 1) < 1e-4 and f["pred"] in range(4) for f in frames)
     assert {f["extra"]["index"] for f in frames if f["video"] == "v0"} == set(range(10))
@@ -130,14 +131,14 @@ def test_predictions_and_resume(phantom_rows, tmp_path: Path):
     video3 = next(v for v in videos if v["video"] == "v3")
     torch.testing.assert_close(torch.tensor(video3["probs"]), mean, atol=1e-5, rtol=0)
 
-    xception = train_video_model(tiny_config("xception_lstm", epochs=1), phantom_rows).model
-    frames, videos = predict_video_rows(xception, phantom_rows, size=(48, 48), window=4)
+    xception = train_sequence_model(tiny_config("xception_lstm", epochs=1), phantom_rows).model
+    frames, videos = predict_sequence_rows(xception, phantom_rows, size=(48, 48), window=4)
     assert frames == [] and len(videos) == 6 and all(v["n_frames"] == 10 for v in videos)
 
 
 def test_config_errors():
     with pytest.raises(ValueError, match="unknown model 'reg_stn' for task 'sequence'"):
-        VideoTrainConfig(model="reg_stn")
+        SequenceTrainConfig(model="reg_stn")
     with pytest.raises(ValueError, match="window must be >= 1"):
-        VideoTrainConfig(window=0)
-    assert VideoTrainConfig(model="densenet_lstm").per_frame and not VideoTrainConfig().per_frame
+        SequenceTrainConfig(window=0)
+    assert SequenceTrainConfig(model="densenet_lstm").per_frame and not SequenceTrainConfig().per_frame

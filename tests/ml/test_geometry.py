@@ -1,15 +1,16 @@
-"""Polygon checks, shoelace area and the shared rasteriser (no database)."""
+"""Polygon checks, shoelace area, the shared rasteriser and the mask <-> polygons round trip (ml.geometry)."""
 
 from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from annotations.geometry import polygon_area, polygon_problems, rasterise
+from ml.geometry import mask_to_polygons, polygon_area, polygon_problems, polygons_to_mask, rasterise
 
 SQUARE = [[10.0, 10.0], [30.0, 10.0], [30.0, 30.0], [10.0, 30.0]]
 TRIANGLE = [[0.0, 0.0], [40.0, 0.0], [0.0, 30.0]]
@@ -243,3 +244,31 @@ def test_rasterise_several_polygons_of_one_class_and_sub_pixel_vertices() -> Non
 def test_rasterise_rejects_bad_input(polygons) -> None:
     with pytest.raises(ValueError):
         rasterise(polygons, 48, 64)
+
+
+# --- mask <-> polygons ----------------------------------------------------------------------------------
+
+
+def test_polygons_exact_without_simplification() -> None:
+    mask = np.zeros((40, 50), dtype=np.uint8)
+    cv2.circle(mask, (20, 20), 9, 2, -1)
+    mask[5:12, 30:45] = 3
+    polys = {c: mask_to_polygons(mask, c, epsilon=0.0) for c in (2, 3)}
+    assert np.array_equal(polygons_to_mask(polys, mask.shape), mask)
+    assert mask_to_polygons(mask, 4) == []
+
+
+def test_polygon_argument_errors() -> None:
+    with pytest.raises(ValueError, match="2-D"):
+        mask_to_polygons(np.zeros((2, 3, 4), np.uint8), 1)
+    with pytest.raises(ValueError, match="N >= 3"):
+        polygons_to_mask({1: [np.zeros((2, 2), np.float32)]}, (10, 10))
+    with pytest.raises(ValueError, match="class ids"):
+        polygons_to_mask({0: [np.zeros((3, 2), np.float32)]}, (10, 10))
+
+
+def test_polygons_to_mask_is_rasterise_for_marker_classes() -> None:
+    """One rasteriser: the phantom's round trip and the platform's label masks draw the same pixels."""
+    polygons = {3: [TRIANGLE], 1: [SQUARE, [[50.25, 40.5], [60.75, 40.5], [55.5, 47.9]]]}
+    np.testing.assert_array_equal(polygons_to_mask(polygons, (48, 64)), rasterise(polygons, 48, 64))
+    assert not rasterise({0: [SQUARE]}, 48, 64).any()  # imported background contours draw nothing

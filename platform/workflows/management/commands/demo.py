@@ -17,8 +17,8 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from accounts.models import Role, User
 from accounts.services import user_ensure
+from exchange.phantoms import PHANTOM_SITE
 from studies.models import Video
-from studies.phantoms import PHANTOM_SITE
 from studies.services import videos_assign
 
 DEMO_USERS = [  # username, role, level, password, staff

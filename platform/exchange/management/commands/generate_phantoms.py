@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from studies.phantoms import phantoms_generate
+from exchange.phantoms import phantoms_generate
 
 
 class Command(BaseCommand):

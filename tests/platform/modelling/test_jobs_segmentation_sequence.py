@@ -13,6 +13,7 @@ import pytest
 
 from accounts.models import Role
 from accounts.services import user_ensure
+from exchange.phantoms import TRUTH_USERNAME, phantoms_generate
 from modelling.models import (
     FramePrediction,
     JobStatus,
@@ -23,7 +24,6 @@ from modelling.models import (
 )
 from modelling.services import training_job_submit
 from studies.models import Frame, Video
-from studies.phantoms import TRUTH_USERNAME, phantoms_generate
 from tests.ml.tiny_models import TINY_SEGMENTERS, TINY_SEQUENCE
 from tests.platform.modelling.conftest import wait_for
 
@@ -84,12 +84,12 @@ def test_segmentation_job_writes_masks_and_uncertainty(phantom_study, client):
         assert b"".join(response.streaming_content)[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cnn_lstm_jobs_write_frame_and_video_scores(phantom_study, client):
+def test_sequence_jobs_write_frame_and_video_scores(phantom_study, client):
     worker = phantom_study
     common = {"window": 4, "stride": 2, "epochs": 1, "batch_size": 4, "size": [48, 48]}
 
     per_frame = finished_job(training_job_submit(
-        kind=ModelKind.CNN_LSTM, parameters={**common, "model": "densenet_lstm",
+        kind=ModelKind.SEQUENCE, parameters={**common, "model": "densenet_lstm",
                                              "model_kwargs": TINY_SEQUENCE["densenet_lstm"]},
         data_selection=truth_selection()), worker)
     scorer = per_frame.model_version
@@ -102,7 +102,7 @@ def test_cnn_lstm_jobs_write_frame_and_video_scores(phantom_study, client):
     assert frame_prediction.crop_box_1 is None
 
     per_video = finished_job(training_job_submit(
-        kind=ModelKind.CNN_LSTM, parameters={**common, "model": "xception_lstm",
+        kind=ModelKind.SEQUENCE, parameters={**common, "model": "xception_lstm",
                                              "model_kwargs": TINY_SEQUENCE["xception_lstm"]},
         data_selection=truth_selection()), worker)
     video_model = per_video.model_version
@@ -114,6 +114,6 @@ def test_cnn_lstm_jobs_write_frame_and_video_scores(phantom_study, client):
     assert not FramePrediction.objects.filter(model_version=video_model).exists()
 
     client.force_login(user_ensure(username="doc", role=Role.CLINICIAN, validation_level=1))
-    listed = client.get("/api/predictions/videos/", {"kind": "cnn_lstm", "active": "true"}).json()["results"]
+    listed = client.get("/api/predictions/videos/", {"kind": "sequence", "active": "true"}).json()["results"]
     assert len(listed) == Video.objects.count()
-    assert {(row["model_version"], row["model_kind"]) for row in listed} == {(video_model.pk, "cnn_lstm")}
+    assert {(row["model_version"], row["model_kind"]) for row in listed} == {(video_model.pk, "sequence")}

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from studies.covid_blues import DEFAULT_SITE, covid_blues_import
+from exchange.covid_blues import DEFAULT_SITE, covid_blues_import
 
 
 class Command(BaseCommand):
@@ -40,7 +40,7 @@ class Command(BaseCommand):
             f"{summary.videos_existing} already there), {summary.frames_created} frames added, "
             f"{summary.scores_written} expert scores, in {elapsed:.1f} s"
         )
-        for error in summary.errors:
-            self.stderr.write(f"  error: {error}")
+        for problem in summary.errors:
+            self.stderr.write(f"  error: {problem}")
         if summary.errors:
             raise CommandError(f"{len(summary.errors)} file(s) could not be imported (see above)")

@@ -18,10 +18,11 @@ from django.db import transaction
 from accounts.models import Role, User
 from accounts.services import user_ensure
 from annotations.services import contours_import, frame_scores_import, video_score_import
-from ml.phantom import generate_phantom_video, mask_to_polygons, write_video
-
-from .models import Probe, Video
-from .services import exam_ensure, patient_upsert, site_ensure, video_ingest
+from ml.data.video_io import write_video
+from ml.geometry import mask_to_polygons
+from ml.phantom import Geometry, generate_phantom_video
+from studies.models import Probe, Video
+from studies.services import exam_ensure, patient_upsert, site_ensure, video_ingest
 
 PHANTOM_SITE = "Pleura phantom hospital"
 TRUTH_USERNAME = "phantom-truth"
@@ -56,7 +57,7 @@ def phantoms_generate(*, videos: int = 12, frames: int = 60, seed: int = 0, anno
     with tempfile.TemporaryDirectory(prefix="pleura-phantoms-") as scratch:
         for number in range(videos):
             video_seed = seed * 100_003 + number
-            geometry = "convex" if number % 3 else "linear"
+            geometry: Geometry = "convex" if number % 3 else "linear"
             phantom = generate_phantom_video(seed=video_seed, n_frames=frames, height=size, width=size,
                                              geometry=geometry)
             path = write_video(Path(scratch) / f"phantom_{video_seed}.avi", phantom)

@@ -1,0 +1,63 @@
+"""Training: one trainer per model kind on the machinery they share.
+
+* :mod:`ml.training.common`: configuration base, progress reports, cancellation, cosine schedule, epoch order;
+* :mod:`ml.training.frame`: frame scorers (Reg-STN and the Table I baselines);
+* :mod:`ml.training.aggregator`: the uninorm video aggregator;
+* :mod:`ml.training.segmentation`: the marker-segmentation ensemble;
+* :mod:`ml.training.sequence`: the sequence models (CNN-LSTM video scorers).
+
+The command line is :mod:`ml.train`; inference lives in :mod:`ml.inference`.
+"""
+
+from .aggregator import AggregatorTrainConfig, AggregatorTrainResult, train_aggregator
+from .common import (
+    CosineFactor,
+    ProgressCallback,
+    StopCallback,
+    TrainConfig,
+    TrainingCancelled,
+    TrainProgress,
+    epoch_order,
+    make_scheduler,
+    restore_scheduler,
+    restore_training_state,
+)
+from .frame import FrameTrainConfig, FrameTrainResult, evaluate, train_frame_scorer, train_one_epoch
+from .segmentation import (
+    SegTrainConfig,
+    SegTrainResult,
+    evaluate_segmenters,
+    flat_metrics,
+    train_segmentation,
+)
+from .sequence import SequenceTrainConfig, SequenceTrainResult, evaluate_sequence_model, train_sequence_model
+
+__all__ = [
+    "AggregatorTrainConfig",
+    "AggregatorTrainResult",
+    "CosineFactor",
+    "FrameTrainConfig",
+    "FrameTrainResult",
+    "ProgressCallback",
+    "SegTrainConfig",
+    "SegTrainResult",
+    "SequenceTrainConfig",
+    "SequenceTrainResult",
+    "StopCallback",
+    "TrainConfig",
+    "TrainProgress",
+    "TrainingCancelled",
+    "epoch_order",
+    "evaluate",
+    "evaluate_segmenters",
+    "evaluate_sequence_model",
+    "flat_metrics",
+    "make_scheduler",
+    "restore_scheduler",
+    "restore_training_state",
+    "train_aggregator",
+    "train_frame_scorer",
+    "train_one_epoch",
+    "train_segmentation",
+    "train_sequence_model",
+]

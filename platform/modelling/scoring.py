@@ -1,0 +1,175 @@
+"""Scoring videos with the active models on a worker: frame scores (with the aggregator's video scores),
+segmentation masks with MC-dropout uncertainty, and the sequence (CNN-LSTM) models' scores.
+
+Called by the `ml.predict_videos` Celery task (and by training, for the aggregator's inputs); every
+write replaces a model version's earlier results for the same videos in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import numpy as np
+
+from ml.data import ManifestRow
+
+from .models import FramePrediction, ModelKind, ModelVersion, SegmentationPrediction, VideoPrediction
+from .selectors import active_version, frames_of_videos, videos_for_scope, videos_with_frame_predictions
+from .services import (
+    PREDICTING_KINDS,
+    predictions_replace,
+    segmentation_files_save,
+    segmentations_replace,
+    stored_files_delete,
+)
+from .weights import load_version
+
+if TYPE_CHECKING:
+    from ml.aggregation import UninormAggregator
+
+PREDICT_CHUNK_VIDEOS = 16
+SEGMENT_CHUNK_VIDEOS = 2  # masks of a chunk are written in one transaction; MC dropout makes chunks slow
+
+
+def torch_device() -> str:
+    """The worker's device: the GPU when there is one, else the CPU (the same code trains on both)."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def manifest_rows(rows: Sequence[dict]) -> list[ManifestRow]:
+    """Frame rows of the selectors as the ml core's manifest rows (platform ids kept in `extra`)."""
+    return [ManifestRow(patient=r["patient"], video=r["video"], score=r.get("score"), image=Path(r["image"]),
+                        extra={"frame_id": r["frame_id"], "index": r["frame"]}) for r in rows]
+
+
+def _mean_probs_by_video(predictions: Sequence[dict]) -> dict[str, list[float]]:
+    """Mean frame distribution per video (the frame scorer's own video prediction, argmax_mean)."""
+    videos = np.array([p["video"] for p in predictions])
+    probs = np.array([p["probs"] for p in predictions], dtype=np.float64)
+    names, index = np.unique(videos, return_inverse=True)
+    sums = np.zeros((len(names), probs.shape[1]))
+    np.add.at(sums, index, probs)
+    means = sums / np.bincount(index)[:, None]
+    return {str(name): [round(float(x), 6) for x in row] for name, row in zip(names, means, strict=True)}
+
+
+def frame_scorer_predict(scorer: ModelVersion, video_ids: Sequence[int], *, missing_only: bool = False,
+                         on_progress: Callable[[int], None] | None = None) -> int:
+    """Score frames of videos with `scorer` (and the active aggregator) and replace their predictions;
+    `missing_only` skips videos the scorer already scored; `on_progress` hears how many videos are done.
+    Returns the frame predictions written."""
+    from ml.inference import predict_frames, predict_videos
+
+    if missing_only:
+        done = videos_with_frame_predictions(scorer, video_ids)
+        video_ids = [v for v in video_ids if v not in done]
+    if not video_ids:
+        return 0
+    model, config = load_version(scorer, device=torch_device())
+    aggregator_version = active_version(ModelKind.AGGREGATOR)
+    aggregator = (cast("UninormAggregator", load_version(aggregator_version)[0])  # what an aggregator loads as
+                  if aggregator_version is not None else None)
+    written = 0
+    for start in range(0, len(video_ids), PREDICT_CHUNK_VIDEOS):
+        chunk = list(video_ids[start:start + PREDICT_CHUNK_VIDEOS])
+        rows = frames_of_videos(chunk)
+        predictions = predict_frames(model, manifest_rows(rows), size=tuple(config["size"]), batch_size=64)
+        frame_rows = [FramePrediction(frame_id=row["frame_id"], model_version=scorer, probabilities=p["probs"],
+                                      score=p["pred"], crop_box_1=p["box1"], crop_box_2=p["box2"])
+                      for row, p in zip(rows, predictions, strict=True)]
+        per_video = predict_videos(predictions, aggregator=aggregator)
+        mean_probs = _mean_probs_by_video(predictions)
+        video_rows = [VideoPrediction(video_id=int(v["video"]), model_version=scorer,
+                                      probabilities=mean_probs[v["video"]], score=v["argmax_mean"])
+                      for v in per_video]
+        predictions_replace(model_version=scorer, video_ids=chunk, frame_predictions=frame_rows,
+                            video_predictions=video_rows)
+        if aggregator_version is not None:
+            predictions_replace(model_version=aggregator_version, video_ids=chunk, video_predictions=[
+                VideoPrediction(video_id=int(v["video"]), model_version=aggregator_version, probabilities=v["probs"],
+                                score=v["pred"]) for v in per_video])
+        written += len(frame_rows)
+        if on_progress is not None:
+            on_progress(start + len(chunk))
+    return written
+
+
+def segmentation_predict(version: ModelVersion, video_ids: Sequence[int]) -> int:
+    """Masks and MC-dropout uncertainty images of the frames of videos (every `predict_frame_step`-th frame)
+    with a segmentation ensemble; replaces the version's earlier ones."""
+    import cv2
+
+    from ml.inference import segment_images, uncertainty_to_uint8
+
+    model, config = load_version(version, device=torch_device())
+    step = int(config.get("predict_frame_step", 1))
+    written = 0
+    for start in range(0, len(video_ids), SEGMENT_CHUNK_VIDEOS):
+        chunk = list(video_ids[start:start + SEGMENT_CHUNK_VIDEOS])
+        rows = [r for r in frames_of_videos(chunk) if r["frame"] % step == 0]
+        items: list[SegmentationPrediction] = []
+        try:
+            outputs = segment_images(model, [Path(r["image"]) for r in rows],  # type: ignore[arg-type]
+                                     size=tuple(config["size"]), mc_samples=int(config.get("mc_samples", 40)))
+            for row, (mask, std) in zip(rows, outputs, strict=True):
+                mask_png = cv2.imencode(".png", mask)[1].tobytes()
+                std_png = cv2.imencode(".png", uncertainty_to_uint8(std))[1].tobytes() if std is not None else None
+                mask_name, std_name = segmentation_files_save(model_version=version, video_id=int(row["video"]),
+                                                              frame_index=row["frame"], mask_png=mask_png,
+                                                              uncertainty_png=std_png)
+                items.append(SegmentationPrediction(frame_id=row["frame_id"], model_version=version, mask=mask_name,
+                                                    uncertainty=std_name))
+        except Exception:
+            stored_files_delete([n for item in items for n in (item.mask.name, item.uncertainty.name) if n])
+            raise
+        written += segmentations_replace(model_version=version, video_ids=chunk, segmentations=items)
+    return written
+
+
+def sequence_predict(version: ModelVersion, video_ids: Sequence[int]) -> int:
+    """Frame (per-frame models) and video scores of a sequence (CNN-LSTM) model; replaces the version's
+    earlier ones."""
+    from ml.inference import predict_sequence_rows
+
+    model, config = load_version(version, device=torch_device())
+    written = 0
+    for start in range(0, len(video_ids), PREDICT_CHUNK_VIDEOS):
+        chunk = list(video_ids[start:start + PREDICT_CHUNK_VIDEOS])
+        frames, videos = predict_sequence_rows(model, manifest_rows(frames_of_videos(chunk)),
+                                            size=tuple(config["size"]), window=int(config["window"]),
+                                            batch_size=int(config.get("batch_size", 8)))
+        frame_rows = [FramePrediction(frame_id=f["extra"]["frame_id"], model_version=version, probabilities=f["probs"],
+                                      score=f["pred"]) for f in frames]
+        video_rows = [VideoPrediction(video_id=int(v["video"]), model_version=version, probabilities=v["probs"],
+                                      score=v["pred"]) for v in videos]
+        predictions_replace(model_version=version, video_ids=chunk, frame_predictions=frame_rows,
+                            video_predictions=video_rows)
+        written += len(frame_rows) + len(video_rows)
+    return written
+
+
+PREDICTORS: dict[str, Callable[[ModelVersion, Sequence[int]], int]] = {
+    ModelKind.FRAME_SCORER: frame_scorer_predict, ModelKind.SEGMENTATION: segmentation_predict,
+    ModelKind.SEQUENCE: sequence_predict,
+}
+
+
+def videos_predict(*, video_ids: list[int] | None = None, patient_id: int | None = None,
+                   kinds: list[str] | None = None) -> int:
+    """Score a video list, a patient or (neither given) every video with the active models (of `kinds`, when
+    given: frame scorer with its aggregator, segmentation, sequence). Returns the rows written."""
+    wanted = [ModelKind(k) for k in (kinds or PREDICTING_KINDS)]
+    videos: list[int] | None = None
+    written = 0
+    for kind in PREDICTING_KINDS:
+        version = active_version(kind) if kind in wanted else None
+        if version is None:
+            continue
+        if videos is None:
+            videos = videos_for_scope(video_ids=video_ids, patient_id=patient_id)
+        written += PREDICTORS[kind](version, videos)
+    return written
