@@ -1,4 +1,4 @@
-// The new-report form: what to compare (frame scores, video scores or contours), where (a site, a
+// The new-report form: what to compare (frame scores, video scores, contours or video findings), where (a site, a
 // patient, one video or everything), by whom (annotators, minimum validation level), the consensus rule,
 // and optionally a model version as one more rater. POST /api/agreement-reports/ answers 202 at once;
 // the page then polls the report until the worker has computed it.
@@ -13,7 +13,7 @@ function field(label, input) {
 const option = (value, text) => h("option", { value: String(value) }, text);
 
 export function reportForm(options, { onCreated }) {
-  const kind = h("select", { name: "kind" }, options.kinds.map((k) => option(k, { frame: "Frame scores", video: "Video scores", contour: "Contours (Dice, IoU)" }[k])));
+  const kind = h("select", { name: "kind" }, options.kinds.map((k) => option(k, { frame: "Frame scores", video: "Video scores", contour: "Contours (Dice, IoU)", finding: "Video findings" }[k] || k)));
   const site = h("select", { name: "site" }, option("", "All sites"), options.sites.map((s) => option(s.id, s.name)));
   const patientSearch = h("input", { type: "search", name: "patient-search", placeholder: "patient code", autocomplete: "off" });
   const patient = h("select", { name: "patient" }, option("", "All patients"));

@@ -1,6 +1,7 @@
 // One agreement report (statistics JSON of ml/agreement/report.py, or contour overlap): numbers, the
 // per-annotator agreement and bias as bars, the pairwise Cohen's kappa matrix (weighting selectable),
-// the confusion matrices against the consensus, Dice/IoU per class for contours. A statistic that is
+// the confusion matrices against the consensus, Dice/IoU per class for contours, and for video findings
+// one row per finding (present / absent, nominal) with its own kappa matrix. A statistic that is
 // undefined is shown as "undefined" with the reason the report gives; never as NaN.
 import { barChart, matrixChart } from "../shared/charts.js";
 import { formatDate, h, SCORE_COLOURS } from "../shared/ui.js";
@@ -33,7 +34,7 @@ export function scopeText(scope, raters = []) {
   return `${scope.kind} · ${where} · ${who} · level ≥ ${scope.min_level}${scope.model_version ? ` · + model v${scope.model_version}` : ""}`;
 }
 
-function kappaMatrix(statistics, weight) {
+function kappaMatrix(statistics, weight, label = `Cohen's kappa matrix (${weight})`) {
   const names = statistics.rater_names;
   const index = new Map(names.map((n, i) => [n, i]));
   const values = names.map((_, i) => names.map((__, j) => (i === j ? 1 : null)));
@@ -45,7 +46,7 @@ function kappaMatrix(statistics, weight) {
     notes[a][b] = notes[b][a] = entry.value === null ? entry.reason : `n=${entry.n_items}`;
   }
   const cell = names.length > 8 ? 40 : 64;
-  return matrixChart(names, names, values, { label: `Cohen's kappa matrix (${weight})`, min: 0, max: 1, cell,
+  return matrixChart(names, names, values, { label, min: 0, max: 1, cell,
     empty: "undefined", notes });
 }
 
@@ -117,6 +118,34 @@ function contourReport(report) {
         keys.flatMap((k) => [cell(p.dice[k]), cell(p.iou[k])]))))));
 }
 
+function findingReport(report) {
+  const s = report.statistics;
+  if (!s.n_items) return h("p.undefined", {}, `Undefined: ${s.reason || "no findings in this scope"}.`);
+  const cell = (stat) => {
+    const undefinedValue = !stat || stat.value === null || stat.value === undefined;
+    return h(`td${undefinedValue ? ".undefined" : ".num"}`, {}, statText(stat));
+  };
+  const rows = s.findings.map((f) => h("tr", { dataset: { finding: f.code } },
+    h("th", { scope: "row" }, f.name), h("td.num", {}, String(f.n_items)), h("td.num", {}, String(f.n_raters)),
+    h("td.num", {}, `${f.category_counts[1]} / ${f.category_counts[0]}`),
+    cell(f.percent_agreement), cell({ ...f.mean_pairwise_cohen_kappa.unweighted, n_items: null }),
+    cell(f.fleiss_kappa.available), cell(f.krippendorff_alpha.nominal)));
+  const matrices = s.findings.filter((f) => f.n_raters > 1).map((f) => h("figure.chart-card", {},
+    h("figcaption", {}, f.name), kappaMatrix(f, "unweighted", `Cohen's kappa of ${f.name}`),
+    h("ul.reasons", {}, f.pairs.filter((p) => p.cohen_kappa.unweighted.value === null).map((p) =>
+      h("li", {}, `${p.raters.join(" × ")}: undefined (${p.cohen_kappa.unweighted.reason})`)))));
+  return h("div.report-body", {},
+    h("p", {}, `${s.n_items} videos, ${s.n_raters} raters (${s.rater_names.join(", ")}); each finding is a nominal `
+      + "rating with two categories, present or absent; a finding a rater did not state is missing, not absent."),
+    h("table.compact.findings-table", {}, h("caption", {}, "Agreement per finding"),
+      h("thead", {}, h("tr", {}, ["Finding", "Videos", "Raters", "Present / absent ratings",
+        "Percent agreement", "Mean pairwise Cohen's κ", "Fleiss' κ", "Krippendorff's α (nominal)"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows)),
+    h("section", { "aria-labelledby": `finding-kappa-${report.id}` },
+      h("h3", { id: `finding-kappa-${report.id}` }, "Pairwise Cohen's kappa per finding"),
+      matrices.length ? h("div.chart-row", {}, matrices) : h("p.muted", {}, "No finding was stated by two raters.")));
+}
+
 export function reportView(report) {
   const exportLink = (format) => h("a.button", { href: `/api/agreement-reports/${report.id}/export/?format=${format}`, download: "" },
     `Export ${format.toUpperCase()}`);
@@ -128,6 +157,6 @@ export function reportView(report) {
   let body;
   if (report.status === "failed") body = h("p.error", { role: "alert" }, `Failed: ${(report.error || "").split("\n")[0]}`);
   else if (report.status !== "ready") body = h("p.muted", { role: "status" }, `${report.status}: the worker is computing it…`);
-  else body = report.scope.kind === "contour" ? contourReport(report) : scoreReport(report);
+  else body = { contour: contourReport, finding: findingReport }[report.scope.kind]?.(report) ?? scoreReport(report);
   return h("article.card.report", { "aria-labelledby": "report-title", dataset: { report: String(report.id) } }, head, body);
 }

@@ -1,5 +1,5 @@
-// Every shortcut of the annotate page, shown by "?" (the key handler in main.js is the source of truth;
-// keep the two in step).
+// Every shortcut of the annotate page, shown by "?" (the key handler in keys.js is the source of truth;
+// keep the two in step). The findings' keys depend on the vocabulary: the page sets them once loaded.
 
 import { dialog, h } from "../shared/ui.js";
 
@@ -41,8 +41,16 @@ export const SHORTCUTS = [
   ]],
 ];
 
+let findingRows = [];
+
+/** The "Findings" section: [[key, name], ...] in vocabulary order. */
+export function setFindingShortcuts(pairs) {
+  findingRows = pairs.map(([key, name]) => [[key.toUpperCase()], `${name}: present / absent (toggles)`]);
+}
+
 export function showHelp() {
-  const sections = SHORTCUTS.map(([title, rows]) => h("section.help-section", {},
+  const all = findingRows.length ? [...SHORTCUTS.slice(0, 2), ["Findings", findingRows], ...SHORTCUTS.slice(2)] : SHORTCUTS;
+  const sections = all.map(([title, rows]) => h("section.help-section", {},
     h("h3", {}, title),
     h("dl", {}, rows.flatMap(([keys, text]) => [
       h("dt", {}, keys.flatMap((key, i) => [i ? " " : "", h("kbd", {}, key)])),

@@ -69,7 +69,10 @@ export function bindKeys(page) {
       case "u": case "U": handled(); page.setOverlay("uncertainty"); return;
       case "s": case "S": handled(); page.saver.flush(); return;
       case "?": handled(); showHelp(); return;
-      default:
+      default: {
+        const finding = key.length === 1 ? page.findings.codeForKey(key) : undefined;
+        if (finding) { handled(); page.toggleFinding(finding); }
+      }
     }
   });
 

@@ -9,8 +9,9 @@ import { Saver } from "./autosave.js";
 import { FrameCanvas, ZOOM_STEP } from "./canvas.js";
 import { ContourBook } from "./contour-book.js";
 import { ContourEditor } from "./contours.js";
+import { FindingBook } from "./findings.js";
 import { FrameStore } from "./frames.js";
-import { showHelp } from "./help.js";
+import { setFindingShortcuts, showHelp } from "./help.js";
 import { bindKeys } from "./keys.js";
 import { Overlays } from "./overlays.js";
 import { Panel, scoreBadge } from "./panel.js";
@@ -37,13 +38,15 @@ class AnnotatePage {
     const changed = () => { this.saver.changed(); this.refresh(); };
     this.scores = new ScoreBook(video.id, frames, data.mine.frame_scores, { onChange: changed });
     this.videoScores = new VideoScoreBook(video.id, data.mine.video_score, { onChange: changed });
+    this.findings = new FindingBook(video.id, data.findings, data.mine.findings, { onChange: changed });
+    setFindingShortcuts(data.findings.map((f) => [this.findings.keyFor(f.code), f.name]).filter(([key]) => key));
     this.contours = new ContourBook(frames, data.mine.contours, { onChange: changed });
     this.predictions = new Map(model.frames.map((p) => [p.frame, p]));
     this.saveState = h("span.save-state", { id: "save-state", role: "status", "aria-live": "polite",
       "data-state": "saved" }, "All changes saved");
     this.saveAction = h("button.link", { type: "button", hidden: true, onclick: () => this.saver.flush() }, "Save now");
     this.saver = new Saver({
-      sources: [this.scores, this.contours, this.videoScores],
+      sources: [this.scores, this.contours, this.videoScores, this.findings],
       renderValue: (value) => (typeof value === "number" || value === null ? scoreBadge(value ?? -1) : value),
       onState: (state, text) => {
         this.saveState.dataset.state = state;
@@ -236,6 +239,13 @@ class AnnotatePage {
 
   setVideoScore(score, comment) {
     this.videoScores.set(score, comment ?? this.videoScores.comment);
+  }
+
+  /** A finding key or checkbox: not stated or absent -> present, present -> absent. */
+  toggleFinding(code, present) {
+    if (present === undefined) present = this.findings.present.get(code) !== true;
+    this.findings.set(code, present);
+    this.announce(`${this.findings.name(code)}: ${present ? "present" : "absent"}`);
   }
 
   setOverlay(kind, on = !this.overlays.show[kind]) {

@@ -1,5 +1,5 @@
-// The side panel: this frame's score (mine, others', the model's), the video score, the contours of this
-// frame with class visibility, and the overlay controls. Plain DOM, refreshed by update().
+// The side panel: this frame's score (mine, others', the model's), the video score and findings, the
+// contours of this frame with class visibility, and the overlay controls. Plain DOM, refreshed by update().
 
 import { h, SCORE_COLOURS, SCORE_NAMES } from "../shared/ui.js";
 
@@ -37,6 +37,17 @@ export class Panel {
         ` (${pct(Math.max(...model.video.probabilities))})`));
     }
 
+    this.findingBoxes = data.findings.map((finding) => {
+      const key = page.findings.keyFor(finding.code);
+      const box = h("input", { type: "checkbox", id: `finding-${finding.code}`, "data-finding": finding.code,
+        onchange: (event) => page.toggleFinding(finding.code, event.target.checked) });
+      return h("label.finding-option", { for: box.id, title: finding.description || finding.name },
+        box, finding.name, key ? h("kbd", { "aria-hidden": "true" }, key.toUpperCase()) : null);
+    });
+    const findingOthers = data.others.filter((o) => Object.keys(o.findings || {}).length).map((o) =>
+      h("span.other", {}, `${o.annotator.username}: `, Object.entries(o.findings).map(([code, present]) =>
+        `${page.findings.name(code)} ${present ? "✓" : "✗"}`).join(", ")));
+
     this.classToggles = data.segmentation_classes.map((cls) => h("label.class-toggle", {},
       h("input", { type: "checkbox", checked: true, "data-class": String(cls.index),
         onchange: (event) => page.editor.toggleClass(cls.index, event.target.checked) }),
@@ -51,7 +62,10 @@ export class Panel {
         h("div.video-score", { role: "radiogroup", "aria-label": "Video score" }, this.videoRadios.map((radio, score) =>
           h("label.video-score-option", { for: radio.id }, radio, scoreBadge(score), ` ${SCORE_NAMES[score].split(" · ")[1]}`))),
         h("label", { for: "video-comment" }, "Comment"), this.comment,
-        videoOthers.length ? h("div.others-line", {}, videoOthers) : null),
+        videoOthers.length ? h("div.others-line", {}, videoOthers) : null,
+        h("div.findings", { role: "group", "aria-label": "Findings in this video (checked: present, unchecked: absent, "
+          + "dash: not stated)" }, h("span.findings-title", {}, "Findings"), this.findingBoxes),
+        findingOthers.length ? h("div.others-line.finding-others", {}, findingOthers) : null),
       h("fieldset", {}, h("legend", {}, "Contours"),
         h("div.class-toggles", { role: "group", "aria-label": "Show marker classes (V: the current one)" }, this.classToggles),
         this.contourList),
@@ -107,6 +121,13 @@ export class Panel {
 
     const video = page.videoScores;
     this.videoRadios.forEach((radio, score) => { radio.checked = video.score === score; });
+    this.findingBoxes.forEach((label) => {
+      const box = label.querySelector("input");
+      const present = page.findings.present.get(box.dataset.finding);
+      box.checked = present === true;
+      box.indeterminate = present === null || present === undefined;
+      label.dataset.state = present === true ? "present" : present === false ? "absent" : "unstated";
+    });
     if (document.activeElement !== this.comment) this.comment.value = video.comment;
 
     const items = page.editor.items();

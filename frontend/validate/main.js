@@ -1,5 +1,6 @@
-// Validate: the scores of lower validation levels side by side, frame by frame and for the video;
-// accepting or correcting writes my own label at my level (through the annotations API, see saver.js).
+// Validate: the scores of lower validation levels side by side, frame by frame and for the video, and the
+// video findings (shown; my own are stated on the annotate page); accepting or correcting writes my own
+// label at my level (through the annotations API, see saver.js).
 import { api, boot, frameImageUrl } from "../shared/api.js";
 import { dialog, fail, h, ready, SCORE_NAMES, toast } from "../shared/ui.js";
 import { agreedScore, disagrees, frameTable } from "./frames.js";
@@ -79,6 +80,7 @@ function videoPanel() {
   return h("section.card.video-panel", { "aria-labelledby": "video-scores-title" },
     h("h2", { id: "video-scores-title" }, "Video score"),
     h("ul.video-scores", {}, others),
+    findingsPanel(people),
     h("div.mine", {}, h("span", {}, "My video score:"),
       h("div.choices", { role: "group", "aria-label": "My video score" }, [0, 1, 2, 3].map((score) =>
         h(`button.score-choice${mineScore === score ? `.score-${score}` : ""}`, {
@@ -87,6 +89,23 @@ function videoPanel() {
           onclick: () => { if (state.myVideo?.score !== score || state.pendingVideo !== null) saver.saveVideo(score); },
         }, String(score)))),
       h("span.state", {}, status)));
+}
+
+/** The video findings, per person (lower levels, then mine), read-only: present ✓, absent ✗. */
+function findingsPanel(people) {
+  const rows = new Map();
+  for (const f of [...state.videoFindings, ...state.myFindings]) {
+    if (!rows.has(f.annotator)) rows.set(f.annotator, []);
+    rows.get(f.annotator).push(f);
+  }
+  const me = state.myFindings[0]?.annotator;
+  const who = (id) => (id === me ? "Mine" : `${people.get(id)?.username ?? id} (level ${rows.get(id)[0].validation_level})`);
+  return h("div.findings-panel", {}, h("h3", {}, "Findings"),
+    rows.size ? h("dl.findings", {}, [...rows].map(([id, found]) => h("div.finding-row", {}, h("dt", {}, who(id)),
+      h("dd", {}, found.map((f) => h(`span.finding.${f.present ? "present" : "absent"}`,
+        { title: `${f.name}: ${f.present ? "present" : "absent"}` }, `${f.name} ${f.present ? "✓" : "✗"}`))))))
+      : h("p.muted", {}, "No findings stated below your level."),
+    h("p.muted.small", {}, "Your own findings are stated on the ", h("a", { href: `/videos/${state.video.id}/annotate/` }, "annotate page"), "."));
 }
 
 function pager(count) {
@@ -156,7 +175,7 @@ async function start() {
   const data = await api(`viewer/videos/${boot.video_id}/validate/`);
   Object.assign(state, { video: data.video, level: data.level, annotators: data.annotators, frames: data.frames,
     byId: new Map(data.frames.map((frame) => [frame.id, frame])), videoScores: data.video_scores,
-    myVideo: data.my_video_score });
+    myVideo: data.my_video_score, videoFindings: data.video_findings, myFindings: data.my_findings });
   saver = createSaver(state, render);
   const v = data.video;
   app.replaceChildren(

@@ -40,7 +40,8 @@ class ReportSerializer(serializers.ModelSerializer):
 
 class ReportRequestSerializer(serializers.Serializer):
     scope = serializers.DictField(required=False, default=dict,
-                                  help_text='e.g. {"kind": "frame", "patient": 3, "model_version": 7}')
+                                  help_text='e.g. {"kind": "frame", "patient": 3, "model_version": 7}, or '
+                                            '{"kind": "finding", "findings": ["b_lines"]}')
 
 
 class ReportList(APIView):
@@ -67,9 +68,15 @@ class ReportDetail(APIView):
 
 
 def report_csv_rows(report: AgreementReport) -> list[dict]:
+    """The report's statistics as CSV rows; finding reports lead each row with the finding's code."""
     from ml.agreement import report_to_csv_rows
 
-    return report_to_csv_rows(report.statistics) if report.statistics.get("n_items") else []
+    if not report.statistics.get("n_items"):
+        return []
+    if report.scope.get("kind") == "finding":
+        return [{"finding": finding["code"], **row} for finding in report.statistics["findings"]
+                for row in report_to_csv_rows(finding)]
+    return report_to_csv_rows(report.statistics)
 
 
 class ReportExport(APIView):

@@ -10,21 +10,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from django.db.models import QuerySet
 
-from annotations.models import Contour, FrameScore, LabelSource, VideoScore
+from annotations.models import Contour, Finding, FrameScore, LabelSource, VideoFinding, VideoScore
 from modelling.models import FramePrediction, VideoPrediction
 
 if TYPE_CHECKING:
     from ml.agreement.consensus import Rule as ConsensusRule
 
-KINDS = ("frame", "video", "contour")
+KINDS = ("frame", "video", "contour", "finding")
 MASK_CHUNK = 64  # frames rasterised at a time: memory stays flat over large scopes
 
 
 @dataclass(frozen=True)
 class Scope:
-    """Which labels are compared: frame or video scores, within one video, patient, site or the dataset,
+    """Which labels are compared: frame or video scores, contours or video findings (each finding on its
+    own; `findings` picks codes, None: every finding), within one video, patient, site or the dataset,
     by given annotators (None: all humans) at a minimum validation level; `model_version` joins the
-    raters when given."""
+    raters when given (scores only)."""
 
     kind: str = "video"
     video: int | None = None
@@ -34,6 +35,7 @@ class Scope:
     min_level: int = 1
     model_version: int | None = None
     consensus: ConsensusRule | None = None  # majority | median | most_expert (default: most_expert)
+    findings: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -44,7 +46,12 @@ class Scope:
             raise ValueError(f"unknown scope field(s): {', '.join(sorted(unknown))}")
         scope = cls(**data)
         if scope.kind not in KINDS:
-            raise ValueError(f"kind must be 'frame', 'video' or 'contour', got {scope.kind!r}")
+            raise ValueError(f"kind must be 'frame', 'video', 'contour' or 'finding', got {scope.kind!r}")
+        if scope.kind == "finding" and scope.model_version is not None:
+            raise ValueError("no model states findings: a finding report compares people only")
+        if scope.findings is not None and (not isinstance(scope.findings, list)
+                                           or not all(isinstance(code, str) for code in scope.findings)):
+            raise ValueError("findings must be a list of finding codes")
         if scope.consensus not in (None, "majority", "median", "most_expert"):
             raise ValueError(f"unknown consensus rule {scope.consensus!r}")
         if not 1 <= scope.min_level <= 4:
@@ -104,6 +111,36 @@ def ratings(scope: Scope, *, labels: QuerySet | None = None) -> Ratings:
     for item_id, rater_id, score, _, _ in triples:
         matrix[row[item_id], column[rater_id]] = score
     return Ratings(matrix=matrix, items=items, raters=[raters[k] for k in order])
+
+
+def finding_ratings(scope: Scope) -> dict[str, tuple[str, Ratings]]:
+    """finding code -> (its name, videos × raters: 1 present, 0 absent, NaN not stated), in vocabulary
+    order, for the findings with labels in the scope. Raters are those who labelled that finding."""
+    labels = VideoFinding.objects.filter(source=LabelSource.HUMAN, validation_level__gte=scope.min_level,
+                                         **_where(scope, "video"))
+    if scope.annotators is not None:
+        labels = labels.filter(annotator_id__in=scope.annotators)
+    if scope.findings is not None:
+        labels = labels.filter(finding__code__in=scope.findings)
+    rows = labels.values_list("finding_id", "video_id", "annotator_id", "present", "annotator__username",
+                              "annotator__validation_level")
+    by_finding: dict[int, list[tuple[int, int, bool]]] = defaultdict(list)
+    people: dict[int, dict[str, Any]] = {}
+    for finding_id, video_id, user_id, present, name, level in rows.iterator(chunk_size=5000):
+        by_finding[finding_id].append((video_id, user_id, present))
+        people[user_id] = {"kind": "user", "id": user_id, "name": name, "level": level}
+    result: dict[str, tuple[str, Ratings]] = {}
+    for finding in Finding.objects.filter(pk__in=list(by_finding)).order_by("order", "code"):
+        triples = by_finding[finding.pk]
+        raters = sorted({user_id for _, user_id, _ in triples}, key=lambda u: people[u]["name"])
+        items = sorted({video_id for video_id, _, _ in triples})
+        column, row = {u: i for i, u in enumerate(raters)}, {v: i for i, v in enumerate(items)}
+        matrix = np.full((len(items), len(raters)), np.nan)
+        for video_id, user_id, present in triples:
+            matrix[row[video_id], column[user_id]] = float(present)
+        result[finding.code] = (finding.name, Ratings(matrix=matrix, items=items,
+                                                      raters=[people[u] for u in raters]))
+    return result
 
 
 def consensus_rule(scope: Scope, raters: Sequence[dict[str, Any]]) -> ConsensusRule:

@@ -15,7 +15,7 @@ from core.errors import InvalidInput
 from core.queue import enqueue_task
 
 from .models import AgreementReport, ReportStatus
-from .selectors import Scope, consensus_rule, contour_agreement, ratings
+from .selectors import Scope, consensus_rule, contour_agreement, finding_ratings, ratings
 
 #: The agreement tasks of ml/tasks.py, queued by name (the analysis queue: CELERY_TASK_ROUTES' `agreement.*`).
 COMPUTE_REPORT_TASK = "agreement.compute_report"
@@ -57,6 +57,8 @@ def _statistics(scope: Scope) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if scope.kind == "contour":
         statistics = contour_agreement(scope)
         return statistics, [{"kind": "user", "name": name} for name in statistics["raters"]]
+    if scope.kind == "finding":
+        return _finding_statistics(scope)
     data = ratings(scope)
     if data.matrix.size == 0:
         return {"n_items": 0, "reason": "no labels in this scope"}, data.raters
@@ -65,6 +67,32 @@ def _statistics(scope: Scope) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     statistics = agreement_report(data.matrix, rater_names=[r["name"] for r in data.raters],
                                   levels=levels if rule == "most_expert" else None, consensus_rule=rule)
     return statistics, data.raters
+
+
+def _finding_statistics(scope: Scope) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Each finding's agreement on its own, a nominal rating with two categories (0 absent, 1 present):
+    the full report of ml.agreement (percent agreement, pairwise Cohen's kappa, Fleiss' kappa,
+    Krippendorff's alpha, consensus) per finding, under {"findings": [{"code", "name", ...}]}."""
+    from ml.agreement import agreement_report
+
+    per_finding = finding_ratings(scope)
+    raters: dict[int, dict[str, Any]] = {}
+    findings, videos = [], set()
+    for code, (name, data) in per_finding.items():
+        levels = [float(r["level"]) for r in data.raters]
+        rule = consensus_rule(scope, data.raters)
+        if rule == "median":
+            rule = "majority"  # the median of two nominal categories is their majority
+        report = agreement_report(data.matrix, categories=2, rater_names=[r["name"] for r in data.raters],
+                                  levels=levels if rule == "most_expert" else None, consensus_rule=rule)
+        findings.append({"code": code, "name": name, **report})
+        videos.update(data.items)
+        raters.update({r["id"]: r for r in data.raters})
+    people = sorted(raters.values(), key=lambda r: r["name"])
+    if not findings:
+        return {"kind": "finding", "n_items": 0, "findings": [], "reason": "no findings in this scope"}, people
+    return {"kind": "finding", "n_items": len(videos), "n_raters": len(people),
+            "rater_names": [r["name"] for r in people], "findings": findings}, people
 
 
 def agreement_reports_labels_changed() -> None:

@@ -2,7 +2,16 @@ from typing import ClassVar
 
 from django.contrib import admin
 
-from .models import Contour, FrameScore, ScoreLevel, ScoreScale, SegmentationClass, VideoScore
+from .models import (
+    Contour,
+    Finding,
+    FrameScore,
+    ScoreLevel,
+    ScoreScale,
+    SegmentationClass,
+    VideoFinding,
+    VideoScore,
+)
 
 
 class ScoreLevelInline(admin.TabularInline):
@@ -19,6 +28,18 @@ class ScoreScaleAdmin(admin.ModelAdmin):
 @admin.register(SegmentationClass)
 class SegmentationClassAdmin(admin.ModelAdmin):
     list_display = ("index", "name", "score", "colour")
+
+
+@admin.register(Finding)
+class FindingAdmin(admin.ModelAdmin):
+    """The findings vocabulary: admins add findings here; a finding labels use cannot be deleted (PROTECT)."""
+
+    list_display = ("code", "name", "order")
+    list_editable = ("order",)
+    search_fields = ("code", "name")
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return ("code",) if obj is not None else ()  # exports and training read the code
 
 
 class LabelAdmin(admin.ModelAdmin):
@@ -46,3 +67,11 @@ class ContourAdmin(LabelAdmin):
     list_display = ("frame", "annotator", "segmentation_class", "validation_level", "source")
     list_select_related = ("annotator", "frame", "segmentation_class")
     raw_id_fields = ("frame",)
+
+
+@admin.register(VideoFinding)
+class VideoFindingAdmin(LabelAdmin):
+    list_display = ("video", "annotator", "finding", "present", "validation_level", "source", "updated_at")
+    list_filter = ("finding", "present", "validation_level")
+    list_select_related: ClassVar[tuple[str, ...]] = ("annotator", "video", "finding")
+    raw_id_fields = ("video",)

@@ -10,18 +10,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsAdminRole
+from accounts.permissions import IsAdminOrReadOnly, IsAdminRole
 from api.pagination import ById
 from api.serializers import ErrorSerializer
 from studies.selectors import frames_visible_to, videos_visible_to
 
-from .filters import ContourFilter, FrameScoreFilter, LabelChangeFilter, VideoScoreFilter
-from .models import Contour, FrameScore, LabelChange, ProjectSettings, VideoScore
-from .selectors import label_history_visible_to, labels_visible_to, project_settings
+from .filters import ContourFilter, FrameScoreFilter, LabelChangeFilter, VideoFindingFilter, VideoScoreFilter
+from .models import Contour, Finding, FrameScore, LabelChange, ProjectSettings, VideoFinding, VideoScore
+from .selectors import findings_vocabulary, label_history_visible_to, labels_visible_to, project_settings
 from .services import (
+    finding_create,
+    finding_delete,
+    finding_update,
     frame_contours_write,
     frame_scores_write,
     label_delete,
+    video_findings_write,
     video_score_write,
 )
 
@@ -52,6 +56,43 @@ class VideoScoreSerializer(serializers.ModelSerializer):
         model = VideoScore
         fields = ["id", "video", "annotator", "score", "a_lines", "b_lines", "comment", "validation_level", "source",
                   "version", "created_at", "updated_at"]
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Finding
+        fields = ["id", "code", "name", "description", "order"]
+
+
+class FindingChangeSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    description = serializers.CharField(allow_blank=True, required=False)
+    order = serializers.IntegerField(min_value=0, max_value=32767, required=False)
+
+
+class FindingCreateSerializer(FindingChangeSerializer):
+    code = serializers.SlugField(max_length=32)
+    name = serializers.CharField(max_length=100)
+
+
+class VideoFindingSerializer(serializers.ModelSerializer):
+    finding = serializers.CharField(source="finding.code", read_only=True, help_text="Finding code, e.g. b_lines")
+
+    class Meta:
+        model = VideoFinding
+        fields = ["id", "video", "annotator", "finding", "present", "validation_level", "source", "version",
+                  "created_at", "updated_at"]
+
+
+class VideoFindingItemSerializer(serializers.Serializer):
+    finding = serializers.CharField(max_length=32, help_text="Finding code (see /api/findings/)")
+    present = serializers.BooleanField()
+    version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
+                                       help_text="Version the change is based on; omit for a new finding")
+
+
+class BulkVideoFindingsSerializer(serializers.Serializer):
+    items = VideoFindingItemSerializer(many=True, allow_empty=False, max_length=200)
 
 
 class ContourSerializer(serializers.ModelSerializer):
@@ -214,6 +255,73 @@ class VideoScoreDetail(generics.RetrieveAPIView):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return labels_visible_to(self.request.user, VideoScore)
+
+
+class VideoFindingList(generics.ListAPIView):
+    serializer_class = VideoFindingSerializer
+    pagination_class = ById
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = VideoFindingFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return labels_visible_to(self.request.user, VideoFinding).select_related("finding")
+
+
+class VideoFindingsBulk(APIView):
+    """Save your findings of one video (present or not, each with the version you based it on): all or
+    nothing. Findings you leave out stay as they are."""
+
+    @extend_schema(request=BulkVideoFindingsSerializer,
+                   responses={200: VideoFindingSerializer(many=True), 400: ErrorSerializer,
+                              404: ErrorSerializer, 409: ConflictSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        video = get_object_or_404(videos_visible_to(request.user), pk=pk)
+        data = BulkVideoFindingsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        labels = video_findings_write(user=request.user, video=video, items=data.validated_data["items"])
+        return Response(VideoFindingSerializer(labels, many=True).data)
+
+
+class FindingList(APIView):
+    """The vocabulary of video findings: everyone signed in reads it, admins add to it."""
+
+    permission_classes = [IsAdminOrReadOnly]
+
+    @extend_schema(responses=FindingSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(FindingSerializer(findings_vocabulary(), many=True).data)
+
+    @extend_schema(request=FindingCreateSerializer,
+                   responses={201: FindingSerializer, 400: ErrorSerializer, 403: ErrorSerializer})
+    def post(self, request: Request) -> Response:
+        data = FindingCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        finding = finding_create(**data.validated_data)
+        return Response(FindingSerializer(finding).data, status=status.HTTP_201_CREATED)
+
+
+class FindingDetail(APIView):
+    """One finding: read it; admins rename, describe or reorder it (its code stays), or delete an unused one."""
+
+    permission_classes = [IsAdminOrReadOnly]
+
+    @extend_schema(responses={200: FindingSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(FindingSerializer(get_object_or_404(Finding, pk=pk)).data)
+
+    @extend_schema(request=FindingChangeSerializer,
+                   responses={200: FindingSerializer, 400: ErrorSerializer, 403: ErrorSerializer,
+                              404: ErrorSerializer})
+    def patch(self, request: Request, pk: int) -> Response:
+        finding = get_object_or_404(Finding, pk=pk)
+        data = FindingChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(FindingSerializer(finding_update(finding=finding, **data.validated_data)).data)
+
+    @extend_schema(responses={204: None, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer})
+    def delete(self, request: Request, pk: int) -> Response:
+        finding_delete(finding=get_object_or_404(Finding, pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ContourList(generics.ListAPIView):

@@ -5,7 +5,7 @@ import django_filters
 from api.filters import UtcDateTimeFilter
 from studies.models import CovidStatus, LungZone, Probe
 
-from .models import Contour, FrameScore, LabelChange, LabelSource, VideoScore
+from .models import Contour, FrameScore, LabelChange, LabelSource, VideoFinding, VideoScore
 
 
 class LabelFilter(django_filters.FilterSet):
@@ -40,6 +40,10 @@ FrameScoreFilter = _label_filter(FrameScore, "frame__video", {
     "score": django_filters.NumberFilter(),
 })
 VideoScoreFilter = _label_filter(VideoScore, "video", {"score": django_filters.NumberFilter()})
+VideoFindingFilter = _label_filter(VideoFinding, "video", {
+    "finding": django_filters.CharFilter(field_name="finding__code", help_text="Finding code, e.g. b_lines"),
+    "present": django_filters.BooleanFilter(),
+})
 ContourFilter = _label_filter(Contour, "frame__video", {
     "frame": django_filters.NumberFilter(field_name="frame_id"),
     "segmentation_class": django_filters.NumberFilter(field_name="segmentation_class__index"),
@@ -47,7 +51,7 @@ ContourFilter = _label_filter(Contour, "frame__video", {
 
 
 class LabelChangeFilter(django_filters.FilterSet):
-    label_type = django_filters.ChoiceFilter(choices=[(k, k) for k in ("frame_score", "video_score", "contour")])
+    label_type = django_filters.ChoiceFilter(choices=[(k, k) for k in ("frame_score", "video_score", "video_finding", "contour")])
     owner = django_filters.NumberFilter(field_name="owner_id")
     video = django_filters.NumberFilter(field_name="video_id")
     frame = django_filters.NumberFilter(field_name="frame_id")

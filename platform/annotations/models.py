@@ -139,6 +139,47 @@ class Contour(Label):
         return f"contour on frame {self.frame_id} by {self.annotator_id}"
 
 
+class Finding(models.Model):
+    """A sonographic finding a rater says is present or absent in a video (A-lines, B-lines, ...).
+
+    The vocabulary is seeded by migration 0004; admins add more in the Django admin or the API. `code`
+    is what exports, imports and training read, so it never changes once labels use it.
+    """
+
+    code = models.SlugField(max_length=32, unique=True, help_text="Stable identifier, e.g. b_lines.")
+    name = models.CharField(max_length=100, unique=True, help_text="What people read, e.g. B-lines.")
+    description = models.TextField(blank=True)
+    order = models.PositiveSmallIntegerField(default=0, help_text="Position in the viewer's list.")
+
+    class Meta:
+        ordering = ["order", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VideoFinding(Label):
+    """One annotator's statement that a finding is present (or absent) in a video; not stating is no label."""
+
+    video = models.ForeignKey("studies.Video", on_delete=models.CASCADE, related_name="findings")
+    finding = models.ForeignKey(Finding, on_delete=models.PROTECT, related_name="labels")
+    present = models.BooleanField(help_text="True: seen in the video; False: looked for and not seen.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["video", "annotator", "finding"], name="video_finding_one_per_annotator"),
+            models.CheckConstraint(condition=models.Q(validation_level__gte=1, validation_level__lte=4),
+                                   name="video_finding_level_1_to_4"),
+        ]
+        indexes = [
+            models.Index(fields=["annotator", "video"], name="video_finding_annotator_idx"),
+            models.Index(fields=["finding", "validation_level"], name="video_finding_level_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"video {self.video_id}: {self.finding_id}={self.present} by {self.annotator_id}"
+
+
 class ProjectSettings(models.Model):
     """Project-wide labelling policy (a single row, id 1)."""
 
@@ -161,7 +202,7 @@ class LabelAction(models.TextChoices):
 class LabelChange(models.Model):
     """History of every label change: who, when, the old and the new value."""
 
-    label_type = models.CharField(max_length=16)  # frame_score | video_score | contour
+    label_type = models.CharField(max_length=16)  # frame_score | video_score | video_finding | contour
     label_id = models.BigIntegerField()
     frame = models.ForeignKey("studies.Frame", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     video = models.ForeignKey("studies.Video", on_delete=models.CASCADE, related_name="+")

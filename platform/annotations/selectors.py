@@ -7,9 +7,9 @@ from django.db.models import Q, QuerySet
 from accounts.models import Role, User
 from studies.selectors import is_admin
 
-from .models import Contour, FrameScore, LabelChange, ProjectSettings, VideoScore
+from .models import Contour, Finding, FrameScore, LabelChange, ProjectSettings, VideoFinding, VideoScore
 
-LabelModel = type[FrameScore] | type[VideoScore] | type[Contour]
+LabelModel = type[FrameScore] | type[VideoScore] | type[VideoFinding] | type[Contour]
 
 
 def project_settings() -> ProjectSettings:
@@ -21,7 +21,7 @@ def labels_visible_to(user: User, model: LabelModel) -> QuerySet:
     """Admins and clinicians: every label. Validators: their own and those below their level.
     Annotators: their own only, on their assigned videos, unless the project reveals labels."""
     labels = model.objects.all()
-    video = "video" if model is VideoScore else "frame__video"
+    video = "video" if model in (VideoScore, VideoFinding) else "frame__video"
     if not user.is_authenticated:
         return labels.none()
     if is_admin(user) or user.role == Role.CLINICIAN:
@@ -32,6 +32,29 @@ def labels_visible_to(user: User, model: LabelModel) -> QuerySet:
     if not project_settings().reveal_labels_to_annotators:
         labels = labels.filter(annotator=user)
     return labels
+
+
+def findings_vocabulary() -> QuerySet[Finding]:
+    """Every finding, in the viewer's order."""
+    return Finding.objects.order_by("order", "code")
+
+
+def findings_consensus(labels: QuerySet[VideoFinding]) -> dict[int, dict[str, bool]]:
+    """video id -> {finding code: present} of `labels`: per video and finding, the majority of the labels
+    at the highest validation level among them; ties are left out (no consensus, no entry)."""
+    votes: dict[tuple[int, str], list[int]] = {}  # (video, code) -> [level, present votes, absent votes]
+    for video_id, code, level, present in labels.values_list(
+            "video_id", "finding__code", "validation_level", "present").iterator(chunk_size=5000):
+        tally = votes.setdefault((video_id, code), [level, 0, 0])
+        if level > tally[0]:
+            tally[:] = [level, 0, 0]
+        if level == tally[0]:
+            tally[1 if present else 2] += 1
+    consensus: dict[int, dict[str, bool]] = {}
+    for (video_id, code), (_, yes, no) in sorted(votes.items()):
+        if yes != no:
+            consensus.setdefault(video_id, {})[code] = yes > no
+    return consensus
 
 
 def model_output_visible_to(user: User) -> bool:

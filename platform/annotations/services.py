@@ -23,7 +23,17 @@ from ml.geometry import polygon_problems
 from ml.scores import MAX_SCORE, is_score
 from studies.models import Frame, Video
 
-from .models import Contour, FrameScore, LabelAction, LabelChange, LabelSource, SegmentationClass, VideoScore
+from .models import (
+    Contour,
+    Finding,
+    FrameScore,
+    LabelAction,
+    LabelChange,
+    LabelSource,
+    SegmentationClass,
+    VideoFinding,
+    VideoScore,
+)
 from .signals import scores_changed
 
 BATCH = 2000
@@ -75,9 +85,29 @@ def contours_import(*, annotator: User, contours: Iterable[tuple[int, int, Seque
     return len(rows)
 
 
-def _scores_changed() -> None:
+@transaction.atomic
+def video_findings_import(*, annotator: User, video_id: int, findings: Mapping[str, bool],
+                          source: str = LabelSource.HUMAN, replace: bool = False) -> int:
+    """Set `annotator`'s findings of a video ({finding code: present}); with `replace`, their other
+    findings of the video are removed (a re-import then leaves exactly what the source says)."""
+    vocabulary = dict(Finding.objects.filter(code__in=list(findings)).values_list("code", "id"))
+    unknown = sorted(set(findings) - set(vocabulary))
+    if unknown:
+        raise ValueError(f"unknown finding(s): {', '.join(unknown)}")
+    if replace:
+        VideoFinding.objects.filter(video_id=video_id, annotator=annotator).exclude(
+            finding_id__in=list(vocabulary.values())).delete()
+    rows = [VideoFinding(video_id=video_id, annotator=annotator, finding_id=vocabulary[code], present=bool(present),
+                         validation_level=annotator.validation_level, source=source)
+            for code, present in findings.items()]
+    VideoFinding.objects.bulk_create(rows, update_conflicts=True, unique_fields=["video", "annotator", "finding"],
+                                     update_fields=["present", "validation_level", "source", "updated_at"])
+    return len(rows)
+
+
+def _scores_changed(sender: type = FrameScore) -> None:
     """Tell the apps above (agreement reports go stale); see annotations.signals."""
-    scores_changed.send(sender=FrameScore)
+    scores_changed.send(sender=sender)
 
 
 class LabelConflict(Conflict):
@@ -98,6 +128,11 @@ class LabelValidationError(InvalidInput):
 
 def score_value(label: FrameScore | VideoScore) -> dict[str, Any]:
     return {"id": label.pk, "score": label.score, "version": label.version,
+            "validation_level": label.validation_level, "updated_at": label.updated_at.isoformat()}
+
+
+def finding_value(label: VideoFinding, code: str) -> dict[str, Any]:
+    return {"id": label.pk, "finding": code, "present": label.present, "version": label.version,
             "validation_level": label.validation_level, "updated_at": label.updated_at.isoformat()}
 
 
@@ -204,6 +239,91 @@ def video_score_write(*, user: User, video: Video, score: int, version: int | No
                                new_value=score_value(row))
     _scores_changed()
     return row
+
+
+@transaction.atomic
+def video_findings_write(*, user: User, video: Video, items: Sequence[dict[str, Any]],
+                         source: str = LabelSource.HUMAN) -> list[VideoFinding]:
+    """Set `user`'s findings of one video: items {finding (code), present (bool), version (None = new)}.
+
+    All or nothing: an unknown finding, a finding twice, a present that is not a boolean or one stale
+    version writes nothing. Findings left out of `items` stay as they are.
+    """
+    errors: dict[str, list[str]] = {}
+    codes = [item.get("finding") for item in items]
+    if len(set(map(str, codes))) != len(codes):
+        errors.setdefault("items", []).append("a finding appears twice")
+    vocabulary = {code: pk for code, pk in Finding.objects.filter(
+        code__in=[c for c in codes if isinstance(c, str)]).values_list("code", "id")}
+    for position, item in enumerate(items):
+        if item.get("finding") not in vocabulary:
+            errors.setdefault(f"items[{position}].finding", []).append(f"unknown finding {item.get('finding')!r}")
+        if not isinstance(item.get("present"), bool):
+            errors.setdefault(f"items[{position}].present", []).append(
+                f"present must be true or false, got {item.get('present')!r}")
+    if errors:
+        raise LabelValidationError(errors)
+    existing = {row.finding_id: row for row in VideoFinding.objects.select_for_update().filter(
+        video=video, annotator=user, finding_id__in=vocabulary.values())}
+    conflicts = []
+    for item in items:
+        row, base = existing.get(vocabulary[item["finding"]]), item.get("version")
+        if (row is not None and base is not None and base != row.version) or (row is None and base):
+            conflicts.append({"video": video.pk, "finding": item["finding"],
+                              "current": finding_value(row, item["finding"]) if row else None})
+    if conflicts:
+        raise LabelConflict(conflicts)
+
+    result, history = [], []
+    for item in items:
+        code, row = item["finding"], existing.get(vocabulary[item["finding"]])
+        if row is None:
+            row = VideoFinding.objects.create(video=video, annotator=user, finding_id=vocabulary[code],
+                                              present=item["present"], validation_level=user.validation_level,
+                                              source=source)
+            history.append(_change("video_finding", row, video_id=video.pk, frame_id=None, user=user,
+                                   action=LabelAction.CREATE, old=None, new=finding_value(row, code)))
+        elif row.present != item["present"] or row.validation_level != user.validation_level:
+            old = finding_value(row, code)
+            row.present, row.validation_level, row.version = item["present"], user.validation_level, row.version + 1
+            row.save(update_fields=["present", "validation_level", "version", "updated_at"])
+            history.append(_change("video_finding", row, video_id=video.pk, frame_id=None, user=user,
+                                   action=LabelAction.UPDATE, old=old, new=finding_value(row, code)))
+        result.append(row)
+    LabelChange.objects.bulk_create(history)
+    if history:
+        _scores_changed(VideoFinding)
+    return result
+
+
+def finding_create(*, code: str, name: str, description: str = "", order: int = 0) -> Finding:
+    """Add a finding to the vocabulary (code and name unique: InvalidInput otherwise)."""
+    clashes = Finding.objects.filter(code=code).exists(), Finding.objects.filter(name=name).exists()
+    if any(clashes):
+        raise InvalidInput("a finding with this code or name exists",
+                           errors={field: ["already used by another finding"]
+                                   for field, clash in zip(("code", "name"), clashes, strict=True) if clash})
+    return Finding.objects.create(code=code, name=name, description=description, order=order)
+
+
+def finding_update(*, finding: Finding, name: str | None = None, description: str | None = None,
+                   order: int | None = None) -> Finding:
+    """Rename, describe or reorder a finding; its code never changes (exports and training read it)."""
+    if name is not None and Finding.objects.filter(name=name).exclude(pk=finding.pk).exists():
+        raise InvalidInput("a finding with this name exists", errors={"name": ["already used by another finding"]})
+    for field, value in (("name", name), ("description", description), ("order", order)):
+        if value is not None:
+            setattr(finding, field, value)
+    finding.save()
+    return finding
+
+
+@transaction.atomic
+def finding_delete(*, finding: Finding) -> None:
+    """Remove a finding from the vocabulary; refused (Conflict) while labels use it."""
+    if VideoFinding.objects.filter(finding=finding).exists():
+        raise Conflict(f"the finding {finding.code!r} is used by labels; it cannot be deleted")
+    finding.delete()
 
 
 @transaction.atomic

@@ -5,6 +5,6 @@ Receivers are connected by the `workflows` app, the layer above the apps a follo
 
 from django.dispatch import Signal
 
-#: Frame or video scores were written, sent inside the writing transaction (receivers defer their
-#: work to the commit). No arguments beyond `sender` (the label model).
+#: Frame or video scores (or video findings) were written, sent inside the writing transaction
+#: (receivers defer their work to the commit). No arguments beyond `sender` (the label model).
 scores_changed = Signal()

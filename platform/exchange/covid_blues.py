@@ -3,6 +3,10 @@
 Layout: `lus_videos/patient_<ID>_<POINT>[_2].mp4`, `severity.csv` (one expert score 0–3 per video,
 A-/B-line flags, comments) and `clinical_variables.csv` (one row per patient, `cov_test` 1 = positive).
 Decoding runs in worker threads; only the calling thread touches the database.
+
+The expert's row becomes a video score (with the comment) and video findings: A-lines and B-lines as
+given (yes/no), and the findings the comment clearly names as present (`findings_in_comment`). A finding
+the comment does not name is not recorded: absence from free text is not a label.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from django.db import transaction
 from accounts.models import Role, User
 from accounts.services import user_ensure
 from annotations.models import LabelSource, VideoScore
+from annotations.services import video_findings_import
 from studies.ingest import IngestError, decode_to_storage, detect_format
 from studies.ingest.sniff import HEAD_BYTES
 from studies.models import CovidStatus, Probe, Video
@@ -47,6 +52,7 @@ class ImportSummary:
     videos_existing: int = 0
     frames_created: int = 0
     scores_written: int = 0
+    findings_written: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -57,6 +63,34 @@ class ImportSummary:
 def _yes_no(value: str | None) -> bool | None:
     text = (value or "").strip().lower()
     return {"yes": True, "no": False}.get(text)
+
+
+#: Free-text cues of findings (lower case); irregular pleura needs "pleura" and one of its qualifiers.
+COMMENT_CUES = {"consolidation": ("consolidat",), "white_lung": ("white lung",), "effusion": ("effusion",)}
+PLEURA_QUALIFIERS = ("irregular", "broken", "interrupt", "thicken", "fragment")
+#: A clause with one of these does not state a finding as present ("no single B-lines", "white lung?").
+HEDGES = re.compile(r"\?|\b(?:no|not|without|possib\w*|maybe|suspect\w*|unclear|doubtful)\b")
+
+
+def findings_in_comment(comment: str) -> dict[str, bool]:
+    """The findings a comment clearly names as present, {code: True}, read clause by clause (split at
+    commas, semicolons, full stops and line ends); a negated or hedged clause names nothing."""
+    found: dict[str, bool] = {}
+    for clause in re.split(r"[,;.\n]", comment.lower()):
+        if HEDGES.search(clause):
+            continue
+        for code, cues in COMMENT_CUES.items():
+            if any(cue in clause for cue in cues):
+                found[code] = True
+        if "pleura" in clause and any(word in clause for word in PLEURA_QUALIFIERS):
+            found["irregular_pleura"] = True
+    return found
+
+
+def row_findings(row: SeverityRow) -> dict[str, bool]:
+    """The expert's findings of one severity.csv row: the A-/B-line columns, then the comment's."""
+    given = {code: value for code, value in (("a_lines", row.a_lines), ("b_lines", row.b_lines)) if value is not None}
+    return {**findings_in_comment(row.comment), **given}
 
 
 def _number(text: str) -> float | int | None:
@@ -143,7 +177,7 @@ def covid_blues_import(*, root: Path, site_name: str = DEFAULT_SITE, workers: in
             existing = Video.objects.filter(sha256=sha256).first()
             if existing is not None:
                 summary.videos_existing += 1
-                summary.scores_written += _write_score(existing, severity.get(path.stem), expert)
+                _write_labels(existing, severity.get(path.stem), expert, summary)
                 done += 1
                 if progress:
                     progress(done, len(files), path.name)
@@ -165,7 +199,7 @@ def covid_blues_import(*, root: Path, site_name: str = DEFAULT_SITE, workers: in
                     result = video_record(decoded=decoded, exam=exam_ensure(patient=patients[match["patient"]]),
                                           sha256=sha256, original_name=path.name, lung_zone=match["zone"],
                                           probe=Probe.CONVEX, scanner_model=SCANNER)
-                    summary.scores_written += _write_score(result.video, severity.get(path.stem), expert)
+                    _write_labels(result.video, severity.get(path.stem), expert, summary)
             except IngestError as error:
                 summary.errors.append(str(error))
             else:
@@ -182,13 +216,17 @@ def covid_blues_import(*, root: Path, site_name: str = DEFAULT_SITE, workers: in
     return summary
 
 
-def _write_score(video: Video, row: SeverityRow | None, expert: User) -> int:
+def _write_labels(video: Video, row: SeverityRow | None, expert: User, summary: ImportSummary) -> None:
+    """The expert's score and findings of a video, exactly as the CSV says (a re-run converges)."""
     if row is None:
-        return 0
-    VideoScore.objects.update_or_create(
-        video=video, annotator=expert,
-        defaults={"score": row.score, "a_lines": row.a_lines, "b_lines": row.b_lines, "comment": row.comment,
-                  "validation_level": EXPERT_LEVEL, "source": LabelSource.HUMAN},
-    )
-    return 1
+        return
+    with transaction.atomic():
+        VideoScore.objects.update_or_create(
+            video=video, annotator=expert,
+            defaults={"score": row.score, "a_lines": row.a_lines, "b_lines": row.b_lines, "comment": row.comment,
+                      "validation_level": EXPERT_LEVEL, "source": LabelSource.HUMAN},
+        )
+        summary.scores_written += 1
+        summary.findings_written += video_findings_import(annotator=expert, video_id=video.pk,
+                                                          findings=row_findings(row), replace=True)
 

@@ -26,8 +26,9 @@ def supported() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _select(user: User, label_type: str, params: Mapping[str, Any]) -> str:
-    """SELECT producing LABEL_COLUMNS, in order, for one label kind (parameters inlined safely)."""
+def _select(user: User, label_type: str, params: Mapping[str, Any], *, for_csv: bool = False) -> str:
+    """SELECT producing LABEL_COLUMNS, in order, for one label kind (parameters inlined safely); `for_csv`
+    writes booleans as true/false (COPY's CSV would write t/f)."""
     fields = FIELDS[label_type]
     names = list(fields)
     query = filtered_labels(user, label_type, params).order_by("id").values_list(*fields.values()).query
@@ -40,6 +41,10 @@ def _select(user: User, label_type: str, params: Mapping[str, Any]) -> str:
             expr = f"'{label_type}'"
         elif name in ("created_at", "updated_at"):
             expr = TIMESTAMP.format(column[name])
+        elif name == "comment" and name in column and for_csv:  # CRLF line ends, after _copy's \n -> \r\n
+            expr = f"replace({column[name]}, E'\\r\\n', E'\\n')"
+        elif name == "present" and name in column and for_csv:
+            expr = f"CASE WHEN {column[name]} THEN 'true' WHEN NOT {column[name]} THEN 'false' END"
         elif name in column:
             expr = column[name]
         else:
@@ -68,7 +73,7 @@ def csv_stream(user: User, params: Mapping[str, Any], label_types: tuple[str, ..
     """RFC 4180 CSV (CRLF line ends, header first), one row per label."""
     yield (",".join(LABEL_COLUMNS) + "\r\n").encode()
     for label_type in label_types:
-        statement = f"COPY ({_select(user, label_type, params)}) TO STDOUT WITH (FORMAT csv)"
+        statement = f"COPY ({_select(user, label_type, params, for_csv=True)}) TO STDOUT WITH (FORMAT csv)"
         for chunk in _copy(statement):
             yield chunk.replace(b"\n", b"\r\n")
 

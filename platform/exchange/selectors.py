@@ -13,14 +13,14 @@ from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
 from accounts.models import User
-from annotations.filters import ContourFilter, FrameScoreFilter, VideoScoreFilter
-from annotations.models import Contour, FrameScore, VideoScore
-from annotations.selectors import LabelModel, labels_visible_to
+from annotations.filters import ContourFilter, FrameScoreFilter, VideoFindingFilter, VideoScoreFilter
+from annotations.models import Contour, FrameScore, VideoFinding, VideoScore
+from annotations.selectors import LabelModel, findings_consensus, labels_visible_to
 from studies.selectors import frames_visible_to
 
 from .formats import FrameRef, LabelRow
 
-LABEL_TYPES = ("frame_score", "video_score", "contour")
+LABEL_TYPES = ("frame_score", "video_score", "video_finding", "contour")
 CHUNK = 5000
 
 
@@ -40,13 +40,17 @@ COMMON = {"label_id": "id", "annotator": "annotator__username", "annotator_id": 
 FIELDS = {
     "frame_score": {**COMMON, **_video_fields("frame__video"), "frame_id": "frame_id", "frame_index": "frame__index",
                     "score": "score"},
-    "video_score": {**COMMON, **_video_fields("video"), "score": "score"},
+    "video_score": {**COMMON, **_video_fields("video"), "score": "score", "comment": "comment"},
+    "video_finding": {**COMMON, **_video_fields("video"), "finding": "finding__code", "present": "present"},
     "contour": {**COMMON, **_video_fields("frame__video"), "frame_id": "frame_id", "frame_index": "frame__index",
                 "segmentation_class": "segmentation_class__index", "vertices": "vertices"},
 }
-MODELS: dict[str, tuple[LabelModel, Any]] = {"frame_score": (FrameScore, FrameScoreFilter), "video_score": (VideoScore, VideoScoreFilter),
-          "contour": (Contour, ContourFilter)}
-EMPTY = {"frame_id": None, "frame_index": None, "score": None, "segmentation_class": None, "vertices": None}
+MODELS: dict[str, tuple[LabelModel, Any]] = {
+    "frame_score": (FrameScore, FrameScoreFilter), "video_score": (VideoScore, VideoScoreFilter),
+    "video_finding": (VideoFinding, VideoFindingFilter), "contour": (Contour, ContourFilter)}
+EMPTY = {"frame_id": None, "frame_index": None, "score": None, "finding": None, "present": None, "comment": None,
+         "segmentation_class": None, "vertices": None}
+FRAME_LABELS = ("frame_score", "contour")
 
 
 def filtered_labels(user: User, label_type: str, params: Mapping[str, Any]) -> QuerySet:
@@ -60,12 +64,14 @@ def filtered_labels(user: User, label_type: str, params: Mapping[str, Any]) -> Q
 
 def label_rows(user: User, params: Mapping[str, Any], label_types: tuple[str, ...] = LABEL_TYPES, *,
                by_frame: bool = False) -> Iterator[LabelRow]:
-    """One dict per label (the export row): frame scores, then video scores, then contours, by id
-    (or by frame then id, for the per-frame formats)."""
+    """One dict per label (the export row): frame scores, video scores, video findings, then contours, by
+    id (or by frame then id, for the per-frame formats; video findings by video then id)."""
     for label_type in label_types:
         fields = FIELDS[label_type]
         names, paths = list(fields), list(fields.values())
-        order = ("frame_id", "id") if by_frame and label_type != "video_score" else ("id",)
+        order: tuple[str, ...] = ("id",)
+        if by_frame:
+            order = ("frame_id", "id") if label_type in FRAME_LABELS else ("video_id", "id")
         rows = filtered_labels(user, label_type, params).order_by(*order).values_list(*paths)
         for values in rows.iterator(chunk_size=CHUNK):
             row = {**EMPTY, **dict(zip(names, values, strict=True))}
@@ -91,6 +97,12 @@ def labelled_frame_ids(user: User, params: Mapping[str, Any], label_types: tuple
     for label_type in label_types:
         ids.update(filtered_labels(user, label_type, params).values_list("frame_id", flat=True).distinct())
     return sorted(ids)
+
+
+def consensus_findings(user: User, params: Mapping[str, Any]) -> dict[int, dict[str, bool]]:
+    """video id -> {finding code: present}: the consensus (annotations.selectors.findings_consensus) of
+    the findings `user` may see under the export's filters."""
+    return findings_consensus(filtered_labels(user, "video_finding", params))
 
 
 def label_count(user: User, params: Mapping[str, Any], label_types: tuple[str, ...]) -> int:

@@ -21,6 +21,7 @@ from annotations.services import (
     LabelValidationError,
     frame_contours_write,
     frame_scores_write,
+    video_findings_write,
     video_score_write,
 )
 from core.errors import InvalidInput
@@ -32,6 +33,7 @@ from . import pg_export
 from .formats import (
     DEFAULT_CLASS_NAMES,
     ContourRecord,
+    FindingRecord,
     FormatError,
     FrameKey,
     FrameRef,
@@ -48,7 +50,14 @@ from .formats import (
     write_masks_zip,
 )
 from .models import ExportJob, ExportStatus
-from .selectors import LABEL_TYPES, frame_refs, label_count, label_rows, labelled_frame_ids
+from .selectors import (
+    LABEL_TYPES,
+    consensus_findings,
+    frame_refs,
+    label_count,
+    label_rows,
+    labelled_frame_ids,
+)
 
 #: The export task of exchange/tasks.py, queued by name (the analysis queue: `exchange.*`).
 RUN_EXPORT_TASK = "exchange.run_export"
@@ -102,18 +111,21 @@ def export_stream(*, user: User, fmt: str, params: Mapping[str, Any]) -> Iterato
     if fmt == "jsonl":
         return write_jsonl(label_rows(user, params))
     if fmt == "manifest":
-        return write_manifest(label_rows(user, params, ("frame_score",)))
+        return write_manifest(label_rows(user, params, ("frame_score",)), findings=consensus_findings(user, params))
     frame_ids = labelled_frame_ids(user, params, spec.label_types)
     frames = frame_refs(user, frame_ids)
     contours = label_rows(user, params, ("contour",), by_frame=True)
+    findings = label_rows(user, params, ("video_finding",), by_frame=True)
     if fmt == "coco":
         return write_coco(frames, contours, categories=sorted(DEFAULT_CLASS_NAMES.items())[1:],
-                          frame_scores=label_rows(user, params, ("frame_score",), by_frame=True))
+                          frame_scores=label_rows(user, params, ("frame_score",), by_frame=True),
+                          video_findings=findings)
     if fmt == "labelme":
-        return write_labelme_zip(_by_frame(frames, contours), class_names=DEFAULT_CLASS_NAMES)
+        return write_labelme_zip(_by_frame(frames, contours), class_names=DEFAULT_CLASS_NAMES,
+                                 video_findings=findings)
     return write_masks_zip(
         ((frame, _group(rows, "annotator")) for frame, rows in _by_frame(frames, contours)),
-        class_names=DEFAULT_CLASS_NAMES)
+        class_names=DEFAULT_CLASS_NAMES, video_findings=findings)
 
 
 def _group(rows: list[LabelRow], key: Literal["annotator"]) -> dict[str, list[LabelRow]]:
@@ -160,7 +172,7 @@ IMPORT_FORMATS = ("labelme", "coco", "csv")
 
 
 def labels_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
-    """Import labels from a LabelMe folder, a COCO file or a score CSV: all or nothing.
+    """Import labels from a LabelMe folder, a COCO file or a score CSV (with video findings): all or nothing.
 
     Annotators named in the file must exist; only admins may import labels of other people (others'
     files are imported as their own). Raises FormatError or LabelValidationError.
@@ -175,6 +187,7 @@ def labels_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
 def _records_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
     contours: list[ContourRecord]
     scores: list[ScoreRecord]
+    findings: list[FindingRecord] = []
     if fmt == "labelme":
         records = read_labelme_folder(path)
         contours, scores = list(records), []
@@ -182,11 +195,12 @@ def _records_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
         parsed = read_coco(path)
         contours, scores = list(parsed), list(parsed.scores)
     else:
-        contours, scores = [], read_score_csv(path)
+        table = read_score_csv(path)
+        contours, scores, findings = [], list(table), table.findings
     labels: list[ContourRecord | ScoreRecord] = [*contours, *scores]
-    users = _annotators(user, [r.annotator for r in labels])
+    users = _annotators(user, [r.annotator for r in [*labels, *findings]])
     frames = _frames(user, [r.frame for r in labels if r.frame is not None])
-    counts = {"frame_scores": 0, "video_scores": 0, "contours": 0}
+    counts = {"frame_scores": 0, "video_scores": 0, "video_findings": 0, "contours": 0}
     per_video: dict[tuple[User, Any], list[dict]] = defaultdict(list)
     for position, record in enumerate(scores):
         owner = users[record.annotator]
@@ -201,6 +215,7 @@ def _records_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
         per_video[(owner, frame.video)].append({"frame": frame.pk, "score": record.score, "version": None})
     for (owner, video), items in per_video.items():
         counts["frame_scores"] += len(frame_scores_write(user=owner, video=video, items=items))
+    counts["video_findings"] = _findings_import(user, users, findings)
     per_frame: dict[tuple[User, Frame], list[dict]] = defaultdict(list)
     for contour in contours:
         per_frame[(users[contour.annotator], frames[_key(contour.frame)])].append(
@@ -212,6 +227,20 @@ def _records_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
                                         "vertices": c.vertices} for c in current] + new)
         counts["contours"] += len(new)
     return counts
+
+
+def _findings_import(user: User, users: Mapping[str | None, User], findings: list[FindingRecord]) -> int:
+    """Write the findings of a table, one all-or-nothing write per annotator and video."""
+    videos = {v.pk: v for v in videos_visible_to(user).filter(pk__in={r.video_id for r in findings})}
+    missing = sorted({r.video_id for r in findings} - set(videos))
+    if missing:
+        raise LabelValidationError({"findings": [f"unknown video(s): {', '.join(map(str, missing[:20]))}"]})
+    per_video: dict[tuple[User, int], list[dict]] = defaultdict(list)
+    for record in findings:
+        per_video[(users[record.annotator], record.video_id)].append(
+            {"finding": record.finding, "present": record.present, "version": None})
+    return sum(len(video_findings_write(user=owner, video=videos[video_id], items=items))
+               for (owner, video_id), items in per_video.items())
 
 
 def _key(frame: FrameKey) -> tuple[int, ...]:

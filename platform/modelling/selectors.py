@@ -12,7 +12,8 @@ import numpy as np
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
-from annotations.models import Contour, FrameScore, LabelSource, VideoScore
+from annotations.models import Contour, FrameScore, LabelSource, VideoFinding, VideoScore
+from annotations.selectors import findings_consensus
 from ml.agreement import at_least_agree, consensus, consensus_mask
 from studies.models import Frame, Video
 
@@ -41,9 +42,10 @@ def _fingerprint(rows: list[dict], label_ids: list[int]) -> tuple[str, list[str]
     return digest, sorted({row["video"] for row in rows}, key=int)
 
 
-def _labels(model: type[FrameScore] | type[VideoScore] | type[Contour], selection: DataSelection) -> QuerySet:
+def _labels(model: type[FrameScore] | type[VideoScore] | type[VideoFinding] | type[Contour],
+            selection: DataSelection) -> QuerySet:
     labels = model.objects.filter(source=LabelSource.HUMAN, validation_level__gte=selection.min_level)
-    item = "video__exam__patient" if model is VideoScore else "frame__video__exam__patient"
+    item = "video__exam__patient" if model in (VideoScore, VideoFinding) else "frame__video__exam__patient"
     if selection.annotators is not None:
         labels = labels.filter(annotator_id__in=selection.annotators)
     if selection.patients is not None:
@@ -172,6 +174,13 @@ def video_consensus_labels(selection: DataSelection) -> dict[int, int]:
     return dict(zip(items.tolist(), scores.tolist(), strict=True))
 
 
+def video_consensus_findings(selection: DataSelection) -> dict[int, dict[str, bool]]:
+    """video id -> {finding code: present} under `selection`: per video and finding, the majority of the
+    annotators at the highest validation level that labelled it (ties and unlabelled findings left out;
+    the selection's patients, sites, annotators, minimum level and test patients apply, not its rule)."""
+    return findings_consensus(_labels(VideoFinding, selection))
+
+
 def active_version(kind: str) -> ModelVersion | None:
     return ModelVersion.objects.filter(kind=kind, is_active=True).first()
 
@@ -224,3 +233,40 @@ def frame_prediction_rows(version: ModelVersion, video_ids: Sequence[int]) -> li
     return [{"video": str(v), "frame": i, "probs": p} for v, i, p in FramePrediction.objects.filter(
         model_version=version, frame__video_id__in=list(video_ids)).values_list(
         "frame__video_id", "frame__index", "probabilities").iterator(chunk_size=5000)]
+
+
+def video_patients(video_ids: Sequence[int]) -> dict[int, int]:
+    """{video id: patient id} (patient-level splits need them)."""
+    return dict(Video.objects.filter(id__in=list(video_ids)).values_list("id", "exam__patient_id"))
+
+
+def video_hashes(video_ids: Sequence[int]) -> dict[int, str]:
+    """{video id: SHA-256 of its source file} (the content id of cached frame embeddings)."""
+    return dict(Video.objects.filter(id__in=list(video_ids)).values_list("id", "sha256"))
+
+
+#: Below this cross-validated quadratic kappa a model's scores are flagged to clinicians as a rough guide.
+LOW_KAPPA = 0.4
+
+
+def model_version_quality(version: ModelVersion) -> dict[str, Any]:
+    """What a clinician should know next to a model's score: its cross-validated figures, calibration,
+    what it learned from, and plain-language warnings (no validation set, low agreement with experts)."""
+    metrics, snapshot = version.metrics or {}, version.data_snapshot or {}
+    cv = metrics.get("cv") or {}
+    validation = snapshot.get("validation_patients") or []
+    kappa = cv.get("quadratic_kappa_mean")
+    warnings = []
+    if not validation:
+        warnings.append("trained without validation patients: its figures are unchecked")
+    if kappa is None:
+        warnings.append("no cross-validated figures: how well it scores unseen patients is unknown")
+    elif kappa < LOW_KAPPA:
+        warnings.append(f"cross-validated agreement with the experts is low (quadratic kappa {kappa:.2f}): "
+                        f"treat its scores as a rough guide")
+    return {
+        "cv_folds": cv.get("folds"), "cv_f1_weighted": cv.get("f1_weighted_mean"), "cv_quadratic_kappa": kappa,
+        "cv_ece": cv.get("ece_mean"), "validation_ece": metrics.get("val_ece"),
+        "temperature": metrics.get("temperature"), "training_videos": len(snapshot.get("videos") or []) or None,
+        "validation_patients": len(validation), "warnings": warnings,
+    }

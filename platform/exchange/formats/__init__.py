@@ -13,9 +13,9 @@ from .readers import (
     ScoreRecord,
     read_coco,
     read_labelme_folder,
-    read_score_csv,
 )
 from .rows import CHUNK_SIZE, DEFAULT_CLASS_NAMES, LABEL_COLUMNS, FrameRef, LabelRow, frame_image_name
+from .score_csv import FindingRecord, ScoreRecords, read_score_csv
 from .tabular import write_csv, write_jsonl
 
 __all__ = [
@@ -25,11 +25,13 @@ __all__ = [
     "LABEL_COLUMNS",
     "ContourRecord",
     "ContourRecords",
+    "FindingRecord",
     "FormatError",
     "FrameKey",
     "FrameRef",
     "LabelRow",
     "ScoreRecord",
+    "ScoreRecords",
     "frame_image_name",
     "frame_mask",
     "labelme_document",

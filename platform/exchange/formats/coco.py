@@ -5,7 +5,11 @@ annotation per contour, so neither input is ever held in memory. Requirements on
 
 * ``frames`` sorted by ``frame_id``, ascending and without repeats;
 * ``frame_scores`` (optional) sorted by ``frame_id`` too, each referring to one of ``frames``;
-* ``contours`` in any order, each on one of ``frames`` and of one of ``categories``.
+* ``contours`` in any order, each on one of ``frames`` and of one of ``categories``;
+* ``video_findings`` (optional) in any order: those of the videos among ``frames`` go in the top-level
+  ``"video_findings"`` list (:func:`rows.finding_record`: video id and name, patient, annotator,
+  validation level, finding code, present),
+  the others are skipped. COCO tools ignore the extra key.
 
 Only the ids of the frames are remembered (to check the contours' image ids: a dangling id would make
 the file unreadable by pycocotools). A violated requirement raises ValueError mid-stream, so the
@@ -19,7 +23,7 @@ from typing import Any
 
 from ml.geometry import polygon_area
 
-from .rows import ChunkBuffer, FrameRef, LabelRow, json_compact
+from .rows import ChunkBuffer, FrameRef, LabelRow, finding_record, json_compact
 
 __all__ = ["write_coco"]
 
@@ -32,11 +36,13 @@ def write_coco(
     *,
     categories: Sequence[tuple[int, str]],
     frame_scores: Iterable[LabelRow] = _NO_SCORES,
+    video_findings: Iterable[LabelRow] | None = None,
     info: Mapping[str, Any] | None = None,
 ) -> Iterator[bytes]:
     """Stream a COCO JSON: ``images`` are the frames (id = frame_id), ``annotations`` the contours
     (id = label_id, category_id = segmentation class). With ``frame_scores``, every image carries
-    ``"scores": [{"annotator", "score", "validation_level"}, ...]``."""
+    ``"scores": [{"annotator", "score", "validation_level"}, ...]``; with ``video_findings``, the
+    document ends with ``"video_findings": [...]`` (see the module docstring)."""
     category_ids = {int(cid) for cid, _ in categories}
     if len(category_ids) != len(categories):
         raise ValueError("category ids must be unique")
@@ -54,6 +60,7 @@ def write_coco(
     scores = iter(frame_scores)
     next_score = next(scores, None)
     image_ids: set[int] = set()
+    video_ids: set[int] = set()
     previous: int | None = None
     for frame in frames:
         frame_id = frame["frame_id"]
@@ -75,6 +82,7 @@ def write_coco(
         if chunk:
             yield chunk
         image_ids.add(frame_id)
+        video_ids.add(frame["video_id"])
         previous = frame_id
     if next_score is not None:
         raise ValueError(_orphan_score(next_score))
@@ -88,6 +96,18 @@ def write_coco(
         if chunk:
             yield chunk
         separator = ","
+    if video_findings is not None:
+        chunk = buffer.add('],"video_findings":[')
+        if chunk:
+            yield chunk
+        separator = ""
+        for finding in video_findings:
+            if finding["video_id"] not in video_ids:
+                continue
+            chunk = buffer.add(separator + json_compact(finding_record(finding)))
+            if chunk:
+                yield chunk
+            separator = ","
     buffer.add("]}")
     yield buffer.flush()
 

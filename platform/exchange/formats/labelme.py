@@ -3,7 +3,8 @@
 
 Each contour becomes a polygon shape labelled with its class name; the annotator's username goes in
 the shape's ``description``. The archive also holds ``classes.json`` ({id: name}) so
-:func:`readers.read_labelme_folder` can map the labels back to class ids.
+:func:`readers.read_labelme_folder` can map the labels back to class ids, and, when findings are given,
+``findings.json``: the video findings of the videos in the archive (:func:`rows.finding_record`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import posixpath
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from .rows import FrameRef, LabelRow, ZipStream, json_compact
+from .rows import FrameRef, LabelRow, ZipStream, findings_json, json_compact
 
 __all__ = ["LABELME_VERSION", "labelme_document", "labelme_name", "write_labelme_zip"]
 
@@ -57,14 +58,20 @@ def write_labelme_zip(
     *,
     class_names: Mapping[int, str],
     include_images: bool = True,
+    video_findings: Iterable[LabelRow] | None = None,
 ) -> Iterator[bytes]:
-    """Stream a ZIP with ``classes.json`` and, per frame, ``<image_name>.json`` (+ the PNG itself)."""
+    """Stream a ZIP with ``classes.json`` and, per frame, ``<image_name>.json`` (+ the PNG itself); with
+    ``video_findings``, ``findings.json`` last."""
     archive = ZipStream()
     classes: dict[str, Any] = {str(cid): name for cid, name in sorted(class_names.items())}
     yield from archive.write_bytes("classes.json", json_compact(classes).encode("utf-8"))
+    video_ids: set[int] = set()
     for frame, contours in frames_with_contours:
+        video_ids.add(frame["video_id"])
         document = labelme_document(frame, contours, class_names=class_names)
         if include_images:
             yield from archive.write_file(frame["image_name"], frame["image_path"])
         yield from archive.write_bytes(labelme_name(frame), json_compact(document).encode("utf-8"))
+    if video_findings is not None:
+        yield from archive.write_bytes("findings.json", findings_json(video_findings, video_ids))
     yield from archive.close()

@@ -15,7 +15,7 @@ import numpy as np
 
 from ml.geometry import rasterise
 
-from .rows import DEFAULT_CLASS_NAMES, FrameRef, LabelRow, ZipStream, json_compact
+from .rows import DEFAULT_CLASS_NAMES, FrameRef, LabelRow, ZipStream, findings_json, json_compact
 
 __all__ = ["frame_mask", "mask_name", "write_masks_zip"]
 
@@ -35,11 +35,13 @@ def write_masks_zip(
     *,
     class_names: Mapping[int, str] = DEFAULT_CLASS_NAMES,
     include_images: bool = True,
+    video_findings: Iterable[LabelRow] | None = None,
 ) -> Iterator[bytes]:
     """Stream a ZIP with ``classes.json``, ``frames/…`` PNGs (copied) and one uint8 mask per annotator.
 
     ``items`` pairs each frame with {annotator: that annotator's contours on the frame}; an annotator with
-    no contours gets an all-background mask (they looked and found nothing).
+    no contours gets an all-background mask (they looked and found nothing). With ``video_findings``,
+    ``findings.json`` (last) holds the video findings of the videos in the archive (``rows.finding_record``).
     """
     archive = ZipStream()
     classes = {
@@ -47,7 +49,9 @@ def write_masks_zip(
         "mask_format": "PNG, uint8, one class id per pixel; overlapping polygons: the higher class id wins",
     }
     yield from archive.write_bytes("classes.json", json_compact(classes).encode("utf-8"))
+    video_ids: set[int] = set()
     for frame, by_annotator in items:
+        video_ids.add(frame["video_id"])
         if include_images:
             yield from archive.write_file(frame["image_name"], frame["image_path"])
         for annotator, contours in sorted(by_annotator.items()):
@@ -56,6 +60,8 @@ def write_masks_zip(
             if not ok:  # pragma: no cover - cv2 encodes any uint8 2-D array
                 raise RuntimeError(f"could not encode the mask of frame {frame['frame_id']}")
             yield from archive.write_bytes(mask_name(annotator, frame), png.tobytes(), compress=False)
+    if video_findings is not None:
+        yield from archive.write_bytes("findings.json", findings_json(video_findings, video_ids))
     yield from archive.close()
 
 

@@ -8,8 +8,6 @@ location, so a researcher can fix a file in one go.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -32,7 +30,6 @@ __all__ = [
     "ScoreRecord",
     "read_coco",
     "read_labelme_folder",
-    "read_score_csv",
 ]
 
 #: A frame named by its platform id, or by (video_id, frame_index).
@@ -107,92 +104,6 @@ class _Problems:
             self.items.append(("…", f"{self.dropped} more problems not listed"))
         if self.items:
             raise FormatError(self.items, source=source)
-
-
-# --- score CSV -----------------------------------------------------------------------------------------
-
-
-def read_score_csv(path_or_file: str | os.PathLike[str] | IO[Any]) -> list[ScoreRecord]:
-    """Frame and video scores from a CSV (UTF-8, ``,`` ``;`` or tab separated, header required).
-
-    Columns (case-insensitive, extra columns ignored): ``score`` and, per row, one of ``frame_id``,
-    ``video_id`` + ``frame_index`` (frame scores) or ``video_id`` alone (a video score); ``annotator``
-    is optional. The platform's own CSV export reads back as is: its contour rows are skipped.
-    """
-    text, source = _read_text(path_or_file)
-    problems = _Problems()
-    header_line = next((line for line in io.StringIO(text) if line.strip()), "")
-    delimiter = max((",", ";", "\t"), key=header_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    first_row = next((row for row in reader if any(cell.strip() for cell in row)), [])
-    header = [name.strip().lower() for name in first_row]
-    if "score" not in header or not {"frame_id", "video_id"} & set(header):
-        found = ", ".join(header) if header else "nothing"
-        problems.add(f"line {max(reader.line_num, 1)}",
-                     f"the header needs 'score' and 'frame_id' or 'video_id'; found {found}")
-        problems.raise_if_any(source)
-    column = {name: index for index, name in reversed(list(enumerate(header)))}
-    records: list[ScoreRecord] = []
-    first_seen: dict[tuple[Any, ...], int] = {}
-    for cells in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
-        value = {name: cells[index].strip() if index < len(cells) else "" for name, index in column.items()}
-        record = _score_row(value, f"line {line}", problems)
-        if record is None:
-            continue
-        key = (record.frame, record.video_id, record.annotator)
-        if key in first_seen:
-            problems.add(f"line {line}", f"a second score for the same {_target(record)} by "
-                                         f"{record.annotator or 'the importer'} (first on line {first_seen[key]})")
-            continue
-        first_seen[key] = line
-        records.append(record)
-    problems.raise_if_any(source)
-    return records
-
-
-def _score_row(value: Mapping[str, str], where: str, problems: _Problems) -> ScoreRecord | None:
-    label_type = value.get("label_type", "")
-    if label_type == "contour":
-        return None
-    before = len(problems.items) + problems.dropped
-    frame: FrameKey | None = None
-    video_id: int | None = None
-    if value.get("frame_id") and label_type != "video_score":
-        frame = _int_cell(value["frame_id"], "frame_id", where, problems, minimum=1)
-    elif value.get("frame_index") and label_type != "video_score":
-        if not value.get("video_id"):
-            problems.add(where, "frame_index needs video_id too")
-        else:
-            vid = _int_cell(value["video_id"], "video_id", where, problems, minimum=1)
-            index = _int_cell(value["frame_index"], "frame_index", where, problems, minimum=0)
-            if vid is not None and index is not None:
-                frame = (vid, index)
-    elif value.get("video_id"):
-        video_id = _int_cell(value["video_id"], "video_id", where, problems, minimum=1)
-    else:
-        problems.add(where, "no frame_id, video_id + frame_index, or video_id")
-    score = None
-    if not value.get("score"):
-        problems.add(where, "score missing")
-    else:
-        score = _int_cell(value["score"], "score", where, problems)
-        if score is not None and not 0 <= score <= MAX_SCORE:
-            problems.add(where, f"score {score} outside 0–{MAX_SCORE}")
-    if len(problems.items) + problems.dropped > before or score is None:
-        return None
-    return ScoreRecord(frame=frame, video_id=video_id, annotator=value.get("annotator") or None, score=score,
-                       location=where)
-
-
-def _target(record: ScoreRecord) -> str:
-    if record.frame is None:
-        return f"video {record.video_id}"
-    if isinstance(record.frame, tuple):
-        return f"frame {record.frame[1]} of video {record.frame[0]}"
-    return f"frame {record.frame}"
 
 
 def _int_cell(text: str, name: str, where: str, problems: _Problems, *, minimum: int | None = None) -> int | None:

@@ -11,7 +11,7 @@ import json
 import os
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from typing import Any, Literal, TypedDict
 
 try:  # optional accelerator: ujson is in the lock file (via autobahn); the standard library is the fallback
@@ -28,6 +28,8 @@ __all__ = [
     "LabelRow",
     "ZipStream",
     "buffered",
+    "finding_record",
+    "findings_json",
     "frame_image_name",
     "json_compact",
 ]
@@ -47,9 +49,10 @@ DEFAULT_CLASS_NAMES: dict[int, str] = {
 
 
 class LabelRow(TypedDict):
-    """One label (frame score, video score or contour) with the context a researcher filters on."""
+    """One label (frame score, video score, video finding or contour) with the context a researcher
+    filters on."""
 
-    label_type: Literal["frame_score", "video_score", "contour"]
+    label_type: Literal["frame_score", "video_score", "video_finding", "contour"]
     label_id: int
     site: str
     patient: str
@@ -59,15 +62,18 @@ class LabelRow(TypedDict):
     video_name: str
     lung_zone: str | None
     probe: str | None
-    frame_id: int | None  # None for video scores
-    frame_index: int | None  # None for video scores
+    frame_id: int | None  # None for video scores and findings
+    frame_index: int | None  # None for video scores and findings
     width: int
     height: int
     annotator: str  # username
     annotator_id: int
     validation_level: int  # 1–4
     source: Literal["human", "model"]
-    score: int | None  # 0–3; None for contours
+    score: int | None  # 0–3; None for contours and findings
+    finding: str | None  # finding code (e.g. "b_lines"), video findings only
+    present: bool | None  # whether the finding was seen, video findings only
+    comment: str | None  # the rater's free text, video scores only ("" when none)
     segmentation_class: int | None  # 0–4, contours only (1..4 = marker of score 0..3)
     vertices: list[list[float]] | None  # [[x, y], ...] in image pixels, contours only
     version: int
@@ -120,6 +126,18 @@ json_compact: Callable[[Any], str] = _ujson_compact if ujson is not None else _s
 def frame_image_name(video_id: int, frame_index: int) -> str:
     """The archive-relative name every export uses for a frame's PNG: ``frames/<video>/<index:06d>.png``."""
     return f"frames/{video_id}/{frame_index:06d}.png"
+
+
+def finding_record(row: LabelRow) -> dict[str, Any]:
+    """A video finding as the image exports carry it (COCO's ``video_findings``, the ZIPs' findings.json)."""
+    return {"video_id": row["video_id"], "video_name": row["video_name"], "patient": row["patient"],
+            "annotator": row["annotator"], "validation_level": row["validation_level"], "finding": row["finding"],
+            "present": row["present"]}
+
+
+def findings_json(findings: Iterable[LabelRow], video_ids: Container[int]) -> bytes:
+    """``findings.json`` of an archive: the records of the findings of the videos in it, as a JSON list."""
+    return json_compact([finding_record(row) for row in findings if row["video_id"] in video_ids]).encode("utf-8")
 
 
 class ChunkBuffer:

@@ -20,10 +20,12 @@ if LABEL_COLUMNS[-1] != "vertices":  # write_csv appends the vertices cell itsel
     raise ImportError("LABEL_COLUMNS must end with 'vertices'")
 _leading = itemgetter(*LABEL_COLUMNS[:-1])
 _values = itemgetter(*LABEL_COLUMNS)
+_PRESENT, _COMMENT = LABEL_COLUMNS.index("present"), LABEL_COLUMNS.index("comment")
 
 
 def write_csv(rows: Iterable[LabelRow]) -> Iterator[bytes]:
-    """CSV (RFC 4180, UTF-8, ``\\r\\n``) with a header line; vertices as one JSON-encoded cell, None empty.
+    """CSV (RFC 4180, UTF-8, ``\\r\\n``) with a header line; vertices as one JSON-encoded cell, None empty,
+    ``present`` as ``true`` / ``false`` (as in JSON, and as PostgreSQL's export writes it).
 
     The csv module writes every column but the last, ending the line with a comma; the vertices cell is
     appended directly, always quoted. That skips csv's per-character scan of the longest cell (a third
@@ -37,7 +39,14 @@ def write_csv(rows: Iterable[LabelRow]) -> Iterator[bytes]:
     number = 0
     try:
         for number, row in enumerate(rows, start=1):  # noqa: B007 (number is reported on KeyError)
-            pending += write_leading(_leading(row))
+            leading = _leading(row)
+            present, comment = row["present"], row["comment"]
+            if present is not None:  # video findings: JSON's booleans, not Python's True/False
+                leading = (*leading[:_PRESENT], "true" if present else "false", *leading[_PRESENT + 1:])
+            elif comment and "\n" in comment:  # line ends inside a cell: CRLF, as the PostgreSQL path
+                comment = comment.replace("\r\n", "\n").replace("\n", "\r\n")
+                leading = (*leading[:_COMMENT], comment, *leading[_COMMENT + 1:])
+            pending += write_leading(leading)
             vertices = row["vertices"]
             if vertices is None:
                 pending += write("\r\n")

@@ -36,6 +36,19 @@ class MyVideoScoreSerializer(ScoreRefSerializer):
     comment = serializers.CharField(allow_blank=True)
 
 
+class MyFindingSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    finding = serializers.CharField(help_text="Finding code, e.g. b_lines")
+    present = serializers.BooleanField()
+    version = serializers.IntegerField()
+
+
+class FindingSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+
+
 class MyContourSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     frame = serializers.IntegerField()
@@ -47,6 +60,7 @@ class MyContourSerializer(serializers.Serializer):
 class MineSerializer(serializers.Serializer):
     frame_scores = MyFrameScoreSerializer(many=True)
     video_score = MyVideoScoreSerializer(allow_null=True)
+    findings = MyFindingSerializer(many=True, help_text="Your video findings (a finding not listed: not stated)")
     contours = MyContourSerializer(many=True)
 
 
@@ -61,6 +75,7 @@ class OthersSerializer(serializers.Serializer):
     frame_scores = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()),
                                          help_text="[frame id, score] pairs")
     video_score = serializers.IntegerField(allow_null=True)
+    findings = serializers.DictField(child=serializers.BooleanField(), help_text="{finding code: present}")
 
 
 class RefSerializer(serializers.Serializer):
@@ -131,6 +146,7 @@ class AnnotateViewSerializer(serializers.Serializer):
     video = AnnotateVideoSerializer()
     frames = AnnotateFrameSerializer(many=True)
     segmentation_classes = SegmentationClassSerializer(many=True)
+    findings = FindingSerializer(many=True, help_text="The findings vocabulary, in the viewer's order")
     mine = MineSerializer()
     others = OthersSerializer(many=True, help_text="Other people's labels, only where your role may see them")
     model = ModelOutputSerializer()

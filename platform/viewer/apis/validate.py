@@ -35,6 +35,16 @@ class VideoScoreLabelSerializer(ScoreLabelSerializer):
     comment = serializers.CharField(allow_blank=True)
 
 
+class FindingLabelSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    annotator = serializers.IntegerField()
+    finding = serializers.CharField(help_text="Finding code, e.g. b_lines")
+    name = serializers.CharField(help_text="The finding's name, e.g. B-lines")
+    present = serializers.BooleanField()
+    validation_level = serializers.IntegerField()
+    version = serializers.IntegerField()
+
+
 class ValidateFrameSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     index = serializers.IntegerField()
@@ -69,6 +79,8 @@ class ValidationViewSerializer(serializers.Serializer):
     frames = ValidateFrameSerializer(many=True)
     video_scores = VideoScoreLabelSerializer(many=True)
     my_video_score = VideoScoreLabelSerializer(allow_null=True)
+    video_findings = FindingLabelSerializer(many=True, help_text="Video findings below your validation level")
+    my_findings = FindingLabelSerializer(many=True, help_text="Your own video findings")
 
 
 class ValidationView(APIView):

@@ -12,21 +12,22 @@ from django.db.models import Exists, OuterRef
 
 from accounts.models import User
 from agreement.selectors import KINDS
-from annotations.models import Contour, FrameScore, LabelSource, VideoScore
+from annotations.models import Contour, FrameScore, LabelSource, VideoFinding, VideoScore
 from modelling.models import ModelKind, ModelVersion
 from studies.models import Site
 
 CONSENSUS_RULES = ("most_expert", "majority", "median")
 # Which model versions predict what a report of each kind compares.
 MODEL_KINDS_FOR = {"frame": (ModelKind.FRAME_SCORER,),
-                   "video": (ModelKind.AGGREGATOR, ModelKind.SEQUENCE, ModelKind.FRAME_SCORER), "contour": ()}
+                   "video": (ModelKind.EMBEDDING, ModelKind.AGGREGATOR, ModelKind.SEQUENCE, ModelKind.FRAME_SCORER), "contour": (),
+                   "finding": ()}
 
 
 def agreement_options() -> dict[str, Any]:
     """Three queries: sites, raters (anyone with a human label), model versions."""
     labelled = [Exists(model.objects.filter(annotator=OuterRef("pk"), source=LabelSource.HUMAN))
-                for model in (FrameScore, VideoScore, Contour)]
-    raters = (User.objects.filter(labelled[0] | labelled[1] | labelled[2]).order_by("username")
+                for model in (FrameScore, VideoScore, Contour, VideoFinding)]
+    raters = (User.objects.filter(labelled[0] | labelled[1] | labelled[2] | labelled[3]).order_by("username")
               .values("id", "username", "role", "validation_level"))
     return {
         "kinds": list(KINDS),

@@ -15,8 +15,8 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from accounts.models import User
-from annotations.models import Contour, FrameScore, SegmentationClass, VideoScore
-from annotations.selectors import labels_visible_to, model_output_visible_to
+from annotations.models import Contour, FrameScore, SegmentationClass, VideoFinding, VideoScore
+from annotations.selectors import findings_vocabulary, labels_visible_to, model_output_visible_to
 from modelling.models import FramePrediction, SegmentationPrediction, VideoPrediction
 from studies.frame_urls import frame_image_url
 from studies.models import Frame, Video
@@ -92,9 +92,13 @@ def annotate_view(*, user: User, video: Video) -> dict[str, Any]:
                     .values_list("id", "annotator_id", "frame_id", "score", "version"))
     video_scores = (labels_visible_to(user, VideoScore).filter(video=video)
                     .values_list("id", "annotator_id", "score", "version", "comment"))
+    video_findings = (labels_visible_to(user, VideoFinding).filter(video=video)
+                      .values_list("id", "annotator_id", "finding__code", "present", "version"))
     my_scores: list[dict[str, Any]] = []
     my_video_score: dict[str, Any] | None = None
-    by_annotator: dict[int, dict[str, Any]] = defaultdict(lambda: {"frame_scores": [], "video_score": None})
+    my_findings: list[dict[str, Any]] = []
+    by_annotator: dict[int, dict[str, Any]] = defaultdict(lambda: {"frame_scores": [], "video_score": None,
+                                                                   "findings": {}})
     for pk, annotator, frame, score, version in frame_scores:
         if annotator == user.pk:
             my_scores.append({"frame": frame, "id": pk, "score": score, "version": version})
@@ -105,6 +109,11 @@ def annotate_view(*, user: User, video: Video) -> dict[str, Any]:
             my_video_score = {"id": pk, "score": score, "version": version, "comment": comment}
         else:
             by_annotator[annotator]["video_score"] = score
+    for pk, annotator, code, present, version in video_findings:
+        if annotator == user.pk:
+            my_findings.append({"id": pk, "finding": code, "present": present, "version": version})
+        else:
+            by_annotator[annotator]["findings"][code] = present
     my_contours = [
         {"id": pk, "frame": frame, "segmentation_class": cls, "vertices": vertices, "version": version}
         for pk, frame, cls, vertices, version in Contour.objects.filter(frame__video=video, annotator=user)
@@ -128,9 +137,12 @@ def annotate_view(*, user: User, video: Video) -> dict[str, Any]:
                                                                                 "name": patient.site.name}},
         "frames": frames,
         "segmentation_classes": classes,
+        "findings": [{"code": code, "name": name, "description": description}
+                     for code, name, description in findings_vocabulary().values_list("code", "name", "description")],
         "mine": {
             "frame_scores": my_scores,
             "video_score": my_video_score,
+            "findings": my_findings,
             "contours": my_contours,
         },
         "others": others,

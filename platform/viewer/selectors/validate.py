@@ -2,16 +2,19 @@
 
 Validators see their own labels and those below their level (annotations.selectors.labels_visible_to);
 admins see every label, and here too only those below their level are put up for validation. Six
-queries whatever the video's length: the frames, my and the others' frame and video scores, their
-annotators' names.
+queries whatever the video's length: the frames, my and the others' frame scores, the video scores,
+the video findings, their annotators' names. Findings are shown, not validated here (a validator
+states their own on the annotate page).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
+
 from accounts.models import User
-from annotations.models import FrameScore, VideoScore
+from annotations.models import FrameScore, VideoFinding, VideoScore
 from annotations.selectors import labels_visible_to
 from studies.models import Video
 
@@ -34,13 +37,21 @@ def validation_view(*, user: User, video: Video) -> dict[str, Any]:
     for score in frame_scores.filter(**lower).exclude(annotator=user).order_by("frame_id", "-validation_level",
                                                                               "annotator_id"):
         others_by_frame.setdefault(score.frame_id, []).append(_label(score))
-    others_video = [{**_label(s), "comment": s.comment}
-                    for s in video_scores.filter(**lower).exclude(annotator=user).order_by("-validation_level",
-                                                                                            "annotator_id")]
-    mine_video = video_scores.filter(annotator=user).first()
+    scored = list(video_scores.order_by("-validation_level", "annotator_id"))  # mine and the lower ones at once
+    others_video = [{**_label(s), "comment": s.comment} for s in scored
+                    if s.annotator_id != user.pk and s.validation_level < level]
+    mine_video = next((s for s in scored if s.annotator_id == user.pk), None)
+    findings = [
+        {"id": f["id"], "annotator": f["annotator_id"], "finding": f["finding__code"], "name": f["finding__name"],
+         "present": f["present"], "validation_level": f["validation_level"], "version": f["version"]}
+        for f in labels_visible_to(user, VideoFinding).filter(video=video).filter(
+            Q(annotator=user) | Q(validation_level__lt=level)).order_by(
+            "-validation_level", "annotator_id", "finding__order", "finding__code").values(
+            "id", "annotator_id", "finding__code", "finding__name", "present", "validation_level", "version")]
 
     people = {label["annotator"] for labels in others_by_frame.values() for label in labels}
     people |= {label["annotator"] for label in others_video}
+    people |= {f["annotator"] for f in findings if f["annotator"] != user.pk}
     annotators = [{"id": u.pk, "username": u.username, "role": u.role, "validation_level": u.validation_level}
                   for u in User.objects.filter(pk__in=people).order_by("-validation_level", "username")]
 
@@ -56,4 +67,6 @@ def validation_view(*, user: User, video: Video) -> dict[str, Any]:
                    for frame_id, index in video.frames.order_by("index").values_list("id", "index")],
         "video_scores": others_video,
         "my_video_score": {**_label(mine_video), "comment": mine_video.comment} if mine_video else None,
+        "video_findings": [f for f in findings if f["annotator"] != user.pk],
+        "my_findings": [f for f in findings if f["annotator"] == user.pk],
     }

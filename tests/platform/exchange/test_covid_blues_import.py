@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotations.models import VideoScore
-from exchange.covid_blues import EXPERT_USERNAME, covid_blues_import, read_severity
+from annotations.models import VideoFinding, VideoScore
+from exchange.covid_blues import EXPERT_USERNAME, covid_blues_import, findings_in_comment, read_severity
 from studies.models import CovidStatus, Frame, Patient, Video
 
 pytestmark = pytest.mark.django_db
 
 PICK = ["patient_10_L1", "patient_10_R2", "patient_11_L1"]
+COMMENTED = ["patient_62_R1", "patient_13_L3", "patient_25_R3"]  # rows whose comments name findings
 
 
 def mini_dataset(dev_data: Path, root: Path, stems: list[str], extra_files: dict[str, bytes] | None = None) -> Path:
@@ -46,6 +47,7 @@ def test_import_creates_patients_videos_and_expert_scores(dev_data, tmp_path):
 
     assert summary.errors == []
     assert (summary.patients, summary.videos_created) == (2, 3)
+    assert summary.findings_written == 6 == VideoFinding.objects.count()
     assert Patient.objects.count() == 2 and Video.objects.count() == 3
     assert Frame.objects.count() == summary.frames_created > 200
     for stem in PICK:
@@ -54,6 +56,11 @@ def test_import_creates_patients_videos_and_expert_scores(dev_data, tmp_path):
         assert score.annotator.username == EXPERT_USERNAME and score.validation_level == 4
         assert score.score == severity[stem].score
         assert score.b_lines == severity[stem].b_lines
+        assert score.comment == severity[stem].comment
+        findings = dict(VideoFinding.objects.filter(video=video).values_list("finding__code", "present"))
+        assert findings == {"a_lines": severity[stem].a_lines, "b_lines": severity[stem].b_lines}
+        assert set(VideoFinding.objects.filter(video=video).values_list("annotator__username", "validation_level",
+                                                                        "source")) == {(EXPERT_USERNAME, 4, "human")}
         assert video.lung_zone == stem.rsplit("_", 1)[1] and video.probe == "convex"
         assert video.exam.patient.code == "_".join(stem.split("_")[:2])
     patient = Patient.objects.get(code="patient_10")
@@ -65,12 +72,65 @@ def test_reimport_adds_nothing(dev_data, tmp_path):
     root = mini_dataset(dev_data, tmp_path / "blues", PICK[:2])
     covid_blues_import(root=root)
     counts = (Patient.objects.count(), Video.objects.count(), Frame.objects.count(), VideoScore.objects.count())
+    findings = sorted(VideoFinding.objects.values_list("video_id", "finding__code", "present", "version"))
 
     summary = covid_blues_import(root=root)
 
     assert (summary.videos_created, summary.videos_existing) == (0, 2)
     assert counts == (Patient.objects.count(), Video.objects.count(), Frame.objects.count(),
                       VideoScore.objects.count())
+    assert findings == sorted(VideoFinding.objects.values_list("video_id", "finding__code", "present", "version"))
+
+
+def test_comments_become_findings_and_stay_on_the_score(dev_data, tmp_path):
+    root = mini_dataset(dev_data, tmp_path / "blues", COMMENTED)
+    severity = read_severity(dev_data / "severity.csv")
+
+    covid_blues_import(root=root)
+
+    def findings(stem: str) -> dict[str, bool]:
+        return dict(VideoFinding.objects.filter(video__original_name=f"{stem}.mp4")
+                    .values_list("finding__code", "present"))
+
+    # "broken pleura line, very small consolidated areas, B-lines" (A-lines yes, B-lines yes)
+    assert findings("patient_62_R1") == {"a_lines": True, "b_lines": True, "irregular_pleura": True,
+                                         "consolidation": True}
+    # "no single B-lines, B-lines are fused together into the picture of a white lung" (A no, B no)
+    assert findings("patient_13_L3") == {"a_lines": False, "b_lines": False, "white_lung": True}
+    # "massive pleural effusion, this is not really covered by the scoring" (A no, B yes)
+    assert findings("patient_25_R3") == {"a_lines": False, "b_lines": True, "effusion": True}
+    for stem in COMMENTED:
+        score = VideoScore.objects.get(video__original_name=f"{stem}.mp4")
+        assert score.comment == severity[stem].comment != ""
+
+
+def test_a_changed_csv_reimports_to_exactly_what_it_says(dev_data, tmp_path):
+    root = mini_dataset(dev_data, tmp_path / "blues", COMMENTED[:1])
+    covid_blues_import(root=root)
+    text = (root / "severity.csv").read_text()
+    (root / "severity.csv").write_text(text.replace("broken pleura line, very small consolidated areas, B-lines",
+                                                    "pleura line intact"))
+    covid_blues_import(root=root)
+    assert dict(VideoFinding.objects.values_list("finding__code", "present")) == {"a_lines": True, "b_lines": True}
+    assert VideoScore.objects.get().comment == "pleura line intact"
+
+
+@pytest.mark.parametrize(("comment", "expected"), [
+    ("", set()),
+    ("broken pleura line, consolidated areas, multiple B-lines", {"irregular_pleura", "consolidation"}),
+    ("interrupted pleura line, multiple B-lines", {"irregular_pleura"}),
+    ("thickened pleura line, B-lines, possible little subpleural consolidation", {"irregular_pleura"}),
+    ("subpleural consolidation, subpleural effusion", {"consolidation", "effusion"}),
+    ("Pleura line intact, little subpleural consolidations", {"consolidation"}),
+    ("pleura line intact", set()),
+    ("white lung? ", set()),
+    ("broken pleura line, B-lines, white lung areal", {"irregular_pleura", "white_lung"}),
+    ("no effusion; without consolidation", set()),
+    ("liver on the right side while inspiration", set()),
+    ("Fragmented pleura", {"irregular_pleura"}),
+])
+def test_findings_named_in_free_text(comment, expected):
+    assert findings_in_comment(comment) == dict.fromkeys(expected, True)
 
 
 def test_bad_file_is_reported_and_the_rest_imported(dev_data, tmp_path, capsys):

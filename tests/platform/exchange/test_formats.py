@@ -43,17 +43,21 @@ TRIANGLE = [[20.5, 5.25], [60.0, 40.0], [5.0, 44.75]]
 
 
 def label(label_type: str = "frame_score", **overrides: Any) -> dict[str, Any]:
-    """A LabelRow with plausible values; contours get a class and vertices, scores a score."""
+    """A LabelRow with plausible values; contours get a class and vertices, scores a score, findings a
+    finding code and present."""
     row: dict[str, Any] = {
         "label_type": label_type, "label_id": 1, "site": "Hospital A", "patient": "P0001",
         "covid_status": "positive", "exam_id": 3, "video_id": 7, "video_name": "R1.mp4", "lung_zone": "R1",
         "probe": "convex", "frame_id": 100, "frame_index": 4, "width": 64, "height": 48,
         "annotator": "alice", "annotator_id": 2, "validation_level": 2, "source": "human", "score": 2,
+        "finding": None, "present": None, "comment": None,
         "segmentation_class": None, "vertices": None, "version": 1,
         "created_at": "2024-05-01T10:00:00+00:00", "updated_at": "2024-05-02T11:30:00+00:00",
     }
     if label_type == "video_score":
-        row.update(frame_id=None, frame_index=None)
+        row.update(frame_id=None, frame_index=None, comment="")
+    if label_type == "video_finding":
+        row.update(frame_id=None, frame_index=None, score=None, finding="b_lines", present=True)
     if label_type == "contour":
         row.update(score=None, segmentation_class=2, vertices=SQUARE)
     row.update(overrides)

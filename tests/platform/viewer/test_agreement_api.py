@@ -23,11 +23,20 @@ def test_roles(world) -> None:
 def test_options(world) -> None:
     version = ModelVersion.objects.create(kind=ModelKind.AGGREGATOR, name="uninorm", is_active=True)
     data = world.client(world.clinician).get(PATH).json()
-    assert data["kinds"] == ["frame", "video", "contour"]
+    assert data["kinds"] == ["frame", "video", "contour", "finding"]
     assert [s["name"] for s in data["sites"]] == ["Site A"]
     assert [r["username"] for r in data["raters"]] == ["ann-a", "ann-b", "doc"]  # only people with labels
     assert data["model_versions"] == [{"id": version.pk, "kind": "aggregator", "name": "uninorm", "is_active": True}]
     assert "aggregator" in data["model_kinds_for"]["video"] and data["model_kinds_for"]["contour"] == []
+    assert data["model_kinds_for"]["finding"] == []  # findings compare people only
+
+
+def test_people_with_findings_only_are_raters(world) -> None:
+    from annotations.services import video_findings_import
+
+    video_findings_import(annotator=world.validator, video_id=world.v1.pk, findings={"b_lines": True})
+    data = world.client(world.clinician).get(PATH).json()
+    assert [r["username"] for r in data["raters"]] == ["ann-a", "ann-b", "doc", "val"]
 
 
 def test_queries_do_not_grow(world, django_assert_max_num_queries) -> None:

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{summary.patients} patients, {summary.videos} videos ({summary.videos_created} new, "
             f"{summary.videos_existing} already there), {summary.frames_created} frames added, "
-            f"{summary.scores_written} expert scores, in {elapsed:.1f} s"
+            f"{summary.scores_written} expert scores, {summary.findings_written} expert findings, in {elapsed:.1f} s"
         )
         for problem in summary.errors:
             self.stderr.write(f"  error: {problem}")
