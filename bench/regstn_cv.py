@@ -24,11 +24,11 @@ Protocol (fixed in advance; nothing is tuned on this folder, whose other patient
   (product t-norm, ``min`` off-diagonal rule, :func:`fit_aggregator` defaults), ``max_argmax`` and
   ``argmax_mean``; mean +- std over the 5 folds, plus pooled confusion matrices.
 
-Writes ``bench/results/covid_blues_cv.json`` and ``bench/results/covid_blues_cv.png`` and prints the table.
+Writes ``bench/results/regstn_cv.json`` and ``bench/results/regstn_cv.png`` and prints the table.
 ``--phantom --name phantom_cv`` runs the identical pipeline on a synthetic stand-in (:mod:`ml.phantom`,
 20 patients x 5 videos of 60 frames, learnable labels) as a sanity check that the pipeline itself learns.
 
-Usage: ``python bench/covid_blues_cv.py [--threads 1] [--data DIR] [--out bench/results]``
+Usage: ``python bench/regstn_cv.py [--threads 1] [--data DIR] [--out bench/results]``
 (one torch thread by default: on a 2-core machine shared with other jobs, two threads are several times
 slower than one).
 (``--epochs`` etc. exist for smoke runs on other data; the reported numbers use the defaults.)
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--aggregator-fraction", type=float, default=0.25)
     p.add_argument("--model", default="reg_stn")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--name", default="covid_blues_cv", help="output file stem")
+    p.add_argument("--name", default="regstn_cv", help="output file stem")
     p.add_argument(
         "--phantom", action="store_true",
         help="sanity check: run on a synthetic phantom stand-in (20 patients x 5 videos) in a temp dir",

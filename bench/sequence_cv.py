@@ -1,9 +1,9 @@
 """Sequence models (CNN-LSTM video scorers) on COVID-BLUeS (dev subset) under the patient-level 5-fold protocol of
-``bench/covid_blues_cv.py``, side by side with its Reg-STN + uninorm figures.
+``bench/regstn_cv.py``, side by side with its Reg-STN + uninorm figures.
 
-Same data loading, folds and metrics as ``covid_blues_cv.py`` (its functions are imported): 5 patient-level
+Same data loading, folds and metrics as ``regstn_cv.py`` (its functions are imported): 5 patient-level
 folds (seed 0, stratified by patient max score), weighted F1 of the video scores on each test fold. The
-uninorm figures are read from ``bench/results/covid_blues_cv.json`` (the fold test patients are checked to
+uninorm figures are read from ``bench/results/regstn_cv.json`` (the fold test patients are checked to
 be identical, so the comparison is paired); run that bench first.
 
 CNN-LSTM training (CPU-feasible configuration, fixed in advance, no tuning on this folder): every model is
@@ -15,7 +15,7 @@ every 2nd frame of each test video with windows of 20: ``xception_lstm`` average
 ``densenet_lstm`` (per-frame scores, weak labels = video score) averages its frame probabilities.
 
 Usage: ``python bench/sequence_cv.py [--models xception_lstm densenet_lstm] [--threads 1] [--epochs 6]``
-(``--phantom`` runs the pipeline on covid_blues_cv's synthetic stand-in as a sanity check).
+(``--phantom`` runs the pipeline on regstn_cv's synthetic stand-in as a sanity check).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from covid_blues_cv import DEFAULT_DATA, frame_rows, load_videos, log, make_phantom_dataset, mean_std
+from regstn_cv import DEFAULT_DATA, frame_rows, load_videos, log, make_phantom_dataset, mean_std
 
 from ml.data import VideoFrameCache, patient_kfold
 from ml.inference import predict_sequence_rows
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
-    p.add_argument("--uninorm", type=Path, help="covid_blues_cv JSON to compare with (default: <out>/covid_blues_cv.json)")
+    p.add_argument("--uninorm", type=Path, help="regstn_cv JSON to compare with (default: <out>/regstn_cv.json)")
     p.add_argument("--models", nargs="+", default=["xception_lstm"], choices=sorted(CPU_KWARGS))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--folds", type=int, default=5)
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"decoded {sum(lengths.values())} frames in {time.perf_counter() - t_start:.0f} s")
     folds = patient_kfold([v["patient"] for v in videos], args.folds, args.seed, labels=[v["score"] for v in videos])
 
-    uninorm_path = args.uninorm or args.out / "covid_blues_cv.json"
+    uninorm_path = args.uninorm or args.out / "regstn_cv.json"
     uninorm = json.loads(uninorm_path.read_text()) if uninorm_path.is_file() and not args.phantom else None
     if uninorm is not None:
         same = [sorted(f["test_patients"]) for f in uninorm["folds"]] == [sorted(t) for _, t in folds]
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, Any] = {
         "dataset": "phantom stand-in (ml.phantom, synthetic)" if args.phantom else str(args.data),
         "n_videos": len(videos), "n_patients": n_patients,
-        "protocol": (f"patient-level {args.folds}-fold CV as bench/covid_blues_cv.py (seed {args.seed}, stratified by "
+        "protocol": (f"patient-level {args.folds}-fold CV as bench/regstn_cv.py (seed {args.seed}, stratified by "
                      f"patient max score); video weighted F1 on the test folds; frames {args.size}x{args.size}, train "
                      f"every {args.train_step}th frame, windows of {args.window} (stride {args.stride}), test every "
                      f"{args.eval_step}nd frame; no tuning on this data"),

@@ -3,6 +3,7 @@
 * :func:`seed_everything` makes CPU runs repeatable (Python, NumPy and torch RNGs, deterministic kernels).
 * :func:`pick_device` resolves ``"auto"``/``"cpu"``/``"cuda"``/``"cuda:1"``/``"mps"`` to a :class:`torch.device`.
 * :func:`autocast_context` gives bf16 autocast on CUDA and a no-op elsewhere.
+* :func:`set_threads` is the command lines' ``--threads``.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 
-__all__ = ["autocast_context", "pick_device", "seed_everything", "seed_worker"]
+__all__ = ["autocast_context", "pick_device", "seed_everything", "seed_worker", "set_threads"]
 
 
 def seed_everything(seed: int, *, deterministic: bool = True) -> None:
@@ -93,3 +94,28 @@ def autocast_context(device: torch.device, enabled: bool = True) -> Iterator[Non
             yield
     else:
         yield
+
+
+def set_threads(threads: int | None) -> None:
+    """``torch.set_num_threads(threads)``; ``None`` leaves torch's default.
+
+    Raises:
+        ValueError: if ``threads < 1``.
+    """
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
+def run_cli(prog: str, run: Callable[[], int]) -> int:
+    """Run a command line's work; bad input (ValueError, FileNotFoundError) ends with one ``error:`` line on
+    stderr and exit status 2 instead of a traceback. Returns the exit status."""
+    import sys
+
+    try:
+        return int(run())
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2

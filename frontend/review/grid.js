@@ -1,12 +1,26 @@
 // The lung-zone grid of one patient: the patient's right on the left as on a chest diagram, one card
-// per video with every rater's score, the consensus, the model's score and what disagrees (in words
-// and colour, so it does not rest on colour alone).
+// per video with every rater's score and findings, the consensus, the model's score and what disagrees
+// (in words and colour, so it does not rest on colour alone).
 import { h, SCORE_NAMES } from "../shared/ui.js";
 
 const score = (value, extra = "") => h(`span.badge.score-${value}${extra}`, { title: SCORE_NAMES[value] }, String(value));
 
 function scoreRow(name, content, cls = "") {
   return h(`div.score-row${cls}`, {}, h("dt", {}, name), h("dd", {}, content));
+}
+
+/** Every rater's findings of a video (read-only): "B-lines ✓ · A-lines ✗" per rater, in words too. */
+function findingsList(video, raterName, me) {
+  if (!video.findings.length) return null;
+  const byRater = new Map();
+  for (const f of video.findings) {
+    if (!byRater.has(f.annotator)) byRater.set(f.annotator, []);
+    byRater.get(f.annotator).push(f);
+  }
+  return h("dl.findings", { "aria-label": `Findings of ${video.original_name}` }, [...byRater].map(([rater, found]) =>
+    h("div.finding-row", {}, h("dt", {}, `${raterName.get(rater)?.username ?? rater}${rater === me ? " (you)" : ""}`),
+      h("dd", {}, found.map((f) => h(`span.finding.${f.present ? "present" : "absent"}`,
+        { title: `${f.name}: ${f.present ? "present" : "absent"}` }, `${f.name} ${f.present ? "✓" : "✗"}`))))));
 }
 
 /**
@@ -32,7 +46,7 @@ function videoCard(video, ctx) {
   const current = unsaved ? unsaved.score : mine?.score;
   const actions = h("div.actions", {},
     video.model && current !== video.model.score
-      ? h("button.primary", { type: "button", "aria-label": `Accept model score ${video.model.score} for ${video.original_name}`,
+      ? h("button.secondary", { type: "button", "aria-label": `Accept model score ${video.model.score} for ${video.original_name}`,
         onclick: () => ctx.onScore(video, video.model.score, "accepted model score") }, `Accept model (${video.model.score})`)
       : null,
     h("span.your-score", { role: "group", "aria-label": `Your score of ${video.original_name}` },
@@ -49,6 +63,7 @@ function videoCard(video, ctx) {
     { "aria-label": `Video ${video.original_name}`, dataset: { video: String(video.id) } },
     h("header", {}, h("strong", {}, video.original_name), h("span.muted", {}, ` · ${video.frame_count} frames`)),
     h("dl.scores", {}, scores, scoreRow("Consensus", consensus, ".consensus"), scoreRow("Model", model, ".model")),
+    findingsList(video, raterName, me),
     flags.length ? h("ul.flags", { "aria-label": "Disagreements" }, flags) : null,
     actions,
     unsaved ? h("p.unsaved", { role: "status" }, unsaved.saving ? "Saving…" : `Unsaved: ${unsaved.error || "waiting"} `,

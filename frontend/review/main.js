@@ -141,6 +141,7 @@ function drawPatient() {
       h("h2", { tabindex: "-1" }, `Patient ${data.patient.code}`, h("span.muted", {}, ` · ${data.patient.site} · COVID-19 ${data.patient.covid_status}`)),
       h("div.toolbar", {}, versionSelect(data), examSelect(data))),
     h("p.summary", {}, model ? `Model: v${model.id} ${model.name} (${model.kind}). ` : "No model has scored these videos. ",
+      model ? qualityNote(model.quality) : "",
       `Consensus rule: ${data.consensus_rule.replace("_", " ")}. `,
       h("strong", {}, `${flagged} of ${videos.length} videos with a disagreement.`)),
     h("div.review-body", {},
@@ -165,3 +166,15 @@ async function start() {
 }
 
 start().catch(fail);
+
+/** What the model is worth, next to its scores: cross-validated figures, calibration, warnings. */
+function qualityNote(quality) {
+  const figure = (value, digits = 2) => (value === null || value === undefined ? "—" : value.toFixed(digits));
+  const facts = quality.cv_folds
+    ? `Cross-validated on ${quality.training_videos ?? "?"} videos (${quality.cv_folds} folds by patient): weighted F1 ${figure(quality.cv_f1_weighted)}, `
+      + `quadratic κ ${figure(quality.cv_quadratic_kappa)}, calibration error ${figure(quality.cv_ece)}. `
+    : "";
+  return h("span.model-quality", {}, facts,
+    ...quality.warnings.map((warning) => h("strong.warning", { role: "note" }, `Caution: ${warning}. `)));
+}
+

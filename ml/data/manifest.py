@@ -86,12 +86,15 @@ class ManifestRow:
         return str(self.image) if self.image is not None else f"{self.video_path}#{self.frame}"
 
     def to_dict(self, base: Path | None = None) -> dict[str, Any]:
-        """Serialisable form; paths relative to ``base`` when given and possible."""
+        """Serialisable form; paths relative to ``base`` when given and they share a folder below the root
+        (a manifest in ``/tmp/run`` names ``/data/v.mp4`` absolutely, not as ``../../data/v.mp4``)."""
 
         def rel(p: Path) -> str:
             if base is None:
                 return str(p)
             try:
+                if os.path.commonpath([p.absolute(), base.absolute()]) == p.absolute().anchor:
+                    return str(p)
                 return os.path.relpath(p, base)
             except ValueError:  # different drive (Windows)
                 return str(p)

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Hashable, Iterable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
-__all__ = ["patient_kfold", "patient_max_scores", "patient_train_test_split", "rows_for_patients"]
+__all__ = [
+    "patient_kfold",
+    "patient_max_scores",
+    "patient_train_test_split",
+    "rows_for_patients",
+    "rows_train_test_split",
+]
 
 P = TypeVar("P", bound=Hashable)
 R = TypeVar("R")
@@ -119,3 +125,18 @@ def rows_for_patients(rows: Iterable[R], patients: Iterable[Hashable], *, key: s
     """The rows (objects or dicts) whose ``patient`` is in ``patients``."""
     wanted = set(patients)
     return [r for r in rows if (r[key] if isinstance(r, dict) else getattr(r, key)) in wanted]
+
+
+def rows_train_test_split(rows: Sequence[R], test_fraction: float = 0.2, seed: int = 0) -> tuple[list[R], list[R]]:
+    """Split rows with ``patient`` and ``score`` attributes (e.g. :class:`ml.data.ManifestRow`) by patient with
+    :func:`patient_train_test_split`, stratified by each patient's maximum score (patients with no labelled row
+    form a stratum of their own). Row order is kept on each side.
+
+    Raises:
+        ValueError: as :func:`patient_train_test_split`.
+    """
+    items: Sequence[Any] = rows
+    patients = [r.patient for r in items]
+    labels = [-1 if r.score is None else int(r.score) for r in items]
+    train, test = patient_train_test_split(patients, test_fraction, seed, labels=labels)
+    return rows_for_patients(rows, train), rows_for_patients(rows, test)

@@ -1,7 +1,7 @@
 """Video files: decoding any video for training and inference, and a lossless gray round trip.
 
 * :func:`decode_video` reads every frame of a video OpenCV can open (mp4, avi, ...) as grayscale,
-  optionally letterboxed to a model size;
+  optionally letterboxed to a model size; :func:`video_frame_count` counts its frames;
 * :func:`write_video` writes gray frames losslessly (FFV1 / PNG codecs in .avi or .mkv, the first one that
   round-trips bit-exactly through this OpenCV build) and :func:`read_video` reads them back exactly,
   refusing files whose colour channels differ.
@@ -19,7 +19,7 @@ import numpy as np
 
 from .transforms import PadInfo, resize_pad, to_grayscale
 
-__all__ = ["GrayVideo", "decode_video", "read_video", "write_video"]
+__all__ = ["GrayVideo", "decode_video", "open_video", "read_video", "video_frame_count", "write_video"]
 
 
 class GrayVideo(Protocol):
@@ -30,6 +30,21 @@ class GrayVideo(Protocol):
 
     @property
     def fps(self) -> float: ...
+
+
+def open_video(path: str | Path) -> cv2.VideoCapture:
+    """An opened OpenCV capture of a video file (release it when done).
+
+    Raises:
+        FileNotFoundError: if the file is missing or OpenCV cannot open it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"video not found: {path}")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise FileNotFoundError(f"cannot open video {path}")
+    return cap
 
 
 def decode_video(path: str | Path, size: tuple[int, int] | None = None) -> tuple[np.ndarray, PadInfo | None]:
@@ -45,12 +60,7 @@ def decode_video(path: str | Path, size: tuple[int, int] | None = None) -> tuple
     Raises:
         FileNotFoundError: if the file is missing, cannot be opened or holds no frame.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"video not found: {path}")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise FileNotFoundError(f"cannot open video {path}")
+    cap = open_video(path)
     frames: list[np.ndarray] = []
     info: PadInfo | None = None
     try:
@@ -67,6 +77,25 @@ def decode_video(path: str | Path, size: tuple[int, int] | None = None) -> tuple
     if not frames:
         raise FileNotFoundError(f"no decodable frame in {path}")
     return np.stack(frames), info
+
+
+def video_frame_count(path: str | Path) -> int:
+    """The number of frames :func:`decode_video` would return, counted by demuxing (no pixel conversion);
+    the container's frame-count header is not trusted (it is an estimate for some files).
+
+    Raises:
+        FileNotFoundError: if the file is missing, cannot be opened or holds no frame.
+    """
+    cap = open_video(path)
+    count = 0
+    try:
+        while cap.grab():
+            count += 1
+    finally:
+        cap.release()
+    if count == 0:
+        raise FileNotFoundError(f"no decodable frame in {path}")
+    return count
 
 
 _CODECS: dict[str, tuple[tuple[str, bool], ...]] = {

@@ -15,6 +15,10 @@ name                   model                                                    
 ``cnn_randomcrop_sord`` CNN on a random crop (scale 0.5-0.75)                          SORD
 ``reg_stn``            Reg-STN, two crops, learned scale+rotation+translation          SORD + cons. + scale
 ``reg_stn_fixed``      Reg-STN, two crops, fixed scales 0.50 / 0.75, learned transl.   SORD + consistency
+``lite0_sord``         ImageNet EfficientNet-Lite0 (offline weights) on the full frame SORD
+``reg_stn_lite0``      Reg-STN whose crops are classified by ImageNet EfficientNet-Lite0 SORD + cons. + scale
+``attention_mil``      gated attention MIL over frame embeddings, severity + findings  SORD + findings BCE
+``embedding_probe``    mean/std pooled frame embeddings, linear (a linear probe)        SORD + findings BCE
 ``unet_roy``           the paper's baseline U-Net (pools 2, 2, 5; latent dropout 0.5)  pixel cross-entropy
 ``unet_plusplus``      smp U-Net++, ResNet-50 encoder (weights=None)                   pixel cross-entropy
 ``deeplabv3_plus``     smp DeepLabV3+, ResNet-50 encoder (weights=None)                pixel cross-entropy
@@ -41,6 +45,8 @@ from torch import nn
 
 from .baselines import FrameCNN, RandomCropCNN, ResNet18Scorer
 from .cnn import DEFAULT_WIDTHS, ClassifierHead, CNNClassifier, CNNTrunk, ConvBlock, validate_frames
+from .encoders import ENCODERS, EncoderClassifier, PretrainedEncoder, build_encoder
+from .mil import EmbeddingScorerOutput, EmbeddingVideoScorer, pad_bags
 from .output import FrameScorerOutput
 from .reg_stn import RegSTN, crop_size_for
 from .segmentation import (
@@ -57,6 +63,7 @@ from .unet import RoyUNet
 
 __all__ = [
     "DEFAULT_WIDTHS",
+    "ENCODERS",
     "MODEL_REGISTRY",
     "NUM_SEG_CLASSES",
     "SEGMENTATION_MEMBERS",
@@ -66,11 +73,15 @@ __all__ = [
     "ClassifierHead",
     "ConvBlock",
     "DastiderCNNLSTM",
+    "EmbeddingScorerOutput",
+    "EmbeddingVideoScorer",
+    "EncoderClassifier",
     "FrameCNN",
     "FrameScorerOutput",
     "LatentDropoutSegmenter",
     "LocalisationNet",
     "ModelSpec",
+    "PretrainedEncoder",
     "RandomCropCNN",
     "RegSTN",
     "ResNet18Scorer",
@@ -83,19 +94,22 @@ __all__ = [
     "SimilarityTransformHead",
     "XceptionLSTM",
     "XceptionTrunk",
+    "build_encoder",
     "create_model",
     "crop_boxes",
     "crop_size_for",
     "get_model_spec",
     "list_models",
+    "pad_bags",
     "sample_crop",
     "similarity_theta",
     "validate_frames",
     "validate_windows",
 ]
 
-#: What a model does: score frames, segment markers, or score windows of frames (CNN-LSTM).
-TASKS = ("frame", "segmentation", "sequence")
+#: What a model does: score frames, segment markers, score windows of frames (CNN-LSTM), or score a
+#: video from its frames' pretrained embeddings.
+TASKS = ("frame", "segmentation", "sequence", "embedding")
 
 #: The paper's ensemble members (§IV-C).
 SEGMENTATION_MEMBERS: tuple[str, ...] = ("unet_roy", "unet_plusplus", "deeplabv3_plus")
@@ -170,6 +184,22 @@ def _stn_single(**kwargs: Any) -> nn.Module:
     return RegSTN(**{"scales": (0.75,), "learn_scale": True, "learn_rotation": True, **kwargs})
 
 
+def _lite0(**kwargs: Any) -> nn.Module:
+    return FrameCNN(**{"encoder": "efficientnet_lite0", "pretrained": "imagenet", **kwargs})
+
+
+def _reg_stn_lite0(**kwargs: Any) -> nn.Module:
+    return _reg_stn(**{"encoder": "efficientnet_lite0", "pretrained": "imagenet", **kwargs})
+
+
+def _attention_mil(**kwargs: Any) -> nn.Module:
+    return EmbeddingVideoScorer(**{"pooling": "attention", **kwargs})
+
+
+def _embedding_probe(**kwargs: Any) -> nn.Module:
+    return EmbeddingVideoScorer(**{"pooling": "mean_std", "hidden": 0, **kwargs})
+
+
 def _seg_ensemble(members: Any = None, num_classes: int = NUM_SEG_CLASSES) -> nn.Module:
     specs = members if members is not None else [
         {"model": name, "model_kwargs": {"num_classes": num_classes}} for name in SEGMENTATION_MEMBERS]
@@ -203,6 +233,19 @@ MODEL_REGISTRY: dict[str, ModelSpec] = {
         "Reg-STN: two crops at fixed scales 0.50 / 0.75, learned translation; SORD + consistency",
         consistency_weight=1.0,
     ),
+    "lite0_sord": _spec("lite0_sord", _lite0, "ImageNet EfficientNet-Lite0 (offline weights) on the full frame, SORD"),
+    "reg_stn_lite0": _spec(
+        "reg_stn_lite0",
+        _reg_stn_lite0,
+        "Reg-STN whose crops are classified by ImageNet EfficientNet-Lite0; SORD + consistency + scale prior",
+        consistency_weight=1.0,
+        scale_weight=1.0,
+        scale_priors=(0.5, 0.75),
+    ),
+    "attention_mil": _other("attention_mil", _attention_mil,
+                            "gated attention MIL over pretrained frame embeddings: severity + findings", "embedding"),
+    "embedding_probe": _other("embedding_probe", _embedding_probe,
+                              "mean/std pooled pretrained frame embeddings, linear: severity + findings", "embedding"),
     "unet_roy": _other("unet_roy", RoyUNet, "the paper's baseline U-Net (pools 2, 2, 5; latent dropout 0.5)",
                        "segmentation"),
     "unet_plusplus": _other("unet_plusplus", SMPUnetPlusPlus, "U-Net++ (smp), ResNet-50 encoder, latent dropout",

@@ -14,6 +14,7 @@ from torch import nn
 from ml.scores import NUM_SCORES
 
 from .cnn import DEFAULT_WIDTHS, CNNClassifier, validate_frames
+from .encoders import frame_classifier
 from .output import FrameScorerOutput
 from .reg_stn import crop_size_for
 from .stn import sample_crop, similarity_theta
@@ -38,10 +39,14 @@ class FrameCNN(nn.Module):
         widths: Sequence[int] = DEFAULT_WIDTHS,
         stem_stride: int = 2,
         dropout: float = 0.3,
+        encoder: str | None = None,
+        pretrained: str | None = "imagenet",
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
-        self.classifier = CNNClassifier(num_classes, widths=widths, stem_stride=stem_stride, dropout=dropout)
+        self.classifier = frame_classifier(
+            num_classes, encoder=encoder, pretrained=pretrained, dropout=dropout,
+            cnn=lambda: CNNClassifier(num_classes, widths=widths, stem_stride=stem_stride, dropout=dropout))
 
     def forward(self, x: torch.Tensor) -> FrameScorerOutput:
         validate_frames(x)

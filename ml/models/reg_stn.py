@@ -22,6 +22,7 @@ from torch import nn
 from ml.scores import NUM_SCORES
 
 from .cnn import DEFAULT_WIDTHS, CNNClassifier, validate_frames
+from .encoders import frame_classifier
 from .output import FrameScorerOutput
 from .stn import LocalisationNet, SimilarityTransformHead, sample_crop
 
@@ -48,6 +49,8 @@ class RegSTN(nn.Module):
         loc_widths, loc_stem_stride: localisation trunk (default: the classifier's).
         loc_hidden: width of the localisation FC layer (paper: 32).
         align_corners: passed to ``affine_grid`` / ``grid_sample`` (``False``).
+        encoder, pretrained: classify the crops with a pretrained encoder instead of the paper's CNN
+            (:mod:`ml.models.encoders`, e.g. ``encoder="efficientnet_lite0", pretrained="imagenet"``).
 
     Input ``(B, 1, H, W)`` in ``[-1, 1]``, ``H, W >= 32``. Output :class:`FrameScorerOutput` with
     ``logits (B, C)``, ``logits2 (B, C)`` (training, two crops only), ``theta1 / theta2 (B, 2, 3)`` and
@@ -73,6 +76,8 @@ class RegSTN(nn.Module):
         loc_hidden: int = 32,
         dropout: float = 0.3,
         align_corners: bool = False,
+        encoder: str | None = None,
+        pretrained: str | None = "imagenet",
     ) -> None:
         super().__init__()
         scales = tuple(float(s) for s in scales)
@@ -100,7 +105,9 @@ class RegSTN(nn.Module):
             learn_rotation=learn_rotation,
             max_rotation_deg=max_rotation_deg,
         )
-        self.classifier = CNNClassifier(num_classes, widths=widths, stem_stride=stem_stride, dropout=dropout)
+        self.classifier = frame_classifier(
+            num_classes, encoder=encoder, pretrained=pretrained, dropout=dropout,
+            cnn=lambda: CNNClassifier(num_classes, widths=widths, stem_stride=stem_stride, dropout=dropout))
 
     def localise(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Predict the transforms: ``(B, 1, H, W) -> (theta (B, K, 2, 3), scales (B, K))`` (float32)."""

@@ -4,7 +4,8 @@
 * :mod:`ml.training.frame`: frame scorers (Reg-STN and the Table I baselines);
 * :mod:`ml.training.aggregator`: the uninorm video aggregator;
 * :mod:`ml.training.segmentation`: the marker-segmentation ensemble;
-* :mod:`ml.training.sequence`: the sequence models (CNN-LSTM video scorers).
+* :mod:`ml.training.sequence`: the sequence models (CNN-LSTM video scorers);
+* :mod:`ml.training.embedding`: video scorers on cached pretrained frame embeddings (probe, attention MIL).
 
 The command line is :mod:`ml.train`; inference lives in :mod:`ml.inference`.
 """
@@ -22,6 +23,14 @@ from .common import (
     restore_scheduler,
     restore_training_state,
 )
+from .embedding import (
+    EmbeddingTrainConfig,
+    EmbeddingTrainResult,
+    bag_predictions,
+    cross_validate,
+    split_validation,
+    train_embedding_model,
+)
 from .frame import FrameTrainConfig, FrameTrainResult, evaluate, train_frame_scorer, train_one_epoch
 from .segmentation import (
     SegTrainConfig,
@@ -36,6 +45,8 @@ __all__ = [
     "AggregatorTrainConfig",
     "AggregatorTrainResult",
     "CosineFactor",
+    "EmbeddingTrainConfig",
+    "EmbeddingTrainResult",
     "FrameTrainConfig",
     "FrameTrainResult",
     "ProgressCallback",
@@ -47,6 +58,8 @@ __all__ = [
     "TrainConfig",
     "TrainProgress",
     "TrainingCancelled",
+    "bag_predictions",
+    "cross_validate",
     "epoch_order",
     "evaluate",
     "evaluate_segmenters",
@@ -55,7 +68,9 @@ __all__ = [
     "make_scheduler",
     "restore_scheduler",
     "restore_training_state",
+    "split_validation",
     "train_aggregator",
+    "train_embedding_model",
     "train_frame_scorer",
     "train_one_epoch",
     "train_segmentation",

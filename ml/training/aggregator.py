@@ -8,6 +8,13 @@ Programmatic API (what the platform's ``aggregator`` jobs call)::
 ``video_labels`` ``{video: score}`` (:func:`ml.data.load_video_labels`); the saved ``aggregator.pt`` loads
 with :func:`ml.inference.load_aggregator`.
 
+The predictions must be of videos the frame scorer never saw: on its own training videos a frame scorer is
+over-confident and the aggregator learns nothing useful (often one class for every video, which the result's
+``warnings`` report). This module takes the predictions as given and offers no inner out-of-fold scheme; the
+command-line path gets unseen predictions from a patient-level split of the training data
+(``python -m ml.manifest split``: one part trains the frame scorer, the other is predicted and trains the
+aggregator), as ``bench/covid_blues_cv.py`` and the platform's aggregator jobs do.
+
 CLI: ``python -m ml.train aggregator --predictions P.jsonl --labels L.csv --out DIR`` (see :mod:`ml.train`).
 """
 
@@ -48,7 +55,9 @@ class AggregatorTrainConfig(TrainConfig):
 @dataclass
 class AggregatorTrainResult:
     """Outcome of :func:`train_aggregator`: the fitted aggregator, ``fit_aggregator``'s history, the
-    video ids used (in order), the saved file (``aggregator.pt``) and report files."""
+    video ids used (in order), the saved file (``aggregator.pt``), report files, the fitted aggregator's
+    predictions for the training videos (``train_predictions``, aligned with ``videos``) and warnings about
+    the fit (one line each, also in ``metrics.json``)."""
 
     aggregator: UninormAggregator
     history: dict[str, Any]
@@ -56,7 +65,19 @@ class AggregatorTrainResult:
     path: Path | None = None
     report: dict[str, Path] = field(default_factory=dict)
     cancelled: bool = False
+    train_predictions: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
+
+def _fit_warnings(predictions: Sequence[int], labels: Sequence[int]) -> list[str]:
+    """A fit that gives every training video one class (while the labels have several) is degenerate."""
+    if len(set(predictions)) == 1 and len(set(labels)) > 1:
+        counts = ", ".join(f"{c}: {labels.count(c)}" for c in sorted(set(labels)))
+        return [f"the aggregator predicts score {predictions[0]} for every one of the {len(predictions)} training "
+                f"videos (their labels: {counts}): its video scores carry no information. Nearly uniform frame "
+                "probabilities (an undertrained frame scorer) or over-confident ones (predictions for videos the "
+                "frame scorer trained on) cause this"]
+    return []
 
 
 def train_aggregator(
@@ -74,7 +95,8 @@ def train_aggregator(
         config: :class:`AggregatorTrainConfig` or its dict form.
         predictions: per-frame rows with ``video``, ``frame`` and ``probs`` (as written by ``ml.predict``).
         video_labels: ``{video: score}``; videos without a label are skipped.
-        out_dir: writes ``aggregator.pt`` (``{"config", "state_dict", "history"}``) and a report.
+        out_dir: writes ``aggregator.pt`` (``{"config", "state_dict", "history"}``) and a report (``metrics.json``:
+            summary, training-set predictions, warnings and the per-epoch ``history``; PNG curves).
         progress_callback: :class:`TrainProgress` per aggregator epoch (``phase="train"``).
         should_stop: polled every epoch.
 
@@ -119,6 +141,12 @@ def train_aggregator(
     except TrainingCancelled:
         cancelled, history = True, {}
     model.eval()
+    train_predictions: list[int] = []
+    warnings: list[str] = []
+    if not cancelled:
+        with torch.no_grad():
+            train_predictions = [int(model.predict(grouped[v].unsqueeze(0).clamp(0, 1))[0]) for v in videos]
+        warnings = _fit_warnings(train_predictions, labels.tolist())
     path = None
     report: dict[str, Path] = {}
     if out_dir is not None and not cancelled:
@@ -140,9 +168,14 @@ def train_aggregator(
             "best_epoch": history.get("best_epoch"),
             "best_loss": history.get("best_loss"),
             "neutral": model.neutral_elements().detach().tolist(),
+            "train_accuracy": sum(p == y for p, y in zip(train_predictions, labels.tolist(), strict=True)) / len(videos),
+            "train_predictions": {str(c): train_predictions.count(c) for c in sorted(set(train_predictions))},
+            "warnings": warnings,
             "config": config.to_dict(),
+            "history": history.get("records", []),
         }
         report = write_report(out, metrics=summary, history=history.get("records", []))
     return AggregatorTrainResult(
-        aggregator=model, history=history, videos=videos, path=path, report=report, cancelled=cancelled
+        aggregator=model, history=history, videos=videos, path=path, report=report, cancelled=cancelled,
+        train_predictions=train_predictions, warnings=warnings,
     )

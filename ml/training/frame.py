@@ -348,7 +348,8 @@ def train_frame_scorer(
         rows: labelled training rows.
         val_rows: optional labelled validation rows (evaluated after every epoch).
         out_dir: where to write ``checkpoint.pt`` (every epoch), ``best.pt`` (best validation weighted F1),
-            ``config.json`` and the report (``metrics.json`` + PNG curves). ``None``: nothing is written.
+            ``config.json`` and the report (``metrics.json``: the final metrics and the per-epoch ``history``;
+            PNG curves). ``None``: nothing is written.
         resume: checkpoint to continue from; training restarts after its stored epoch with its model,
             optimizer, scheduler, history and RNG states (``config.epochs`` may extend the run).
         progress_callback: called with :class:`TrainProgress` after each batch / validation / epoch.
@@ -464,7 +465,8 @@ def train_frame_scorer(
     if out_path is not None and history:
         from ml.metrics import write_report
 
-        report = write_report(out_path, metrics=metrics, confusion=confusion, history=history)
+        report = write_report(out_path, metrics={**metrics, "history": history}, confusion=confusion,
+                              history=history)
         if last_ckpt is None and (out_path / "checkpoint.pt").exists():
             last_ckpt = out_path / "checkpoint.pt"
     return FrameTrainResult(model=model, history=history, metrics=metrics, confusion=confusion, checkpoint=last_ckpt,

@@ -13,7 +13,8 @@ cross-entropy, Adam, batches of 32 balanced across patients and scores and the j
 :class:`ml.data.SegAugment`; members checkpoint every epoch under ``out_dir/members/<name>/`` so an
 interrupted job resumes where it stopped. The ensemble (:class:`ml.models.SegmentationEnsemble`, registry
 name ``seg_ensemble``) is saved as one checkpoint ``out_dir/checkpoint.pt`` that
-:func:`ml.checkpoint.model_from_checkpoint` rebuilds. Progress epochs count across members (member ``i``'s
+:func:`ml.checkpoint.model_from_checkpoint` rebuilds, next to ``metrics.json`` (validation metrics and the
+per-member, per-epoch ``history``). Progress epochs count across members (member ``i``'s
 epoch ``e`` is ``i * epochs + e``).
 
 CLI: ``python -m ml.train segmentation --manifest M --out DIR`` (rows with ``image`` and ``mask``; see
@@ -296,6 +297,9 @@ def train_segmentation(
             config={**config.to_dict(), "model": "seg_ensemble", "model_kwargs": {"members": config.member_specs()}},
             extra={"metrics": flat_metrics(metrics.get("val", {}))},
         )
+        from ml.metrics import write_report
+
+        write_report(out_path, metrics={**metrics, "history": history}, history=history)
     return SegTrainResult(ensemble=ensemble, history=history, metrics=metrics, checkpoint=checkpoint)
 
 

@@ -160,7 +160,8 @@ def train_sequence_model(
         rows: frames (per-frame models need frame scores; per-video models video labels).
         video_labels: ``{video: score}``; default: max frame score of fully labelled videos.
         val_rows, val_video_labels: evaluated after every epoch.
-        out_dir: ``checkpoint.pt`` every epoch and ``config.json``.
+        out_dir: ``checkpoint.pt`` every epoch, ``config.json``, and at the end ``metrics.json`` (the final
+            metrics and the per-epoch ``history``) with PNG curves.
         resume: checkpoint to continue from (the stored configuration wins but for epochs and device).
         progress_callback, should_stop: as :func:`ml.training.train_frame_scorer`.
         cache: shared :class:`VideoFrameCache`.
@@ -201,7 +202,7 @@ def train_sequence_model(
     out_path = config.output_folder(out_dir)
     steps = math.ceil(len(owners) / config.batch_size)
     last_ckpt: Path | None = None
-    cancelled = False
+    cancelled = out_of_time = False
     t_start = time.perf_counter()
     for epoch in range(start_epoch, config.epochs + 1):
         t0 = time.perf_counter()
@@ -259,7 +260,11 @@ def train_sequence_model(
     model.eval()
     metrics = dict(history[-1]) if history else {}
     metrics.update({"model": config.model, "epochs_completed": len(history), "cancelled": cancelled,
-                    "train_windows": len(owners)})
+                    "stopped_at_time_limit": out_of_time, "train_windows": len(owners)})
     if last_ckpt is None and out_path is not None and (out_path / "checkpoint.pt").exists():
         last_ckpt = out_path / "checkpoint.pt"
+    if out_path is not None and history:
+        from ml.metrics import write_report
+
+        write_report(out_path, metrics={**metrics, "history": history}, history=history)
     return SequenceTrainResult(model=model, history=history, metrics=metrics, checkpoint=last_ckpt, cancelled=cancelled)

@@ -11,6 +11,8 @@ from django.db import models
 
 
 class ModelKind(models.TextChoices):
+    # first: the recommended recipe, what the training form offers first
+    EMBEDDING = "embedding", "Video scorer on pretrained frame embeddings (probe / attention MIL)"
     FRAME_SCORER = "frame_scorer", "Frame scorer (Reg-STN)"
     AGGREGATOR = "aggregator", "Video aggregator (uninorm)"
     SEGMENTATION = "segmentation", "Segmentation ensemble"
@@ -120,6 +122,8 @@ class VideoPrediction(models.Model):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="video_predictions")
     probabilities = models.JSONField()
     score = models.PositiveSmallIntegerField()
+    findings = models.JSONField(default=dict, blank=True,
+                                help_text="Finding code -> predicted probability that it is present.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,4 +1,5 @@
-"""Scoring videos with the active models on a worker: frame scores (with the aggregator's video scores),
+"""Scoring videos with the active models on a worker: the embedding video scorer (calibrated video
+scores, findings, per-frame probabilities), frame scores (with the aggregator's video scores),
 segmentation masks with MC-dropout uncertainty, and the sequence (CNN-LSTM) models' scores.
 
 Called by the `ml.predict_videos` Celery task (and by training, for the aggregator's inputs); every
@@ -7,16 +8,25 @@ write replaces a model version's earlier results for the same videos in one tran
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
+from django.conf import settings
 
 from ml.data import ManifestRow
+from ml.embeddings import EmbeddingCache, VideoBag
 
 from .models import FramePrediction, ModelKind, ModelVersion, SegmentationPrediction, VideoPrediction
-from .selectors import active_version, frames_of_videos, videos_for_scope, videos_with_frame_predictions
+from .selectors import (
+    active_version,
+    frames_of_videos,
+    video_hashes,
+    video_patients,
+    videos_for_scope,
+    videos_with_frame_predictions,
+)
 from .services import (
     PREDICTING_KINDS,
     predictions_replace,
@@ -28,6 +38,7 @@ from .weights import load_version
 
 if TYPE_CHECKING:
     from ml.aggregation import UninormAggregator
+    from ml.training import EmbeddingTrainConfig
 
 PREDICT_CHUNK_VIDEOS = 16
 SEGMENT_CHUNK_VIDEOS = 2  # masks of a chunk are written in one transaction; MC dropout makes chunks slow
@@ -152,7 +163,65 @@ def sequence_predict(version: ModelVersion, video_ids: Sequence[int]) -> int:
     return written
 
 
+def embedding_cache() -> EmbeddingCache:
+    """Frame embeddings live in media storage, one file per encoder, video and frame step, reused by
+    every job and prediction run (workers share the media folder)."""
+    return EmbeddingCache(Path(settings.MEDIA_ROOT) / "embeddings")
+
+
+def embedding_bags(video_ids: Sequence[int], config: EmbeddingTrainConfig, *, labels: Mapping[int, int] | None = None,
+                   findings: Mapping[int, Mapping[str, bool]] | None = None,
+                   on_progress: Callable[[int, int], None] | None = None) -> list[VideoBag]:
+    """Every video's embedded frames (every `frame_step`-th), computed once per encoder and cached."""
+    from ml.embeddings import FrameEmbedder, embed_image_files
+
+    spec, step = config.embedding_spec(), config.frame_step
+    cache, hashes, patients = embedding_cache(), video_hashes(video_ids), video_patients(video_ids)
+    embedder: FrameEmbedder | None = None
+    bags = []
+    for done, video_id in enumerate(video_ids, start=1):
+        rows = [r for r in frames_of_videos([video_id]) if r["frame"] % step == 0]
+
+        def compute(rows: list[dict] = rows) -> tuple[np.ndarray, np.ndarray]:
+            nonlocal embedder
+            embedder = embedder or FrameEmbedder(spec, device=torch_device())
+            return embed_image_files(embedder, [r["image"] for r in rows], [r["frame"] for r in rows])
+
+        frames, vectors = cache.get(spec, content_id=hashes[video_id], frame_step=step, compute=compute)
+        bags.append(VideoBag(video=str(video_id), patient=str(patients[video_id]), embeddings=vectors, frames=frames,
+                             score=(labels or {}).get(video_id), findings=dict((findings or {}).get(video_id, {}))))
+        if on_progress is not None:
+            on_progress(done, len(video_ids))
+    return bags
+
+
+def embedding_predict(version: ModelVersion, video_ids: Sequence[int]) -> int:
+    """Calibrated video scores, finding probabilities and per-frame score probabilities of an embedding
+    video scorer; replaces the version's earlier ones."""
+    from ml.training import EmbeddingTrainConfig, bag_predictions
+
+    model, config = load_version(version, device=torch_device())
+    recipe = EmbeddingTrainConfig.from_dict(config)
+    written = 0
+    for start in range(0, len(video_ids), PREDICT_CHUNK_VIDEOS):
+        chunk = list(video_ids[start:start + PREDICT_CHUNK_VIDEOS])
+        index = {(int(r["video"]), r["frame"]): r["frame_id"] for r in frames_of_videos(chunk)}
+        predictions = bag_predictions(model, embedding_bags(chunk, recipe))  # type: ignore[arg-type]
+        frame_rows = [FramePrediction(frame_id=index[(int(p["video"]), frame)], model_version=version,
+                                      probabilities=[round(x, 6) for x in probs], score=int(np.argmax(probs)))
+                      for p in predictions for frame, probs in zip(p["frames"], p["frame_probs"], strict=True)]
+        video_rows = [VideoPrediction(video_id=int(p["video"]), model_version=version,
+                                      probabilities=[round(x, 6) for x in p["probs"]], score=p["pred"],
+                                      findings={k: round(v, 6) for k, v in p["findings"].items()})
+                      for p in predictions]
+        predictions_replace(model_version=version, video_ids=chunk, frame_predictions=frame_rows,
+                            video_predictions=video_rows)
+        written += len(frame_rows) + len(video_rows)
+    return written
+
+
 PREDICTORS: dict[str, Callable[[ModelVersion, Sequence[int]], int]] = {
+    ModelKind.EMBEDDING: embedding_predict,
     ModelKind.FRAME_SCORER: frame_scorer_predict, ModelKind.SEGMENTATION: segmentation_predict,
     ModelKind.SEQUENCE: sequence_predict,
 }

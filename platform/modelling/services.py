@@ -37,6 +37,7 @@ from .selectors import (
     contoured_frames,
     labelled_frames,
     video_consensus_labels,
+    video_patients,
 )
 
 if TYPE_CHECKING:  # ml.training imports torch: at run time only where a job needs it
@@ -46,17 +47,26 @@ logger = logging.getLogger(__name__)
 #: The Celery tasks of ml/tasks.py, queued by name (the gpu queue: CELERY_TASK_ROUTES' `ml.*`).
 TRAIN_MODEL_TASK = "ml.train_model"
 PREDICT_VIDEOS_TASK = "ml.predict_videos"
-PREDICTING_KINDS = (ModelKind.FRAME_SCORER, ModelKind.SEGMENTATION, ModelKind.SEQUENCE)  # score videos when active
+PREDICTING_KINDS = (ModelKind.EMBEDDING, ModelKind.FRAME_SCORER, ModelKind.SEGMENTATION, ModelKind.SEQUENCE)
+#: An embedding job holds patients out for validation (and for CV folds): fewer cannot be split.
+MIN_EMBEDDING_PATIENTS = 3  # score videos when active
 LOG_TAIL_CHARS = 8000
 JOB_OPTIONS = {"activate": bool}  # job parameters beyond the model's training config
 
 
 def training_config_class(kind: str) -> type[TrainConfig]:
     """The ml training configuration a job of `kind` takes as parameters (its defaults fill the form)."""
-    from ml.training import AggregatorTrainConfig, FrameTrainConfig, SegTrainConfig, SequenceTrainConfig
+    from ml.training import (
+        AggregatorTrainConfig,
+        EmbeddingTrainConfig,
+        FrameTrainConfig,
+        SegTrainConfig,
+        SequenceTrainConfig,
+    )
 
-    return {ModelKind.FRAME_SCORER: FrameTrainConfig, ModelKind.AGGREGATOR: AggregatorTrainConfig,
-            ModelKind.SEGMENTATION: SegTrainConfig, ModelKind.SEQUENCE: SequenceTrainConfig}[ModelKind(kind)]
+    return {ModelKind.EMBEDDING: EmbeddingTrainConfig, ModelKind.FRAME_SCORER: FrameTrainConfig,
+            ModelKind.AGGREGATOR: AggregatorTrainConfig, ModelKind.SEGMENTATION: SegTrainConfig,
+            ModelKind.SEQUENCE: SequenceTrainConfig}[ModelKind(kind)]
 
 
 class JobSubmissionError(InvalidInput):
@@ -81,6 +91,16 @@ def _validate_parameters(kind: str, parameters: dict[str, Any]) -> dict[str, Any
 
 
 def _validate_data(kind: str, selection: DataSelection, parameters: dict[str, Any]) -> None:
+    if kind == ModelKind.EMBEDDING:
+        labels = video_consensus_labels(selection)
+        if len(set(labels.values())) < 2:
+            raise JobSubmissionError("no eligible labels: the video scorer needs labelled videos of at least two "
+                                     "different scores in this data selection")
+        patients = len(set(video_patients(list(labels)).values()))
+        if patients < MIN_EMBEDDING_PATIENTS:
+            raise JobSubmissionError(f"the selected videos come from {patients} patient(s); early stopping and "
+                                     f"calibration hold patients out, so at least {MIN_EMBEDDING_PATIENTS} are needed")
+        return
     if kind == ModelKind.SEGMENTATION:
         contoured = contoured_frames(selection)
         if not contoured.rows:

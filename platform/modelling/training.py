@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 
-from ml.training import TrainConfig
+from ml.training import TrainConfig, TrainProgress
 
 from .jsonsafe import json_safe
 from .models import JobStatus, ModelKind, ModelVersion, TrainingJob
-from .scoring import frame_scorer_predict, manifest_rows, torch_device
+from .scoring import embedding_bags, frame_scorer_predict, manifest_rows, torch_device
 from .selection import DataSelection
 from .selectors import (
     active_version,
@@ -30,6 +30,7 @@ from .selectors import (
     frames_of_videos,
     job_is_cancelled,
     labelled_frames,
+    video_consensus_findings,
     video_consensus_labels,
 )
 from .services import (
@@ -45,6 +46,9 @@ logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
 CANCEL_POLL_S = 1.0
 MAX_ATTEMPTS = 3
+#: Cross-validation of an embedding job: up to this many folds, each test fold two patients or more.
+CV_FOLDS = 5
+MIN_CV_PATIENTS = 6
 ConfigT = TypeVar("ConfigT", bound=TrainConfig)
 
 
@@ -154,6 +158,47 @@ def _train_frame_scorer(job: TrainingJob, reporter: JobReporter) -> ModelVersion
                            metrics=result.metrics, snapshot=data.snapshot, selection=selection, val_rows=val_rows)
 
 
+def _train_embedding(job: TrainingJob, reporter: JobReporter) -> ModelVersion | None:
+    """Embed the selected videos once (cached), cross-validate the head by patient, train the final
+    head with early stopping and calibration, and record all of it with the version."""
+    from ml.training import EmbeddingTrainConfig, TrainingCancelled, cross_validate, train_embedding_model
+
+    config, selection = _job_inputs(job, EmbeddingTrainConfig)
+    labels, findings = video_consensus_labels(selection), video_consensus_findings(selection)
+    videos = sorted(labels)
+    reporter.note(f"embedding {len(videos)} labelled videos (every {config.frame_step}th frame, {config.encoder} "
+                  f"{config.pretrained or 'random'} at {config.size}px; cached) on {torch_device()}")
+
+    def embedded(done: int, total: int) -> None:
+        reporter(TrainProgress("train", 1, 1, done, total, float("nan"), None))
+        if reporter.should_stop():
+            raise TrainingCancelled
+
+    try:
+        bags = embedding_bags(videos, config, labels=labels, findings=findings, on_progress=embedded)
+        patients = len({b.patient for b in bags})
+        cv = None
+        if patients >= MIN_CV_PATIENTS:
+            cv = cross_validate(config, bags, k=min(CV_FOLDS, patients // 2))
+            reporter.note(f"patient-level CV ({cv['folds']} folds): weighted F1 {cv['f1_weighted_mean']:.3f}, "
+                          f"quadratic kappa {cv['quadratic_kappa_mean']:.3f}, ECE {cv['ece_mean']:.3f}")
+        else:
+            reporter.note(f"{patients} patients: too few for cross-validation (needs {MIN_CV_PATIENTS})")
+        result = train_embedding_model(config, bags, out_dir=_job_dir(job), progress_callback=reporter,
+                                       should_stop=reporter.should_stop)
+    except TrainingCancelled:
+        return None
+    if reporter.cancelled or result.checkpoint is None:
+        return None
+    metrics = {**result.metrics, "cv": {k: v for k, v in cv.items() if k != "predictions"} if cv else None}
+    snapshot = {"videos": videos, "video_labels": len(labels), "embeddings": config.embedding_spec().key,
+                "class_counts": {s: list(labels.values()).count(s) for s in sorted(set(labels.values()))},
+                "findings": sorted({code for known in findings.values() for code in known})}
+    return _record_version(ModelKind.EMBEDDING, config.model, result.checkpoint, config=config.to_dict(),
+                           metrics=metrics, snapshot=snapshot, selection=selection,
+                           val_rows=[{"patient": p} for p in result.metrics["val_patients"]])
+
+
 def _train_segmentation(job: TrainingJob, reporter: JobReporter) -> ModelVersion | None:
     from ml.data import SegmentationSample
     from ml.training import SegTrainConfig, train_segmentation
@@ -237,6 +282,7 @@ def _train_aggregator(job: TrainingJob, reporter: JobReporter) -> ModelVersion |
 
 
 TRAINERS: dict[str, Callable[[TrainingJob, JobReporter], ModelVersion | None]] = {
+    ModelKind.EMBEDDING: _train_embedding,
     ModelKind.FRAME_SCORER: _train_frame_scorer, ModelKind.AGGREGATOR: _train_aggregator,
     ModelKind.SEGMENTATION: _train_segmentation, ModelKind.SEQUENCE: _train_sequence,
 }

@@ -40,7 +40,8 @@ def load_version(version: ModelVersion, device: str = "cpu") -> tuple[nn.Module,
 
     try:
         with local_weights(version) as path:
-            if version.kind in (ModelKind.FRAME_SCORER, ModelKind.SEGMENTATION, ModelKind.SEQUENCE):
+            if version.kind in (ModelKind.EMBEDDING, ModelKind.FRAME_SCORER, ModelKind.SEGMENTATION,
+                                ModelKind.SEQUENCE):
                 return load_frame_scorer(path, device=device)
             if version.kind == ModelKind.AGGREGATOR:
                 return load_aggregator(path), dict(version.config)

@@ -24,6 +24,7 @@ MODULES = [
     "ml.train",
     "ml.predict",
     "ml.evaluate",
+    "ml.manifest",
 ]
 
 

@@ -27,9 +27,12 @@ EXPECTED = {
     "cnn_randomcrop_sord",
     "reg_stn",
     "reg_stn_fixed",
+    "lite0_sord",
+    "reg_stn_lite0",
 }
 SEGMENTERS = {"unet_roy", "unet_plusplus", "deeplabv3_plus", "seg_ensemble"}
 SEQUENCE_MODELS = {"densenet_lstm", "xception_lstm"}
+EMBEDDING_MODELS = {"attention_mil", "embedding_probe"}
 
 
 @pytest.fixture(autouse=True)
@@ -38,17 +41,19 @@ def _seed():
 
 
 def test_registry_names_and_losses():
-    assert set(MODEL_REGISTRY) == EXPECTED | SEGMENTERS | SEQUENCE_MODELS
+    assert set(MODEL_REGISTRY) == EXPECTED | SEGMENTERS | SEQUENCE_MODELS | EMBEDDING_MODELS
     assert list_models("frame") == sorted(EXPECTED)
     assert list_models("segmentation") == sorted(SEGMENTERS)
     assert list_models("sequence") == sorted(SEQUENCE_MODELS)
-    assert list_models() == sorted(EXPECTED | SEGMENTERS | SEQUENCE_MODELS)
+    assert list_models("embedding") == sorted(EMBEDDING_MODELS)
+    assert list_models() == sorted(EXPECTED | SEGMENTERS | SEQUENCE_MODELS | EMBEDDING_MODELS)
     assert MODEL_REGISTRY["cnn_ce"].loss == "ce"
     assert all(MODEL_REGISTRY[n].loss == "sord" for n in EXPECTED - {"cnn_ce"})
     assert MODEL_REGISTRY["reg_stn"].loss_kwargs["consistency_weight"] > 0
     assert MODEL_REGISTRY["reg_stn"].loss_kwargs["scale_weight"] > 0
     assert MODEL_REGISTRY["reg_stn_fixed"].loss_kwargs["consistency_weight"] > 0
     assert MODEL_REGISTRY["cnn_stn_sord"].loss_kwargs["consistency_weight"] == 0
+    assert MODEL_REGISTRY["reg_stn_lite0"].loss_kwargs == MODEL_REGISTRY["reg_stn"].loss_kwargs
     with pytest.raises(ValueError, match="unknown model"):
         create_model("nope")
     with pytest.raises(ValueError, match="unknown model"):
@@ -66,13 +71,13 @@ def test_forward_shapes(name, hw):
     out = model(x)
     assert isinstance(out, FrameScorerOutput)
     assert out.logits.shape == (3, 4)
-    two_crop = name in ("reg_stn", "reg_stn_fixed")
+    two_crop = name in ("reg_stn", "reg_stn_fixed", "reg_stn_lite0")
     assert (out.logits2 is not None) == two_crop
     if two_crop:
         assert out.logits2.shape == (3, 4)
         assert out.theta2.shape == (3, 2, 3)
         assert out.scales.shape == (3, 2)
-    if name in ("cnn_ce", "cnn_sord", "resnet18_sord"):
+    if name in ("cnn_ce", "cnn_sord", "resnet18_sord", "lite0_sord"):
         assert out.theta1 is None and out.scales is None
     else:
         assert out.theta1.shape == (3, 2, 3)

@@ -7,8 +7,10 @@ API (POST /api/video-scores/), so it counts in the consensus like any other.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
@@ -16,7 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import ErrorSerializer
-from modelling.models import ModelKind
+from modelling.models import ModelKind, ModelVersion
+from modelling.selectors import model_version_quality
 
 from ..access import page_permission
 from ..selectors.review import review_confusion, review_patient, review_patients
@@ -49,12 +52,29 @@ class ReviewPatientRowSerializer(serializers.Serializer):
     n_scored = serializers.IntegerField(help_text="Videos with at least one human video score")
 
 
+class ModelQualitySerializer(serializers.Serializer):
+    cv_folds = serializers.IntegerField(allow_null=True)
+    cv_f1_weighted = serializers.FloatField(allow_null=True, help_text="Patient-level CV, mean over folds")
+    cv_quadratic_kappa = serializers.FloatField(allow_null=True)
+    cv_ece = serializers.FloatField(allow_null=True, help_text="Expected calibration error (CV mean)")
+    validation_ece = serializers.FloatField(allow_null=True)
+    temperature = serializers.FloatField(allow_null=True, help_text="Calibration temperature")
+    training_videos = serializers.IntegerField(allow_null=True)
+    validation_patients = serializers.IntegerField()
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
 class ModelVersionRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=ModelKind.choices)
     name = serializers.CharField()
     is_active = serializers.BooleanField()
     created_at = serializers.DateTimeField()
+    quality = serializers.SerializerMethodField(help_text="Cross-validated figures, calibration and warnings")
+
+    @extend_schema_field(ModelQualitySerializer)
+    def get_quality(self, version: ModelVersion) -> dict[str, Any]:
+        return model_version_quality(version)
 
 
 class ConfusionSerializer(serializers.Serializer):
@@ -99,6 +119,14 @@ class HumanScoreSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class HumanFindingSerializer(serializers.Serializer):
+    annotator = serializers.IntegerField()
+    finding = serializers.CharField(help_text="Finding code, e.g. b_lines")
+    name = serializers.CharField()
+    present = serializers.BooleanField()
+    validation_level = serializers.IntegerField()
+
+
 class PredictionSerializer(serializers.Serializer):
     score = serializers.IntegerField()
     probabilities = serializers.ListField(child=serializers.FloatField())
@@ -111,6 +139,7 @@ class ReviewVideoSerializer(serializers.Serializer):
     exam = serializers.IntegerField()
     frame_count = serializers.IntegerField()
     scores = HumanScoreSerializer(many=True)
+    findings = HumanFindingSerializer(many=True, help_text="Every visible rater's video findings")
     consensus = serializers.IntegerField(allow_null=True)
     consensus_tie = serializers.BooleanField(help_text="Scored, but the consensus rule found a tie")
     model = PredictionSerializer(allow_null=True)

@@ -1,8 +1,8 @@
 """Reads for the viewer's review page (role filtering through the domain apps' selectors).
 
-A patient's videos per lung zone with every visible human video score, their consensus (the agreement
-app's ratings and consensus rule, so the page and the agreement reports agree), the model's video
-score, and the model-vs-consensus confusion matrix. A fixed handful of queries whatever the number of
+A patient's videos per lung zone with every visible human video score and video finding, the scores'
+consensus (the agreement app's ratings and consensus rule, so the page and the agreement reports
+agree), the model's video score, and the model-vs-consensus confusion matrix. A fixed handful of queries whatever the number of
 videos, raters or patients.
 """
 
@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from agreement.selectors import Scope, consensus_rule, item_consensus, ratings
-from annotations.models import LabelSource, VideoScore
+from annotations.models import LabelSource, VideoFinding, VideoScore
 from annotations.selectors import labels_visible_to
 from ml.scores import NUM_SCORES
 from modelling.models import ModelKind, ModelVersion, VideoPrediction
@@ -28,7 +28,7 @@ from studies.selectors import patients_visible_to, videos_visible_to
 from ..access import may_open
 
 # Whose video score is "the model's": the aggregator refines the frame scorer's, so it wins when active.
-VIDEO_MODEL_KINDS = (ModelKind.AGGREGATOR, ModelKind.SEQUENCE, ModelKind.FRAME_SCORER)
+VIDEO_MODEL_KINDS = (ModelKind.EMBEDDING, ModelKind.AGGREGATOR, ModelKind.SEQUENCE, ModelKind.FRAME_SCORER)
 BLUE_POINTS = ("R1", "L1", "R2", "L2", "R3", "L3")
 FOURTEEN_ZONES = tuple(f"Z{n:02d}" for n in range(1, 15))
 
@@ -55,7 +55,7 @@ def review_patients(*, user: User, search: str = "", site: int | None = None) ->
 def video_model_versions() -> list[ModelVersion]:
     """Versions whose kind writes video predictions, newest first (the page offers them to compare)."""
     return list(ModelVersion.objects.filter(kind__in=VIDEO_MODEL_KINDS).order_by("-created_at")
-                .only("id", "kind", "name", "is_active", "created_at"))
+                .only("id", "kind", "name", "is_active", "created_at", "metrics", "data_snapshot"))
 
 
 def review_model_version(versions: list[ModelVersion], version_id: int | None) -> ModelVersion | None:
@@ -140,6 +140,16 @@ def review_patient(*, user: User, patient_id: int, model_version: int | None = N
             "id": row["id"], "annotator": row["annotator_id"], "score": row["score"],
             "validation_level": row["validation_level"], "version": row["version"], "comment": row["comment"],
             "updated_at": row["updated_at"]})
+    findings: dict[int, list[dict[str, Any]]] = {}
+    for row in (labels_visible_to(user, VideoFinding).filter(source=LabelSource.HUMAN, video__in=videos_qs.values("pk"))
+                .order_by("annotator__username", "finding__order", "finding__code")
+                .values("video_id", "annotator_id", "annotator__username", "annotator__role", "finding__code",
+                        "finding__name", "present", "validation_level")):
+        raters.setdefault(row["annotator_id"], {"id": row["annotator_id"], "username": row["annotator__username"],
+                                                "role": row["annotator__role"]})
+        findings.setdefault(row["video_id"], []).append({
+            "annotator": row["annotator_id"], "finding": row["finding__code"], "name": row["finding__name"],
+            "present": row["present"], "validation_level": row["validation_level"]})
     confusion = Confusion()
     rows = []
     for video in videos:
@@ -151,6 +161,7 @@ def review_patient(*, user: User, patient_id: int, model_version: int | None = N
         rows.append({
             "id": video.pk, "original_name": video.original_name, "lung_zone": video.lung_zone,
             "exam": video.exam_id, "frame_count": video.frame_count, "scores": human,
+            "findings": findings.get(video.pk, []),
             "consensus": agreed, "consensus_tie": agreed is None and bool(human),
             "model": predicted,
             "raters_disagree": len({s["score"] for s in human}) > 1,

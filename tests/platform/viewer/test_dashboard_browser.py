@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
 def fill_tiny_job(page, epochs: str) -> None:  # type: ignore[no-untyped-def]
     form = page.locator("form.training")
-    form.get_by_label("Epochs").fill(epochs)
+    form.get_by_label("Model kind").select_option("frame_scorer")  # the default kind is the embedding recipe
+    form.get_by_label("Epochs", exact=True).fill(epochs)
     form.get_by_label("Batch size").fill("16")
     form.get_by_label("Image size (px)").fill("64")
     form.get_by_label("Learning rate").fill("0.003")
@@ -45,7 +46,7 @@ def test_admin_dashboard_trains_a_model(browse, celery_worker) -> None:  # type:
     form = page.locator("form.training")
     fill_tiny_job(page, "0")
     form.get_by_role("button", name="Start training").click()
-    epochs = form.get_by_label("Epochs")
+    epochs = form.get_by_label("Epochs", exact=True)
     expect(epochs).to_have_attribute("aria-invalid", "true")
     message = page.locator(f"#{epochs.get_attribute('aria-describedby')}")  # the error the field points to
     expect(message).to_contain_text("epochs must be >= 1")
