@@ -25,6 +25,7 @@ name                   model                                                    
 ``seg_ensemble``       mean softmax of segmenters (default: the three above)           (members' losses)
 ``densenet_lstm``      Dastider et al.: DenseNet-201 + AE / separable conv, LSTM       CE per frame + recon.
 ``xception_lstm``      Xception-style + LSTM(512) + 2 x Dense(1024)                    CE per window
+``lite0_lstm``         frozen ImageNet EfficientNet-Lite0 features + LSTM(512) + Dense  CE per window
 =====================  ==============================================================  =====================
 
 Usage::
@@ -192,6 +193,10 @@ def _reg_stn_lite0(**kwargs: Any) -> nn.Module:
     return _reg_stn(**{"encoder": "efficientnet_lite0", "pretrained": "imagenet", **kwargs})
 
 
+def _lite0_lstm(**kwargs: Any) -> nn.Module:
+    return XceptionLSTM(**{"encoder": "efficientnet_lite0", "pretrained": "imagenet", "dense": (256,), **kwargs})
+
+
 def _attention_mil(**kwargs: Any) -> nn.Module:
     return EmbeddingVideoScorer(**{"pooling": "attention", **kwargs})
 
@@ -257,6 +262,9 @@ MODEL_REGISTRY: dict[str, ModelSpec] = {
     "densenet_lstm": _other("densenet_lstm", DastiderCNNLSTM,
                             "Dastider et al.: DenseNet-201 + autoencoder / separable conv, LSTM, per-frame scores",
                             "sequence", reconstruction_weight=1.0),
+    "lite0_lstm": _other("lite0_lstm", _lite0_lstm,
+                         "frozen ImageNet EfficientNet-Lite0 frame features + LSTM(512) + dense: one score per video",
+                         "sequence", reconstruction_weight=0.0),
     "xception_lstm": _other("xception_lstm", XceptionLSTM,
                             "Xception-style + LSTM(512, dropout 0.4) + 2 x Dense(1024), one score per video",
                             "sequence", reconstruction_weight=0.0),

@@ -24,6 +24,8 @@ from torch import nn
 
 from ml.scores import NUM_SCORES
 
+from .encoders import PretrainedEncoder
+
 __all__ = [
     "DENSENET201_BLOCKS",
     "DastiderCNNLSTM",
@@ -287,6 +289,10 @@ class XceptionLSTM(nn.Module):
         lstm_dropout: dropout on the LSTM's inputs (published: 0.4).
         dense: widths of the dense layers after the LSTM (published: 1024, 1024).
         lstm_layers: stacked LSTM layers.
+        encoder, pretrained: extract frame features with a pretrained encoder instead of the Xception
+            trunk (:mod:`ml.models.encoders`, e.g. ``encoder="efficientnet_lite0"``).
+        freeze_encoder: with ``encoder``, keep it frozen (no gradients, batch-norm statistics fixed): the
+            CPU-friendly choice; only the LSTM and the head train.
 
     Raises:
         ValueError: on non-positive sizes or a bad dropout.
@@ -306,15 +312,27 @@ class XceptionLSTM(nn.Module):
         lstm_dropout: float = 0.4,
         dense: Sequence[int] = (1024, 1024),
         lstm_layers: int = 1,
+        encoder: str | None = None,
+        pretrained: str | None = "imagenet",
+        freeze_encoder: bool = True,
     ) -> None:
         super().__init__()
         _check_head(num_classes, lstm_hidden, lstm_layers, lstm_dropout)
         widths = _check_positive("dense", dense)
         self.num_classes = num_classes
-        self.trunk = XceptionTrunk(stem_channels=stem_channels, entry_channels=entry_channels,
-                                   middle_blocks=middle_blocks, exit_channels=exit_channels)
+        self.frozen_trunk = encoder is not None and freeze_encoder
+        trunk: nn.Module
+        if encoder is not None:
+            trunk = PretrainedEncoder(encoder, pretrained)
+            features = trunk.out_features
+            trunk.requires_grad_(not freeze_encoder)
+        else:
+            trunk = XceptionTrunk(stem_channels=stem_channels, entry_channels=entry_channels,
+                                  middle_blocks=middle_blocks, exit_channels=exit_channels)
+            features = trunk.out_dim
+        self.trunk = trunk
         self.input_dropout = nn.Dropout(lstm_dropout)
-        self.lstm = nn.LSTM(self.trunk.out_dim, lstm_hidden, num_layers=lstm_layers, batch_first=True)
+        self.lstm = nn.LSTM(features, lstm_hidden, num_layers=lstm_layers, batch_first=True)
         head: list[nn.Module] = []
         cin = lstm_hidden
         for w in widths:
@@ -322,6 +340,13 @@ class XceptionLSTM(nn.Module):
             cin = w
         head.append(nn.Linear(cin, num_classes))
         self.head = nn.Sequential(*head)
+
+    def train(self, mode: bool = True) -> XceptionLSTM:
+        """As ``nn.Module.train``, but a frozen pretrained trunk stays in eval mode (fixed statistics)."""
+        super().train(mode)
+        if self.frozen_trunk:
+            self.trunk.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> SequenceScorerOutput:
         """``(B, T, 1, H, W) -> logits (B, C)`` from the LSTM's last state.

@@ -31,7 +31,7 @@ EXPECTED = {
     "reg_stn_lite0",
 }
 SEGMENTERS = {"unet_roy", "unet_plusplus", "deeplabv3_plus", "seg_ensemble"}
-SEQUENCE_MODELS = {"densenet_lstm", "xception_lstm"}
+SEQUENCE_MODELS = {"densenet_lstm", "xception_lstm", "lite0_lstm"}
 EMBEDDING_MODELS = {"attention_mil", "embedding_probe"}
 
 

@@ -142,3 +142,23 @@ def test_config_errors():
     with pytest.raises(ValueError, match="window must be >= 1"):
         SequenceTrainConfig(window=0)
     assert SequenceTrainConfig(model="densenet_lstm").per_frame and not SequenceTrainConfig().per_frame
+
+
+def test_lite0_lstm_keeps_its_pretrained_trunk_frozen():
+    """The pretrained option of the sequence models: ImageNet EfficientNet-Lite0 frame features, frozen
+    (no gradients, batch-norm statistics fixed in training mode), the LSTM and head trainable."""
+    import torch
+
+    from ml.models import create_model
+    from ml.models.encoders import PretrainedEncoder
+
+    model = create_model("lite0_lstm")
+    assert isinstance(model.trunk, PretrainedEncoder)
+    model.train()
+    assert not model.trunk.training and model.lstm.training
+    before = {k: v.clone() for k, v in model.trunk.state_dict().items()}
+    out = model(torch.rand(2, 3, 1, 64, 64) * 2 - 1)
+    out.logits.sum().backward()
+    assert all(p.grad is None for p in model.trunk.parameters())
+    assert any(p.grad is not None for p in model.lstm.parameters())
+    assert all(torch.equal(before[k], v) for k, v in model.trunk.state_dict().items())  # running stats unchanged
