@@ -56,6 +56,10 @@ def polygon_area(vertices: Any) -> float:
     return abs(_signed_area(pts))
 
 
+#: Coordinates beyond this are only reported as outside the image (their squares overflow float64 sums).
+FAR_OUTSIDE = 1e9
+
+
 def polygon_problems(vertices: Any, *, width: int, height: int) -> list[str]:
     """Human-readable reasons why ``vertices`` is not a usable polygon on a ``width`` × ``height`` frame.
 
@@ -76,6 +80,8 @@ def polygon_problems(vertices: Any, *, width: int, height: int) -> list[str]:
     if outside.size:
         problems.append(f"{_name_vertices(outside)}: outside the {width}×{height} image "
                         f"(allowed: 0 ≤ x ≤ {width}, 0 ≤ y ≤ {height})")
+        if np.abs(pts).max() > FAR_OUTSIDE:
+            return problems  # squared extents would overflow: the shape checks have nothing to add
 
     keep = _distinct_consecutive(pts)
     ring, original_index = pts[keep], np.flatnonzero(keep)

@@ -15,7 +15,7 @@ from psycopg import ClientCursor
 
 from accounts.models import User
 
-from .formats.rows import LABEL_COLUMNS
+from .formats.rows import FORMULA_TEXT_COLUMNS, LABEL_COLUMNS
 from .selectors import FIELDS, filtered_labels
 
 TIMESTAMP = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
@@ -42,7 +42,9 @@ def _select(user: User, label_type: str, params: Mapping[str, Any], *, for_csv: 
         elif name in ("created_at", "updated_at"):
             expr = TIMESTAMP.format(column[name])
         elif name == "comment" and name in column and for_csv:  # CRLF line ends, after _copy's \n -> \r\n
-            expr = f"replace({column[name]}, E'\\r\\n', E'\\n')"
+            expr = _no_formula(f"replace({column[name]}, E'\\r\\n', E'\\n')")
+        elif name in FORMULA_TEXT_COLUMNS and name in column and for_csv:
+            expr = _no_formula(column[name])
         elif name == "present" and name in column and for_csv:
             expr = f"CASE WHEN {column[name]} THEN 'true' WHEN NOT {column[name]} THEN 'false' END"
         elif name in column:
@@ -52,6 +54,12 @@ def _select(user: User, label_type: str, params: Mapping[str, Any], *, for_csv: 
         exprs.append(f"{expr} AS {name}")
     inner = ClientCursor(connection.connection).mogrify(sql, sql_params)
     return f"SELECT {', '.join(exprs)} FROM ({inner}) AS s({aliases})"
+
+
+def _no_formula(expr: str) -> str:
+    """SQL for :func:`exchange.formats.rows.neutralise_formula`: a quote before a leading = + - @ tab CR."""
+    return (f"CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') "
+            f"THEN '''' || {expr} ELSE {expr} END")
 
 
 def _copy(statement: str) -> Iterator[bytes]:

@@ -272,3 +272,11 @@ def test_polygons_to_mask_is_rasterise_for_marker_classes() -> None:
     polygons = {3: [TRIANGLE], 1: [SQUARE, [[50.25, 40.5], [60.75, 40.5], [55.5, 47.9]]]}
     np.testing.assert_array_equal(polygons_to_mask(polygons, (48, 64)), rasterise(polygons, 48, 64))
     assert not rasterise({0: [SQUARE]}, 48, 64).any()  # imported background contours draw nothing
+
+
+def test_huge_coordinates_are_reported_not_raised():
+    """A vertex of 1e308 once raised OverflowError (a 500 in the API): it is outside, said so, nothing more."""
+    from ml.geometry import polygon_problems
+
+    problems = polygon_problems([[0, 0], [1e308, 0], [0, 1e308]], width=100, height=100)
+    assert len(problems) == 1 and "outside the 100×100 image" in problems[0]

@@ -48,6 +48,19 @@ DEFAULT_CLASS_NAMES: dict[int, str] = {
 }
 
 
+#: Free-text cells a person controls (names, comments): a spreadsheet would run a leading = + - @ as a
+#: formula (OWASP "CSV injection"), so CSV exports prefix such cells with a quote.
+FORMULA_TEXT_COLUMNS = ("site", "patient", "video_name", "annotator", "finding", "comment")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: object) -> object:
+    """``'=cmd'`` for ``=cmd``: a text cell a spreadsheet would evaluate is prefixed with a quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 class LabelRow(TypedDict):
     """One label (frame score, video score, video finding or contour) with the context a researcher
     filters on."""

@@ -12,7 +12,15 @@ import io
 from collections.abc import Iterable, Iterator
 from operator import itemgetter
 
-from .rows import CHUNK_SIZE, LABEL_COLUMNS, LabelRow, json_compact
+from .rows import (
+    CHUNK_SIZE,
+    FORMULA_STARTS,
+    FORMULA_TEXT_COLUMNS,
+    LABEL_COLUMNS,
+    LabelRow,
+    json_compact,
+    neutralise_formula,
+)
 
 __all__ = ["write_csv", "write_jsonl"]
 
@@ -21,11 +29,13 @@ if LABEL_COLUMNS[-1] != "vertices":  # write_csv appends the vertices cell itsel
 _leading = itemgetter(*LABEL_COLUMNS[:-1])
 _values = itemgetter(*LABEL_COLUMNS)
 _PRESENT, _COMMENT = LABEL_COLUMNS.index("present"), LABEL_COLUMNS.index("comment")
+_TEXT = tuple(LABEL_COLUMNS.index(name) for name in FORMULA_TEXT_COLUMNS)
 
 
 def write_csv(rows: Iterable[LabelRow]) -> Iterator[bytes]:
     """CSV (RFC 4180, UTF-8, ``\\r\\n``) with a header line; vertices as one JSON-encoded cell, None empty,
-    ``present`` as ``true`` / ``false`` (as in JSON, and as PostgreSQL's export writes it).
+    ``present`` as ``true`` / ``false`` (as in JSON, and as PostgreSQL's export writes it); free-text cells
+    that a spreadsheet would run as a formula get a leading quote (:func:`neutralise_formula`).
 
     The csv module writes every column but the last, ending the line with a comma; the vertices cell is
     appended directly, always quoted. That skips csv's per-character scan of the longest cell (a third
@@ -46,6 +56,8 @@ def write_csv(rows: Iterable[LabelRow]) -> Iterator[bytes]:
             elif comment and "\n" in comment:  # line ends inside a cell: CRLF, as the PostgreSQL path
                 comment = comment.replace("\r\n", "\n").replace("\n", "\r\n")
                 leading = (*leading[:_COMMENT], comment, *leading[_COMMENT + 1:])
+            if any(isinstance(leading[i], str) and leading[i].startswith(FORMULA_STARTS) for i in _TEXT):
+                leading = tuple(neutralise_formula(v) if i in _TEXT else v for i, v in enumerate(leading))
             pending += write_leading(leading)
             vertices = row["vertices"]
             if vertices is None:

@@ -12,11 +12,11 @@ from typing import Any
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.pagination import BoundedLimitOffset
 from api.serializers import ErrorSerializer
 from modelling.models import ModelKind, ModelVersion
 from modelling.selectors import model_version_quality
@@ -174,7 +174,7 @@ class ReviewPatientList(generics.ListAPIView):
 
     permission_classes = [MayOpenReview]
     serializer_class = ReviewPatientRowSerializer
-    pagination_class = LimitOffsetPagination
+    pagination_class = BoundedLimitOffset
 
     @extend_schema(parameters=[PatientQuerySerializer],
                    responses={200: ReviewPatientRowSerializer(many=True), 400: ErrorSerializer, 403: ErrorSerializer})

@@ -12,8 +12,8 @@ from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.pagination import LimitOffsetPagination
 
+from api.pagination import BoundedLimitOffset
 from api.serializers import ErrorSerializer
 from studies.models import LungZone, Probe
 from studies.selectors import is_annotator
@@ -98,7 +98,7 @@ class Worklist(generics.ListAPIView):
 
     permission_classes = [MayOpenWorklist]
     serializer_class = WorklistRowSerializer
-    pagination_class = LimitOffsetPagination
+    pagination_class = BoundedLimitOffset
 
     @extend_schema(parameters=[WorklistQuerySerializer],
                    responses={200: WorklistRowSerializer(many=True), 400: ErrorSerializer, 403: ErrorSerializer})

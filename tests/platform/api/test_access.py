@@ -84,3 +84,18 @@ def test_date_filters_accept_any_valid_offset(world):
     response = world.client(world.clinician).get("/api/frame-scores/",
                                                  {"updated_before": "8187-11-15T19:54:22+18:30"})
     assert response.status_code == 200 and len(response.json()["results"]) == 4
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"username": "probeuser1", "password": "probeuser1"}, "too similar"),  # once accepted
+    ({"username": "newbie2", "password": "short"}, "too short"),
+])
+def test_user_passwords_pass_every_validator_with_their_user(world, body, message):
+    client = world.client(world.admin)
+    response = client.post("/api/users/", {"role": "annotator", "validation_level": 1, **body}, format="json")
+    assert response.status_code == 400
+    assert message in " ".join(response.json()["errors"]["password"])
+    created = client.post("/api/users/", {"username": "writer", "role": "annotator", "validation_level": 1},
+                          format="json")
+    renamed = client.patch(f"/api/users/{created.json()['id']}/", {"password": "writer12"}, format="json")
+    assert renamed.status_code == 400 and "too similar" in " ".join(renamed.json()["errors"]["password"])

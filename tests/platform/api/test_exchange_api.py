@@ -149,3 +149,24 @@ def test_postgres_formatted_exports_match_the_python_writers(world, contoured):
     fast_lines = [json.loads(line) for line in b"".join(pg_export.jsonl_stream(world.clinician, {}, LABEL_TYPES)).splitlines()]
     slow_lines = [json.loads(line) for line in b"".join(write_jsonl(label_rows(world.clinician, {}))).splitlines()]
     assert fast_lines == slow_lines
+
+
+def test_csv_exports_neutralise_formulas(world, contoured):
+    """A site named like a spreadsheet formula came back verbatim (OWASP CSV injection): both CSV writers
+    prefix such free-text cells with a quote; JSON Lines keeps the value as it is."""
+    from exchange import pg_export
+    from exchange.formats import write_csv
+    from exchange.selectors import LABEL_TYPES, label_rows
+    from studies.models import Site, Video
+
+    formula = "=cmd|' /C calc'!A0"
+    Site.objects.update(name=formula)
+    Video.objects.update(original_name="+SUM(A1:A2).mp4")
+    for data in (b"".join(pg_export.csv_stream(world.clinician, {}, LABEL_TYPES)),
+                 b"".join(write_csv(label_rows(world.clinician, {})))):
+        rows = list(csv.DictReader(io.StringIO(data.decode())))
+        assert rows and {row["site"] for row in rows} == {"'" + formula}
+        assert {row["video_name"] for row in rows} == {"'+SUM(A1:A2).mp4"}
+        assert all(not row["annotator"].startswith(("=", "+", "-", "@")) for row in rows)
+    lines = [json.loads(line) for line in b"".join(pg_export.jsonl_stream(world.clinician, {}, LABEL_TYPES)).splitlines()]
+    assert {line["site"] for line in lines} == {formula}

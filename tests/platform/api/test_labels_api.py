@@ -91,6 +91,7 @@ def test_frame_score_representation_is_the_generic_one(world):
 @pytest.mark.parametrize(("vertices", "message"), [
     ([[1, 1], [5, 5]], "at least 3"),
     ([[1, 1], [60, 1], [60, 200]], "outside"),
+    ([[1, 1], [1e308, 1], [1, 1e308]], "outside"),  # once an OverflowError, a 500
     ([[1, 1], [30, 30], [30, 1], [1, 30]], "intersect"),
 ])
 def test_bad_polygons_are_refused_with_field_errors(world, vertices, message):
