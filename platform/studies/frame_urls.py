@@ -77,6 +77,8 @@ def resolve(key: bytes, media_root: Path, path_info: str, query: str, if_none_ma
     if not name.endswith(".png") or ".." in Path(name).parts:
         return _error("404 Not Found", "not a frame")
     path = media_root / name
+    if not path.resolve().is_relative_to(media_root.resolve()):  # an absolute name, a link out of the folder
+        return _error("404 Not Found", "not a frame")
     etag = f'"{hashlib.sha1(name.encode()).hexdigest()[:20]}"'
     headers = [("Cache-Control", f"private, max-age={int(expires - now)}, immutable"), ("ETag", etag)]
     if etag in [tag.strip() for tag in if_none_match.split(",")]:

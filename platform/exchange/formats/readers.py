@@ -38,6 +38,9 @@ FrameKey = int | tuple[int, int]
 _MAX_PROBLEMS = 1000
 
 
+#: What a JSON file nested deeper than Python's parser goes gets (a RecursionError was a 500).
+TOO_DEEP = "nested too deeply to be a label file"
+
 class FormatError(InvalidInput):
     """A file does not have the expected shape; ``problems`` lists (location, message) pairs (also as
     the API's field errors)."""
@@ -161,6 +164,9 @@ def read_coco(path_or_file: str | os.PathLike[str] | IO[Any]) -> ContourRecords:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         problems.add(f"line {error.lineno}", f"not valid JSON: {error.msg} (column {error.colno})")
+        problems.raise_if_any(source)
+    except RecursionError:  # "[[[[…" a hundred thousand deep: no COCO file nests like that
+        problems.add("file", TOO_DEEP)
         problems.raise_if_any(source)
     if not isinstance(document, dict):
         problems.add("file", "the top level must be a JSON object")
@@ -326,7 +332,7 @@ def _labelme_classes(root: Path, problems: _Problems) -> dict[str, int]:
     try:
         raw = json.loads(classes_file.read_text(encoding="utf-8-sig"))
         return {str(name): int(cid) for cid, name in raw.items()}
-    except (ValueError, AttributeError, TypeError):
+    except (ValueError, AttributeError, TypeError, RecursionError):
         problems.add("classes.json", "must be an object {class id: name}")
         return {}
 
@@ -340,6 +346,9 @@ def _labelme_file(file: Path, relative: str, class_ids: Mapping[str, int],
         return []
     except json.JSONDecodeError as error:
         problems.add(relative, f"not valid JSON: {error.msg} (line {error.lineno})")
+        return []
+    except RecursionError:
+        problems.add(relative, TOO_DEEP)
         return []
     if not isinstance(document, dict) or not isinstance(document.get("shapes"), list):
         problems.add(relative, "not a LabelMe file: no 'shapes' list")

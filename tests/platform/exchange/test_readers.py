@@ -272,3 +272,14 @@ def test_labelme_folder_collects_every_problem(tmp_path: Path) -> None:
 def test_labelme_folder_must_exist(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="not a folder"):
         read_labelme_folder(tmp_path / "missing")
+
+
+def test_deeply_nested_json_is_a_format_error(tmp_path: Path) -> None:
+    """`"[" * 100000` raised RecursionError (a 500); it is a FormatError naming the file's problem."""
+    from exchange.formats import FormatError, read_labelme_folder
+
+    with pytest.raises(FormatError, match="nested too deeply"):
+        read_coco(io.BytesIO(b"[" * 100_000))
+    (tmp_path / "frame.json").write_text("[" * 100_000)
+    with pytest.raises(FormatError, match="nested too deeply"):
+        read_labelme_folder(tmp_path)

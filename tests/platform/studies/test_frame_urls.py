@@ -63,6 +63,15 @@ def test_only_png_files_inside_media(media: Path) -> None:
         assert resolve(KEY, media, *_split(signed_path(KEY, name, now=NOW)), now=NOW).status.startswith("404")
 
 
+def test_signed_names_outside_the_media_folder_are_not_served(media: Path, tmp_path_factory) -> None:
+    """A valid signature on an absolute path, or a link leading out of the media folder, served the file."""
+    outside = tmp_path_factory.mktemp("elsewhere") / "secret.png"
+    outside.write_bytes(b"\x89PNG secret")
+    (media / "v1" / "frames" / "link.png").symlink_to(outside)
+    for name in (str(outside), "/" + str(outside).lstrip("/"), "v1/frames/link.png"):
+        assert resolve(KEY, media, *_split(signed_path(KEY, name, now=NOW)), now=NOW).status.startswith("404"), name
+
+
 def test_etag_gives_not_modified(media: Path) -> None:
     url = signed_path(KEY, "v1/frames/000000.png", now=NOW)
     etag = dict(resolve(KEY, media, *_split(url), now=NOW).headers)["ETag"]
