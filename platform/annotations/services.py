@@ -9,11 +9,12 @@ person's label: every function writes the labels of `user` only.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -153,6 +154,19 @@ def _check_score(score: object, field: str, errors: dict[str, list[str]]) -> Non
         errors.setdefault(field, []).append(f"score must be an integer 0–{MAX_SCORE}, got {score!r}")
 
 
+def _lock_labels(scope: str, *ids: int) -> None:
+    """Serialise one person's writes on one video or frame until the transaction ends.
+
+    Row locks cannot do this while the rows do not exist yet: two first saves both find nothing and
+    both insert (an IntegrityError, or duplicate contours). A PostgreSQL advisory lock on the pair does;
+    SQLite (the embedded demo) serialises writers anyway."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(f"{scope}:{':'.join(map(str, ids))}".encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
+
+
 @transaction.atomic
 def frame_scores_write(*, user: User, video: Video, items: Sequence[dict[str, Any]],
                        source: str = LabelSource.HUMAN) -> list[FrameScore]:
@@ -173,6 +187,7 @@ def frame_scores_write(*, user: User, video: Video, items: Sequence[dict[str, An
         _check_score(item.get("score"), f"items[{position}].score", errors)
     if errors:
         raise LabelValidationError(errors)
+    _lock_labels("frame_scores", video.pk, user.pk)
     existing = {row.frame_id: row for row in FrameScore.objects.select_for_update().filter(
         annotator=user, frame_id__in=frames)}  # (valid items: `frames` holds exactly their frame ids)
     conflicts = []
@@ -221,6 +236,7 @@ def video_score_write(*, user: User, video: Video, score: int, version: int | No
     _check_score(score, "score", errors)
     if errors:
         raise LabelValidationError(errors)
+    _lock_labels("video_score", video.pk, user.pk)
     row = VideoScore.objects.select_for_update().filter(video=video, annotator=user).first()
     if (row is not None and version is not None and version != row.version) or (row is None and version):
         raise LabelConflict([{"video": video.pk, "current": score_value(row) if row else None}])
@@ -263,6 +279,7 @@ def video_findings_write(*, user: User, video: Video, items: Sequence[dict[str, 
                 f"present must be true or false, got {item.get('present')!r}")
     if errors:
         raise LabelValidationError(errors)
+    _lock_labels("video_findings", video.pk, user.pk)
     existing = {row.finding_id: row for row in VideoFinding.objects.select_for_update().filter(
         video=video, annotator=user, finding_id__in=vocabulary.values())}
     conflicts = []
@@ -371,6 +388,7 @@ def frame_contours_write(*, user: User, frame: Frame, contours: Sequence[dict[st
         problems = polygon_problems(item.get("vertices"), width=frame.video.width, height=frame.video.height)
         if problems:
             errors.setdefault(f"contours[{position}].vertices", []).extend(problems)
+    _lock_labels("contours", frame.pk, user.pk)
     current = {c.pk: c for c in Contour.objects.select_for_update().select_related("segmentation_class")
                .filter(frame=frame, annotator=user)}
     for position, item in enumerate(contours):

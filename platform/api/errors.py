@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, JsonResponse
+from django.views.defaults import bad_request as defaults_bad_request
 from django.views.defaults import page_not_found
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -51,3 +53,16 @@ def not_found(request: HttpRequest, exception: Exception) -> Any:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> Any:
+    """JSON under /api/ like every API error: a body over the size limit is 413 (the README's promise), too
+    many form fields or files 400; HTML elsewhere."""
+    if not request.path.startswith("/api/"):
+        return defaults_bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse({"detail": "the request body is larger than this server accepts"}, status=413)
+    if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        return JsonResponse({"detail": "the request has more fields or files than this server accepts"},
+                            status=400)
+    return JsonResponse({"detail": "bad request"}, status=400)

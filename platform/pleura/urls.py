@@ -24,4 +24,5 @@ urlpatterns = [
     path("", include("viewer.urls")),
 ]
 
+handler400 = "api.errors.bad_request"
 handler404 = "api.errors.not_found"
