@@ -43,7 +43,7 @@ class MyFindingSerializer(serializers.Serializer):
     version = serializers.IntegerField()
 
 
-class FindingSerializer(serializers.Serializer):
+class FindingVocabularySerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
@@ -146,7 +146,7 @@ class AnnotateViewSerializer(serializers.Serializer):
     video = AnnotateVideoSerializer()
     frames = AnnotateFrameSerializer(many=True)
     segmentation_classes = SegmentationClassSerializer(many=True)
-    findings = FindingSerializer(many=True, help_text="The findings vocabulary, in the viewer's order")
+    findings = FindingVocabularySerializer(many=True, help_text="The findings vocabulary, in the viewer's order")
     mine = MineSerializer()
     others = OthersSerializer(many=True, help_text="Other people's labels, only where your role may see them")
     model = ModelOutputSerializer()
