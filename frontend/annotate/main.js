@@ -4,7 +4,7 @@
 // the first frame reached the canvas (bench/viewer.py reads it).
 
 import { api, boot, frameImageUrl } from "../shared/api.js";
-import { fail, h, ready, SCORE_NAMES, toast } from "../shared/ui.js";
+import { fail, frameIndex, frameNumber, h, ready, SCORE_NAMES, toast } from "../shared/ui.js";
 import { Saver } from "./autosave.js";
 import { FrameCanvas, ZOOM_STEP } from "./canvas.js";
 import { ContourBook } from "./contour-book.js";
@@ -171,8 +171,10 @@ class AnnotatePage {
   }
 
   start() {
-    this.store.start(0);
-    this.go(0);
+    const asked = Number(new URLSearchParams(location.search).get("frame"));  // ?frame=N: counted from 1
+    const index = Number.isInteger(asked) && asked >= 1 ? Math.min(frameIndex(asked), this.count - 1) : 0;
+    this.store.start(index);
+    this.go(index);
     this.canvas.focus({ preventScroll: true });
   }
 
@@ -184,7 +186,9 @@ class AnnotatePage {
     this.editor.setFrame(index);
     this.overlays.frame = index;
     this.timeline.setCurrent(index);
-    this.counter.textContent = `Frame ${index + 1} / ${this.count}`;
+    this.counter.textContent = `Frame ${frameNumber(index)} / ${this.count}`;
+    clearTimeout(this.urlTimer);  // the URL names the frame shown (counted from 1), written once stepping pauses
+    this.urlTimer = setTimeout(() => history.replaceState(null, "", `${location.pathname}?frame=${frameNumber(index)}`), 250);
     const bitmap = this.store.peek(index);
     if (bitmap) {
       this._show(index, bitmap);
@@ -193,7 +197,7 @@ class AnnotatePage {
       this.store.get(index).then((image) => {
         if (image && this.current === index) this._show(index, image);
       }).catch((error) => {
-        toast(`Frame ${index + 1} could not be loaded: ${error.message}`, "error");
+        toast(`Frame ${frameNumber(index)} could not be loaded: ${error.message}`, "error");
         ready();
       });
     }
@@ -233,7 +237,7 @@ class AnnotatePage {
     const [from, to] = this.timeline.selection || [this.current, this.current];
     this.scores.set(from, to, value);
     this.timeline.draw();
-    const what = from === to ? `Frame ${from + 1}` : `Frames ${from + 1}–${to + 1}`;
+    const what = from === to ? `Frame ${frameNumber(from)}` : `Frames ${frameNumber(from)}–${frameNumber(to)}`;
     this.announce(`${what}: ${SCORE_NAMES[value]}`);
   }
 

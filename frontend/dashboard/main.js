@@ -81,7 +81,9 @@ async function start() {
       refreshJobs().catch(report);
     },
   });
-  app.replaceChildren(h("h1", {}, "Dashboard"), statsHost,
+  app.replaceChildren(h("h1", {}, "Dashboard"),
+    h("p", {}, h("a", { href: "/assignments/" }, "Assignments"), " — give annotators and validators their videos, see their workload."),
+    statsHost,
     h("div.train-row", {}, h("section.card", {}, form), h("div.train-side", {}, liveHost, jobsHost)), versionsHost);
   await Promise.all([refreshJobs(), refreshVersions()]);
   ready();

@@ -1,7 +1,7 @@
 // A quick look at a video's frames (clinicians cannot open the annotate page): one frame at a time,
 // a slider and the arrow keys to move.
 import { apiAll, frameImageUrl } from "../shared/api.js";
-import { dialog, h } from "../shared/ui.js";
+import { dialog, frameNumber, h } from "../shared/ui.js";
 
 export async function showFrames(video) {
   const frames = await apiAll(`frames/?video=${video.id}&page_size=2000`);
@@ -15,8 +15,8 @@ export async function showFrames(video) {
   const show = (i) => {
     const frame = frames[i];
     image.src = frameImageUrl(frame);
-    image.alt = `Frame ${frame.index + 1} of ${frames.length}`;
-    caption.textContent = `Frame ${frame.index + 1} / ${frames.length}`;
+    image.alt = `Frame ${frameNumber(frame.index)} of ${frames.length}`;
+    caption.textContent = `Frame ${frameNumber(frame.index)} / ${frames.length}`;
   };
   slider.addEventListener("input", () => show(Number(slider.value)));
   show(0);

@@ -70,6 +70,11 @@ export function fail(error, root = document.getElementById("app")) {
 export const SCORE_COLOURS = ["#2f6fde", "#f2c200", "#f07f0f", "#d62828"];  // score 0..3: blue, yellow, orange, red
 export const SCORE_NAMES = ["0 · A-lines", "1 · B-lines/indent", "2 · broken line", "3 · white lung"];
 
+/** The frame number people see and URLs carry: counted from 1. The API and exports keep the stored
+ * 0-based `index`; convert only here, at the edge (frameIndex is the inverse). */
+export const frameNumber = (index) => index + 1;
+export const frameIndex = (number) => number - 1;
+
 export function formatDate(iso) {
   return iso ? new Date(iso).toLocaleString() : "";
 }

@@ -1,7 +1,7 @@
 // The frame table of the validate page: per frame its image, each lower-level annotator's score with
 // "Accept", and my own label (buttons 0–3 to correct). Pure rendering; main.js owns state and saving.
 import { frameImageUrl } from "../shared/api.js";
-import { h, SCORE_NAMES } from "../shared/ui.js";
+import { frameNumber, h, SCORE_NAMES } from "../shared/ui.js";
 
 /** The score every lower-level label of the frame agrees on, or null (none, or they differ). */
 export function agreedScore(frame) {
@@ -22,7 +22,7 @@ function myLabel(frame, { saving, pending, level, onScore }) {
   const current = pending.has(frame.id) ? pending.get(frame.id) : frame.mine?.score;
   const buttons = [0, 1, 2, 3].map((score) => h(`button.score-choice${current === score ? `.score-${score}` : ""}`, {
     type: "button", "aria-pressed": String(current === score), disabled: saving.has(frame.id),
-    "aria-label": `Score frame ${frame.index} as ${score}`, title: SCORE_NAMES[score],
+    "aria-label": `Score frame ${frameNumber(frame.index)} as ${score}`, title: SCORE_NAMES[score],
     dataset: { key: `mine-${frame.id}-${score}` }, onclick: () => onScore(frame, score),
   }, String(score)));
   let status;
@@ -31,7 +31,7 @@ function myLabel(frame, { saving, pending, level, onScore }) {
   else if (frame.mine) {
     status = h("span.state.validated", {}, `✓ Validated${frame.mine.validation_level === level ? "" : ` (level ${frame.mine.validation_level})`}`);
   } else status = h("span.state.todo", {}, "Not validated");
-  return h("td.mine", {}, h("div.choices", { role: "group", "aria-label": `My score of frame ${frame.index}` }, buttons), status);
+  return h("td.mine", {}, h("div.choices", { role: "group", "aria-label": `My score of frame ${frameNumber(frame.index)}` }, buttons), status);
 }
 
 function annotatorCell(frame, person, { saving, onScore }) {
@@ -43,7 +43,7 @@ function annotatorCell(frame, person, { saving, onScore }) {
     label.source === "model" ? h("span.badge.model", { title: "made by a model" }, "model") : null,
     accepted ? h("span.accepted", {}, "✓ agrees")
       : h("button.accept", { type: "button", disabled: saving.has(frame.id), dataset: { key: `accept-${frame.id}-${person.id}` },
-        "aria-label": `Accept ${person.username}'s score ${label.score} for frame ${frame.index}`,
+        "aria-label": `Accept ${person.username}'s score ${label.score} for frame ${frameNumber(frame.index)}`,
         onclick: () => onScore(frame, label.score) }, "Accept"));
 }
 
@@ -53,9 +53,9 @@ function row(frame, context) {
   const tr = h("tr", { dataset: { frame: frame.id, index: frame.index },
     class: [frame.mine ? "validated" : "", disagrees(frame) ? "disagreeing" : ""].join(" ").trim() || null },
   h("th", { scope: "row" },
-    h("button.thumb", { type: "button", "aria-label": `Enlarge frame ${frame.index}`, onclick: () => onZoom(frame) },
-      h("img", { src: frameImageUrl(frame), alt: `Frame ${frame.index}`, loading: "lazy", width: "160" })),
-    h("div.index", {}, `#${frame.index}`)),
+    h("button.thumb", { type: "button", "aria-label": `Enlarge frame ${frameNumber(frame.index)}`, onclick: () => onZoom(frame) },
+      h("img", { src: frameImageUrl(frame), alt: `Frame ${frameNumber(frame.index)}`, loading: "lazy", width: "160" })),
+    h("div.index", {}, `#${frameNumber(frame.index)}`)),
   annotators.map((person) => annotatorCell(frame, person, context)),
   h("td.agreement", {}, !frame.scores.length ? h("span.muted", {}, "no labels")
     : agreed !== null ? h("span", {}, "agree ", badge(agreed)) : h("span.disagree-text", {}, "disagree")),

@@ -2,7 +2,7 @@
 // video findings (shown; my own are stated on the annotate page); accepting or correcting writes my own
 // label at my level (through the annotations API, see saver.js).
 import { api, boot, frameImageUrl } from "../shared/api.js";
-import { dialog, fail, h, ready, SCORE_NAMES, toast } from "../shared/ui.js";
+import { dialog, fail, frameIndex, frameNumber, h, ready, SCORE_NAMES, toast } from "../shared/ui.js";
 import { agreedScore, disagrees, frameTable } from "./frames.js";
 import { createSaver } from "./saver.js";
 
@@ -40,7 +40,8 @@ async function acceptAllAgreeing() {
 }
 
 function zoom(frame) {
-  dialog(`Frame #${frame.index}`, h("img.zoomed", { src: frameImageUrl(frame), alt: `Frame ${frame.index}` }),
+  const shown = `Frame ${frameNumber(frame.index)} of ${state.frames.length}`;
+  dialog(shown, h("img.zoomed", { src: frameImageUrl(frame), alt: shown }),
     [{ label: "Close", value: true, primary: true }]);
 }
 
@@ -112,15 +113,11 @@ function pager(count) {
   const pages = Math.max(1, Math.ceil(count / PAGE));
   state.page = Math.min(state.page, pages - 1);
   const go = (page) => { state.page = page; render(); };
-  const jump = h("input", { id: "goto-frame", type: "number", min: "0", max: String(state.frames.length - 1),
+  const jump = h("input", { id: "goto-frame", type: "number", min: "1", max: String(state.frames.length),
     inputmode: "numeric", style: { width: "6em" } });
   const gotoFrame = (event) => {
     event.preventDefault();
-    const index = Number(jump.value);
-    const position = shown().findIndex((frame) => frame.index === index);
-    if (position < 0) { toast(`Frame #${index} is not in this list.`, "error"); return; }
-    go(Math.floor(position / PAGE));
-    document.querySelector(`tr[data-index="${index}"] button.score-choice`)?.focus();
+    showFrame(Number(jump.value));
   };
   return h("nav.pager", { "aria-label": "Frame pages" },
     h("button", { type: "button", disabled: state.page === 0, onclick: () => go(state.page - 1), dataset: { key: "prev" } }, "Previous"),
@@ -169,6 +166,17 @@ function render() {
   restoreFocus();
 }
 
+/** Open the page holding frame `number` (counted from 1, as shown and in `?frame=`) and focus its row. */
+function showFrame(number) {
+  const index = frameIndex(number);
+  const position = shown().findIndex((frame) => frame.index === index);
+  if (position < 0) { toast(`Frame #${number} is not in this list.`, "error"); return; }
+  state.page = Math.floor(position / PAGE);
+  render();
+  document.querySelector(`tr[data-index="${index}"] button.score-choice`)?.focus();
+  history.replaceState(null, "", `${location.pathname}?frame=${number}`);
+}
+
 const filterFocus = () => document.getElementById("frame-filter")?.focus();
 
 async function start() {
@@ -188,6 +196,8 @@ async function start() {
         h("kbd", {}, "0"), "–", h("kbd", {}, "3"), " set my score, ", h("kbd", {}, "a"), " accepts an agreed score.")),
     h("div", { id: "validate-body" }));
   render();
+  const asked = Number(new URLSearchParams(location.search).get("frame"));
+  if (Number.isInteger(asked) && asked >= 1) showFrame(asked);
   ready();
 }
 

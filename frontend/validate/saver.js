@@ -3,7 +3,7 @@
 // failed write is kept as "unsaved" and retried by hand ("Retry unsaved"), never dropped.
 import { api } from "../shared/api.js";
 import { askConflict, guardUnload, versionedWrite } from "../shared/saver.js";
-import { h, toast } from "../shared/ui.js";
+import { frameNumber, h, toast } from "../shared/ui.js";
 
 /**
  * state: {video, frames, byId (frame id → frame), myVideo, pending (frame id → score), pendingVideo,
@@ -61,7 +61,7 @@ export function createSaver(state, render) {
         const frame = state.byId.get(entry.frame);
         if (frame) frame.mine = entry.current ? mine(entry.current) : null;
       }
-      return ["Changed meanwhile", current.map((entry) => `frame #${state.byId.get(entry.frame)?.index}: `
+      return ["Changed meanwhile", current.map((entry) => `frame #${frameNumber(state.byId.get(entry.frame)?.index)}: `
         + (entry.current ? `score ${entry.current.score} (version ${entry.current.version})` : "no score"))];
     }, {
       saved: (labels) => {

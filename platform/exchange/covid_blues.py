@@ -54,6 +54,7 @@ class ImportSummary:
     scores_written: int = 0
     findings_written: int = 0
     errors: list[str] = field(default_factory=list)
+    video_ids: list[int] = field(default_factory=list)  # every video of the folder, new or already there
 
     @property
     def videos(self) -> int:
@@ -177,6 +178,7 @@ def covid_blues_import(*, root: Path, site_name: str = DEFAULT_SITE, workers: in
             existing = Video.objects.filter(sha256=sha256).first()
             if existing is not None:
                 summary.videos_existing += 1
+                summary.video_ids.append(existing.pk)
                 _write_labels(existing, severity.get(path.stem), expert, summary)
                 done += 1
                 if progress:
@@ -203,6 +205,7 @@ def covid_blues_import(*, root: Path, site_name: str = DEFAULT_SITE, workers: in
             except IngestError as error:
                 summary.errors.append(str(error))
             else:
+                summary.video_ids.append(result.video.pk)
                 if result.created:
                     summary.videos_created += 1
                     summary.frames_created += result.video.frame_count

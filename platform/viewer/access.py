@@ -19,6 +19,7 @@ PAGE_ROLES: dict[str, set[str]] = {
     "validate": {Role.VALIDATOR, Role.ADMIN},
     "review": {Role.CLINICIAN, Role.VALIDATOR, Role.ADMIN},
     "dashboard": {Role.ADMIN},
+    "assignments": {Role.ADMIN},  # linked from the dashboard
     "agreement": {Role.VALIDATOR, Role.CLINICIAN, Role.ADMIN},
 }
 

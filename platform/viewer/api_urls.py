@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("viewer.apis.review")),
     path("", include("viewer.apis.dashboard")),
     path("", include("viewer.apis.agreement")),
+    path("", include("viewer.apis.assignments")),
 ]

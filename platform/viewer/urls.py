@@ -18,4 +18,5 @@ urlpatterns = [
     path("review/", views.review, name="review"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("agreement/", views.agreement, name="agreement"),
+    path("assignments/", views.assignments, name="assignments"),
 ]

@@ -66,6 +66,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return _page(request, "dashboard.html", "dashboard")
 
 
+@page_for_roles("assignments")
+def assignments(request: HttpRequest) -> HttpResponse:
+    return _page(request, "assignments.html", "assignments")
+
+
 @page_for_roles("agreement")
 def agreement(request: HttpRequest) -> HttpResponse:
     return _page(request, "agreement.html", "agreement")

@@ -147,3 +147,24 @@ def test_bad_file_is_reported_and_the_rest_imported(dev_data, tmp_path, capsys):
 def test_not_a_dataset_folder_is_a_clear_error(tmp_path):
     with pytest.raises(CommandError, match="no lus_videos/ folder"):
         call_command("import_dataset", str(tmp_path), verbosity=0)
+
+
+def test_import_assigns_every_video_to_the_named_users(dev_data, tmp_path, django_user_model):
+    from accounts.models import Role
+    from studies.models import VideoAssignment
+
+    ann = django_user_model.objects.create_user("ann", password="x", role=Role.ANNOTATOR)
+    val = django_user_model.objects.create_user("val", password="x", role=Role.VALIDATOR)
+    root = mini_dataset(dev_data, tmp_path / "blues", PICK[:2])
+    call_command("import_dataset", str(root), "--assign", "ann,val", verbosity=0)
+    assert VideoAssignment.objects.filter(annotator=ann).count() == 2
+    assert VideoAssignment.objects.filter(annotator=val).count() == 2
+    call_command("import_dataset", str(root), "--assign", "ann", verbosity=0)  # a re-run adds nothing twice
+    assert VideoAssignment.objects.count() == 4
+
+
+def test_unknown_assignee_is_an_error_before_importing(dev_data, tmp_path):
+    root = mini_dataset(dev_data, tmp_path / "blues", PICK[:1])
+    with pytest.raises(CommandError, match="no such user: nobody"):
+        call_command("import_dataset", str(root), "--assign", "nobody", verbosity=0)
+    assert Video.objects.count() == 0 and Patient.objects.count() == 0

@@ -12,12 +12,13 @@ from tests.platform.viewer.conftest import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 
-PAGES = {"worklist": "/worklist/", "review": "/review/", "dashboard": "/dashboard/", "agreement": "/agreement/"}
+PAGES = {"worklist": "/worklist/", "review": "/review/", "dashboard": "/dashboard/", "agreement": "/agreement/",
+         "assignments": "/assignments/"}
 OPEN_TO = {
     Role.ANNOTATOR: {"worklist"},
     Role.VALIDATOR: {"worklist", "review", "agreement"},
     Role.CLINICIAN: {"review", "agreement"},
-    Role.ADMIN: {"worklist", "review", "agreement", "dashboard"},
+    Role.ADMIN: {"worklist", "review", "agreement", "dashboard", "assignments"},
 }
 HOME = {Role.ANNOTATOR: "/worklist/", Role.VALIDATOR: "/worklist/", Role.CLINICIAN: "/review/",
         Role.ADMIN: "/dashboard/"}

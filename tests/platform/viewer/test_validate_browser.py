@@ -43,18 +43,19 @@ def test_validator_accepts_and_corrects(browse) -> None:  # type: ignore[no-unty
     assert "wl-senior" not in page.locator("table.frames thead").inner_text()
     row = lambda index: page.locator(f"tr[data-index='{index}']")  # noqa: E731
 
-    # accept wl-y's score of frame 1 (they disagree there), correct frame 4 to a value nobody gave
-    page.get_by_role("button", name="Accept wl-y's score 2 for frame 1").click()
+    # (labels show frame numbers counted from 1: stored index + 1; row(i) and data-index are the index)
+    # accept wl-y's score of index 1 (they disagree there), correct index 4 to a value nobody gave
+    page.get_by_role("button", name="Accept wl-y's score 2 for frame 2").click()
     expect(row(1).locator(".state")).to_have_text("✓ Validated")
-    page.get_by_role("button", name="Score frame 4 as 3").click()
+    page.get_by_role("button", name="Score frame 5 as 3").click()
     expect(row(4).locator(".state")).to_have_text("✓ Validated")
     # frame 8 is on the second page; the keyboard: 0–3 within a row set my score
     page.get_by_role("button", name="Next").click()
     expect(page.locator(".pager")).to_contain_text("Frames 9–10 of 10")
-    row(8).get_by_role("button", name="Score frame 8 as 0").focus()
+    row(8).get_by_role("button", name="Score frame 9 as 0").focus()
     page.keyboard.press("2")
     expect(row(8).locator(".state")).to_have_text("✓ Validated")
-    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Score frame 8 as 2"  # focus kept
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Score frame 9 as 2"  # focus kept
     page.get_by_role("button", name="Previous").click()
     page.get_by_role("button", name="Accept wl-y's video score 3").click()
     expect(page.locator(".video-panel .state")).to_have_text("✓ Validated: 3")
@@ -77,12 +78,12 @@ def test_validator_accepts_and_corrects(browse) -> None:  # type: ignore[no-unty
     label = FrameScore.objects.get(annotator=validator, frame=frames[4])
     frame_scores_write(user=validator, video=video, items=[{"frame": frames[4].pk, "score": 1, "version": label.version}])
     session.allow_console(r"409")
-    page.get_by_role("button", name="Score frame 4 as 0").click()
+    page.get_by_role("button", name="Score frame 5 as 0").click()
     conflict = page.get_by_role("dialog")
-    expect(conflict).to_contain_text("frame #4: score 1")
-    expect(row(4).get_by_role("button", name="Score frame 4 as 1")).to_have_attribute("aria-pressed", "true")
+    expect(conflict).to_contain_text("frame #5: score 1")
+    expect(row(4).get_by_role("button", name="Score frame 5 as 1")).to_have_attribute("aria-pressed", "true")
     conflict.get_by_role("button", name="Save my choice again").click()
-    expect(row(4).get_by_role("button", name="Score frame 4 as 0")).to_have_attribute("aria-pressed", "true")
+    expect(row(4).get_by_role("button", name="Score frame 5 as 0")).to_have_attribute("aria-pressed", "true")
     expect(row(4).locator(".state")).to_have_text("✓ Validated")
     assert FrameScore.objects.get(annotator=validator, frame=frames[4]).score == 0
 
@@ -106,7 +107,7 @@ def test_failed_save_is_kept_and_retried(browse) -> None:  # type: ignore[no-unt
     page = session.page
     session.allow_console(r"ERR_FAILED|Failed to load resource")
     page.route("**/frame-scores/", lambda route: route.abort())  # the server cannot be reached
-    page.get_by_role("button", name="Score frame 2 as 3").click()
+    page.get_by_role("button", name="Score frame 3 as 3").click()
     expect(page.locator("tr[data-index='2'] .state")).to_have_text("Unsaved", timeout=10000)
     expect(page.get_by_role("alert").first).to_contain_text("Not saved")
     assert not FrameScore.objects.filter(annotator=validator).exists()

@@ -8,7 +8,22 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from accounts.models import User
 from exchange.covid_blues import DEFAULT_SITE, covid_blues_import
+from studies.models import Video
+from studies.services import videos_assign
+
+
+def assignees(names: str) -> list[User]:
+    """The users named in `--assign a,b`; an unknown name is an error before anything is imported."""
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    if not wanted:
+        raise CommandError("--assign needs at least one user name")
+    found = {user.username: user for user in User.objects.filter(username__in=wanted)}
+    unknown = [name for name in wanted if name not in found]
+    if unknown:
+        raise CommandError(f"--assign: no such user: {', '.join(unknown)}")
+    return [found[name] for name in dict.fromkeys(wanted)]
 
 
 class Command(BaseCommand):
@@ -18,8 +33,12 @@ class Command(BaseCommand):
         parser.add_argument("path", type=Path, help="Folder holding lus_videos/, severity.csv, clinical_variables.csv")
         parser.add_argument("--site", default=DEFAULT_SITE, help="Site (hospital) name to import under")
         parser.add_argument("--workers", type=int, default=2, help="Decoding threads (default 2)")
+        parser.add_argument("--assign", metavar="USER[,USER]", default=None,
+                            help="Assign every imported video to these users (comma-separated user names)")
 
-    def handle(self, *args: object, path: Path, site: str, workers: int, **options: object) -> None:
+    def handle(self, *args: object, path: Path, site: str, workers: int, assign: str | None = None,
+               **options: object) -> None:
+        users = assignees(assign) if assign is not None else []
         started = time.perf_counter()
         bar = tqdm(total=0, unit="video", desc="Importing", disable=options.get("verbosity", 1) == 0)
 
@@ -34,6 +53,11 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         finally:
             bar.close()
+        if users and summary.video_ids:
+            videos = list(Video.objects.filter(pk__in=summary.video_ids))
+            for user in users:
+                added = videos_assign(annotator=user, videos=videos)
+                self.stdout.write(f"assigned {len(videos)} videos to {user.username} ({added} new)")
         elapsed = time.perf_counter() - started
         self.stdout.write(
             f"{summary.patients} patients, {summary.videos} videos ({summary.videos_created} new, "
