@@ -38,19 +38,13 @@ def race(write: Callable[[], object]) -> list[str]:
     return outcomes
 
 
-def test_concurrent_first_video_scores_leave_one_row(transactional_db, world):
+def test_concurrent_first_video_scores_leave_one_row(django_db_serialized_rollback, transactional_db, world):
     outcomes = race(lambda: video_score_write(user=world.ann_a, video=world.v2, score=2))
     assert "IntegrityError" not in outcomes and outcomes.count("ok") == WRITERS
     assert VideoScore.objects.filter(video=world.v2, annotator=world.ann_a).count() == 1
 
 
-def test_concurrent_first_contour_saves_have_one_winner(transactional_db, world):
-    from importlib import import_module
-
-    from django.apps import apps
-
-    # the marker classes as migrated (an earlier transactional test's flush may have removed them)
-    import_module("annotations.migrations.0002_default_scale").seed(apps, None)
+def test_concurrent_first_contour_saves_have_one_winner(django_db_serialized_rollback, transactional_db, world):
     frame = world.frames(world.v2)[0]
     square = [[5, 5], [20, 5], [20, 20], [5, 20]]
     outcomes = race(lambda: frame_contours_write(user=world.ann_a, frame=frame, base=[],
