@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
+# `make demo PORT=8001` serves on another port.
+PORT ?= 8000
 
 .PHONY: install demo test lint bench clean
 
@@ -16,7 +18,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	mkdir -p var
-	$(PY) manage.py demo
+	$(PY) manage.py demo --addr 127.0.0.1:$(PORT)
 
 test: $(STAMP)
 	$(PY) -m ruff check .

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, JsonResponse
 from django.views.defaults import bad_request as defaults_bad_request
-from django.views.defaults import page_not_found
+from django.views.defaults import page_not_found, permission_denied, server_error
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -53,6 +53,20 @@ def not_found(request: HttpRequest, exception: Exception) -> Any:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)
+
+
+def forbidden(request: HttpRequest, exception: Exception) -> Any:
+    """JSON 403s under /api/, the viewer's friendly page (403.html) elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
+    return permission_denied(request, exception)
+
+
+def server_failure(request: HttpRequest) -> Any:
+    """JSON 500s under /api/, the viewer's friendly page (500.html) elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "server error"}, status=500)
+    return server_error(request)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> Any:

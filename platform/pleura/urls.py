@@ -25,4 +25,6 @@ urlpatterns = [
 ]
 
 handler400 = "api.errors.bad_request"
+handler403 = "api.errors.forbidden"
 handler404 = "api.errors.not_found"
+handler500 = "api.errors.server_failure"

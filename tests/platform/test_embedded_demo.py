@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -96,3 +97,62 @@ def test_demo_serves_and_its_worker_runs_jobs(tmp_path):
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, 9)
+
+
+@pytest.mark.slow
+def test_demo_shows_friendly_error_pages_and_logs_each_request_once(tmp_path):
+    """DEBUG is off in the demo: the viewer's 404 page (static files still served), JSON under /api/,
+    and each request's log line printed once (not by both Django's and the root logger's handlers)."""
+    assert manage(tmp_path, "demo", "--no-serve", "--videos", "1", "--frames", "4").returncode == 0
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "manage.py", "demo", "--addr", f"127.0.0.1:{port}", "--no-worker"],
+                              cwd=REPO, env=embedded_env(tmp_path), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+    def get(path: str) -> tuple[int, str, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+                return response.status, response.headers.get("Content-Type", ""), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("Content-Type", ""), error.read().decode()
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if get("/login/")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "demo did not start"
+            time.sleep(0.5)
+        status, content_type, body = get("/no/such/page-once/")
+        assert status == 404 and "text/html" in content_type
+        assert "Page not found" in body and 'href="/"' in body and "Using the URLconf" not in body
+        assert get("/static/viewer/shared/style.css")[0] == 200
+        status, content_type, _ = get("/api/no/such/endpoint/")
+        assert status == 404 and content_type == "application/json"
+    finally:
+        os.killpg(server.pid, 15)
+        try:
+            output, _ = server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, 9)
+            output, _ = server.communicate()
+    lines = [line for line in output.splitlines() if "/no/such/page-once/" in line]
+    assert len([line for line in lines if "404" in line and "GET" in line]) == 1, output[-4000:]
+
+
+@pytest.mark.parametrize("debug", ["0", "1"])
+def test_server_log_lines_print_once(tmp_path, debug):
+    """Django's default config gives the "django" logger a console handler of its own (DEBUG only) that
+    propagates to the root's too; daphne's request lines (django.channels.server) came out twice."""
+    env = {**embedded_env(tmp_path), "DJANGO_DEBUG": debug}
+    done = subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c",
+                           "import logging; logging.getLogger('django.channels.server').info('HTTP GET /once/ 200');"
+                           "logging.getLogger('django.request').warning('Not Found: /once-too/')"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    assert output.count("HTTP GET /once/ 200") == 1, output
+    assert output.count("Not Found: /once-too/") == 1, output

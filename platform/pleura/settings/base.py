@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets as static files: /api/docs/ needs no CDN
     "django_filters",
     "accounts",
     "studies",
@@ -211,6 +212,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Pleura API",
     "DESCRIPTION": "Lung-ultrasound studies, labels, models and predictions.",
     "VERSION": "0.1.0",
+    # Swagger UI from drf-spectacular-sidecar's static files (served by WhiteNoise), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 LOGGING = {
@@ -218,4 +222,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("PLEURA_LOG_LEVEL", default="INFO")},
+    # Django's default config gives the "django" logger its own console handler (DEBUG only) and it
+    # propagates to the root's: every request line of runserver/daphne (django.channels.server) and
+    # every "Not Found" printed twice. Here it only propagates, so each line prints once.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }

@@ -16,6 +16,8 @@ from annotations.models import Contour, FrameScore, LabelSource, VideoFinding, V
 from modelling.models import ModelKind, ModelVersion
 from studies.models import Site
 
+from .natural import natural_order
+
 CONSENSUS_RULES = ("most_expert", "majority", "median")
 # Which model versions predict what a report of each kind compares.
 MODEL_KINDS_FOR = {"frame": (ModelKind.FRAME_SCORER,),
@@ -32,7 +34,7 @@ def agreement_options() -> dict[str, Any]:
     return {
         "kinds": list(KINDS),
         "consensus_rules": list(CONSENSUS_RULES),
-        "sites": list(Site.objects.order_by("name").values("id", "name")),
+        "sites": list(Site.objects.order_by(*natural_order("name")).values("id", "name")),
         "raters": list(raters),
         "model_versions": list(ModelVersion.objects.order_by("-created_at")
                                .values("id", "kind", "name", "is_active")),

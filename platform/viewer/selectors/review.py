@@ -26,6 +26,7 @@ from studies.models import LungZone, Patient, Video
 from studies.selectors import patients_visible_to, videos_visible_to
 
 from ..access import may_open
+from .natural import natural_order
 
 # Whose video score is "the model's": the aggregator refines the frame scorer's, so it wins when active.
 VIDEO_MODEL_KINDS = (ModelKind.EMBEDDING, ModelKind.AGGREGATOR, ModelKind.SEQUENCE, ModelKind.FRAME_SCORER)
@@ -49,7 +50,7 @@ def review_patients(*, user: User, search: str = "", site: int | None = None) ->
     return (patients.select_related("site")
             .annotate(n_videos=Coalesce(Subquery(videos, output_field=IntegerField()), Value(0)),
                       n_scored=Coalesce(Subquery(scored, output_field=IntegerField()), Value(0)))
-            .order_by("site__name", "code", "pk"))
+            .order_by(*natural_order("site__name"), *natural_order("code"), "pk"))
 
 
 def video_model_versions() -> list[ModelVersion]:

@@ -31,6 +31,8 @@ from annotations.models import Contour, FrameScore, VideoScore
 from studies.models import Video, VideoAssignment
 from studies.selectors import is_annotator, videos_visible_to
 
+from .natural import natural_order
+
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations  # (a development dependency: types only)
     from typing_extensions import ReadOnly
@@ -70,6 +72,8 @@ ORDERINGS = {
     "video_score": "my_video_score",
     "status": "status_rank",
 }
+# Columns of names, ordered naturally (natural.py).
+NATURAL_ORDERINGS = frozenset({"video", "site", "patient"})
 
 
 @dataclass(frozen=True)
@@ -136,9 +140,12 @@ def worklist_videos(*, user: User, filters: WorklistFilters) -> QuerySet[Worklis
 
     key = filters.ordering.lstrip("-")
     descending = filters.ordering.startswith("-")
-    column = F(ORDERINGS[key])
-    order = column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)
-    videos = videos.order_by(order, "-pk" if descending else "pk")
+    if key in NATURAL_ORDERINGS:  # names: patient_2 before patient_10
+        order = natural_order(ORDERINGS[key], descending=descending)
+    else:
+        column = F(ORDERINGS[key])
+        order = [column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)]
+    videos = videos.order_by(*order, "-pk" if descending else "pk")
     assignments = VideoAssignment.objects.select_related("annotator").order_by("annotator__username")
     return videos.select_related("exam__patient__site").prefetch_related(Prefetch("assignments", queryset=assignments))
 
