@@ -52,6 +52,15 @@ INSTALLED_APPS = [
     "workflows",  # the follow-ups that span apps (platform/README.md)
 ]
 
+# Login throttling (accounts.throttle): after this many failed logins within the window, logins of that
+# user name (or from that address) answer 429 until the window passes.
+PLEURA_LOGIN_MAX_FAILURES_PER_USER = env.int("PLEURA_LOGIN_MAX_FAILURES_PER_USER", default=10)
+PLEURA_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("PLEURA_LOGIN_MAX_FAILURES_PER_ADDRESS", default=50)
+PLEURA_LOGIN_WINDOW_S = env.int("PLEURA_LOGIN_WINDOW_S", default=15 * 60)
+# The cache holds the failure counts: set PLEURA_CACHE_URL (e.g. redis://127.0.0.1:6379/2) where several
+# server processes run, so they count together; the default is per process.
+CACHES = {"default": env.cache("PLEURA_CACHE_URL", default="locmemcache://")}
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files answered before sessions/auth: the viewer's modules load in parallel, cheaply.
@@ -60,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.throttle.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

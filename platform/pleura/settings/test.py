@@ -24,3 +24,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CHANNEL_REDIS_URL = env.str("CHANNEL_REDIS_URL", default="redis://127.0.0.1:6379/14")
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
                               "CONFIG": {"hosts": [CHANNEL_REDIS_URL]}}}
+
+# Every test client and live browser comes from 127.0.0.1: the per-address login limit would add up across
+# the whole suite (schemathesis alone posts hundreds of bad logins). Its own tests set it lower.
+PLEURA_LOGIN_MAX_FAILURES_PER_ADDRESS = 10**9
