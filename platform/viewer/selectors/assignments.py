@@ -10,7 +10,6 @@ from django.db.models import (
     Case,
     Count,
     Exists,
-    F,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -25,6 +24,9 @@ from django.db.models.functions import Coalesce
 from accounts.models import Role, User
 from annotations.models import FrameScore, VideoScore
 from studies.models import Video, VideoAssignment
+
+from .natural import natural_order
+from .worklist import video_done
 
 
 class AssignmentStatus:
@@ -57,7 +59,8 @@ def assignment_videos(*, filters: AssignmentFilters) -> QuerySet[Video]:
         videos = videos.filter(~Exists(VideoAssignment.objects.filter(video=OuterRef("pk"))))
     assignments = VideoAssignment.objects.select_related("annotator").order_by("annotator__username")
     return (videos.select_related("exam__patient__site").prefetch_related(Prefetch("assignments", queryset=assignments))
-            .order_by("exam__patient__site__name", "exam__patient__code", "lung_zone", "original_name", "pk"))
+            .order_by(*natural_order("exam__patient__site__name"), *natural_order("exam__patient__code"), "lung_zone",
+                      *natural_order("original_name"), "pk"))
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,8 @@ def assignment_workload() -> list[Workload]:
     rows = (VideoAssignment.objects.annotate(
         scored=Coalesce(scored, Value(0)),
         has_score=Exists(VideoScore.objects.filter(annotator_id=OuterRef("annotator_id"), video_id=OuterRef("video_id"))))
-        .annotate(is_done=Case(When(Q(scored__gte=F("video__frame_count")) & Q(has_score=True), then=Value(1)),
+        .annotate(is_done=Case(When(video_done(scored="scored", frame_count="video__frame_count",
+                                               has_video_score=Q(has_score=True)), then=Value(1)),
                                 default=Value(0), output_field=IntegerField()))
         .values_list("annotator_id", "is_done"))
     assigned: Counter[int] = Counter()

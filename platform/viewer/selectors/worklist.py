@@ -95,6 +95,12 @@ def _per_video_count(queryset: QuerySet, video_path: str, count: Count) -> Coale
     return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
 
 
+def video_done(*, scored: str, frame_count: str, has_video_score: Q) -> Q:
+    """One person is done with a video: every frame scored (`scored` counts theirs) and their video score
+    given. The one definition, for the worklist's status and the assignments' workload."""
+    return Q(**{f"{scored}__gte": F(frame_count)}) & has_video_score
+
+
 def worklist_videos(*, user: User, filters: WorklistFilters) -> QuerySet[WorklistVideo]:
     """The videos `user` works on, each annotated with the progress of one person.
 
@@ -130,7 +136,8 @@ def worklist_videos(*, user: User, filters: WorklistFilters) -> QuerySet[Worklis
                       default=Cast(F("scored_frames"), FloatField()) / Cast(F("frame_count"), FloatField()),
                       output_field=FloatField()),
         status_rank=Case(
-            When(Q(scored_frames__gte=F("frame_count")) & Q(my_video_score__isnull=False), then=Value(2)),
+            When(video_done(scored="scored_frames", frame_count="frame_count",
+                            has_video_score=Q(my_video_score__isnull=False)), then=Value(2)),
             When(Q(scored_frames=0) & Q(contoured_frames=0) & Q(my_video_score__isnull=True), then=Value(0)),
             default=Value(1), output_field=IntegerField()),
     )
