@@ -170,19 +170,23 @@ def embedding_cache() -> EmbeddingCache:
 
 
 def embedding_bags(video_ids: Sequence[int], config: EmbeddingTrainConfig, *, labels: Mapping[int, int] | None = None,
-                   findings: Mapping[int, Mapping[str, bool]] | None = None,
+                   findings: Mapping[int, Mapping[str, bool]] | None = None, frame_rows: Sequence[dict] | None = None,
                    on_progress: Callable[[int, int], None] | None = None) -> list[VideoBag]:
-    """Every video's embedded frames (every `frame_step`-th), computed once per encoder and cached."""
+    """Every video's embedded frames (every `frame_step`-th), computed once per encoder and cached.
+    `frame_rows`: the videos' rows of `frames_of_videos`, when the caller has them already."""
     from ml.embeddings import FrameEmbedder, embed_image_files
 
     spec, step = config.embedding_spec(), config.frame_step
     cache, hashes, patients = embedding_cache(), video_hashes(video_ids), video_patients(video_ids)
+    kept: dict[int, list[dict]] = {video_id: [] for video_id in video_ids}
+    for row in frame_rows if frame_rows is not None else frames_of_videos(list(video_ids)):
+        if row["frame"] % step == 0:
+            kept[int(row["video"])].append(row)
     embedder: FrameEmbedder | None = None
     bags = []
     for done, video_id in enumerate(video_ids, start=1):
-        rows = [r for r in frames_of_videos([video_id]) if r["frame"] % step == 0]
 
-        def compute(rows: list[dict] = rows) -> tuple[np.ndarray, np.ndarray]:
+        def compute(rows: list[dict] = kept[video_id]) -> tuple[np.ndarray, np.ndarray]:
             nonlocal embedder
             embedder = embedder or FrameEmbedder(spec, device=torch_device())
             return embed_image_files(embedder, [r["image"] for r in rows], [r["frame"] for r in rows])
@@ -205,8 +209,9 @@ def embedding_predict(version: ModelVersion, video_ids: Sequence[int]) -> int:
     written = 0
     for start in range(0, len(video_ids), PREDICT_CHUNK_VIDEOS):
         chunk = list(video_ids[start:start + PREDICT_CHUNK_VIDEOS])
-        index = {(int(r["video"]), r["frame"]): r["frame_id"] for r in frames_of_videos(chunk)}
-        predictions = bag_predictions(model, embedding_bags(chunk, recipe))  # type: ignore[arg-type]
+        rows = frames_of_videos(chunk)
+        index = {(int(r["video"]), r["frame"]): r["frame_id"] for r in rows}
+        predictions = bag_predictions(model, embedding_bags(chunk, recipe, frame_rows=rows))  # type: ignore[arg-type]
         frame_rows = [FramePrediction(frame_id=index[(int(p["video"]), frame)], model_version=version,
                                       probabilities=[round(x, 6) for x in probs], score=int(np.argmax(probs)))
                       for p in predictions for frame, probs in zip(p["frames"], p["frame_probs"], strict=True)]
