@@ -49,11 +49,10 @@ from ml.aggregation import UninormAggregator, fit_aggregator
 from ml.data import patient_kfold, patient_max_scores
 from ml.embeddings import EmbeddingCache, EmbeddingSpec, VideoBag, folder_bags
 from ml.metrics.scoring import score_report
-from ml.training import EmbeddingTrainConfig, bag_predictions, train_embedding_model
+from ml.training import EmbeddingTrainConfig, bag_predictions, finding_truth, train_embedding_model
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = Path("/work/shared/data/covid-blues-dev")
-FINDINGS = {"a_lines": "A-lines", "b_lines": "B-lines"}
 EMBEDDING_METHODS = {
     "probe": {},
     "attention_mil": {"model": "attention_mil", "model_kwargs": {"hidden": 0}},
@@ -86,10 +85,6 @@ def aggregate(predictions: list[dict[str, Any]], aggregator: Any = None) -> np.n
 def evaluate_fold(train: list[VideoBag], test: list[VideoBag], seed: int) -> dict[str, dict[str, Any]]:
     """Every embedding method (and the majority) trained on `train`, reported on `test`."""
     truth = np.array([b.score for b in test])
-    findings = lambda preds: {  # noqa: E731 - the same shape for each method
-        code: (np.array([b.findings[code] for b in test if code in b.findings]),
-               np.array([p["findings"].get(code, np.nan) for b, p in zip(test, preds, strict=True) if code in b.findings]))
-        for code in FINDINGS} if preds and preds[0]["findings"] else {}
     out: dict[str, dict[str, Any]] = {}
     majority = np.bincount([int(b.score) for b in train], minlength=4).argmax()  # type: ignore[arg-type]
     out["majority"] = score_report(truth, np.eye(4)[[majority] * len(test)])
@@ -97,7 +92,8 @@ def evaluate_fold(train: list[VideoBag], test: list[VideoBag], seed: int) -> dic
         config = EmbeddingTrainConfig(**{**overrides, "seed": seed})
         result = train_embedding_model(config, train)
         predictions = bag_predictions(result.model, test)
-        out[method] = score_report(truth, np.array([p["probs"] for p in predictions]), findings=findings(predictions))
+        out[method] = score_report(truth, np.array([p["probs"] for p in predictions]),
+                                   findings=finding_truth(test, predictions, config.findings))
         if method != "probe":
             continue
         out["probe_argmax_mean"] = score_report(truth, aggregate(predictions))

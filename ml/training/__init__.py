@@ -28,6 +28,7 @@ from .embedding import (
     EmbeddingTrainResult,
     bag_predictions,
     cross_validate,
+    finding_truth,
     split_validation,
     train_embedding_model,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "evaluate",
     "evaluate_segmenters",
     "evaluate_sequence_model",
+    "finding_truth",
     "flat_metrics",
     "make_scheduler",
     "restore_scheduler",

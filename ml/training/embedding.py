@@ -35,7 +35,7 @@ from ml.utils import seed_everything
 
 from .common import ProgressCallback, StopCallback, TrainConfig, TrainingCancelled, TrainProgress
 
-__all__ = ["EmbeddingTrainConfig", "EmbeddingTrainResult", "bag_predictions", "cross_validate",
+__all__ = ["EmbeddingTrainConfig", "EmbeddingTrainResult", "bag_predictions", "cross_validate", "finding_truth",
            "split_validation", "train_embedding_model"]
 
 
@@ -199,7 +199,7 @@ def train_embedding_model(config: EmbeddingTrainConfig, bags: Sequence[VideoBag]
     model.set_temperature(temperature)
     predictions = bag_predictions(model, val)
     metrics = {"val_" + k: v for k, v in score_report(val_truth, np.array([p["probs"] for p in predictions]),
-                                                       findings=_finding_truth(val, predictions, config.findings)).items()}
+                                                       findings=finding_truth(val, predictions, config.findings)).items()}
     metrics.update(best_epoch=best[2], temperature=temperature, train_videos=len(train), val_videos=len(val),
                    val_patients=sorted({b.patient for b in val}), seconds=round(time.monotonic() - started, 2))
     checkpoint = None
@@ -303,8 +303,10 @@ def bag_predictions(model: EmbeddingVideoScorer, bags: Sequence[VideoBag], *, ba
     return out
 
 
-def _finding_truth(bags: Sequence[VideoBag], predictions: Sequence[dict[str, Any]],
-                   findings: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def finding_truth(bags: Sequence[VideoBag], predictions: Sequence[dict[str, Any]],
+                  findings: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{finding: (present (N,), predicted probability (N,))} over the videos whose finding is known: what
+    :func:`ml.metrics.scoring.score_report` takes for the findings' AUC."""
     truth = {}
     for code in findings:
         rows = [(b.findings[code], p["findings"].get(code, np.nan)) for b, p in zip(bags, predictions, strict=True)
@@ -331,7 +333,7 @@ def cross_validate(config: EmbeddingTrainConfig, bags: Sequence[VideoBag], *, k:
         predictions = bag_predictions(result.model, test)
         truth = np.array([int(b.score) for b in test])  # type: ignore[arg-type]
         per_fold.append(score_report(truth, np.array([p["probs"] for p in predictions]),
-                                     findings=_finding_truth(test, predictions, config.findings)))
+                                     findings=finding_truth(test, predictions, config.findings)))
         oof += [{**p, "score": int(b.score), "patient": b.patient, "fold": index}  # type: ignore[arg-type]
                 for b, p in zip(test, predictions, strict=True)]
     summary: dict[str, Any] = {"folds": len(folds), "per_fold": per_fold}
