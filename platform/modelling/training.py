@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 
+from ml.metrics import to_strict_json
 from ml.training import TrainConfig, TrainProgress
 
-from .jsonsafe import json_safe
 from .models import JobStatus, ModelKind, ModelVersion, TrainingJob
 from .scoring import embedding_bags, frame_scorer_predict, manifest_rows, torch_device
 from .selection import DataSelection
@@ -65,21 +65,21 @@ class JobReporter:
 
     def __call__(self, progress: Any) -> None:
         self.state.update(phase=progress.phase, epoch=progress.epoch, epochs=progress.epochs,
-                          step=progress.step, steps=progress.steps, loss=json_safe(progress.loss))
+                          step=progress.step, steps=progress.steps, loss=to_strict_json(progress.loss))
         line = ""
         if progress.phase == "epoch" and progress.metrics is not None:
-            record = json_safe(dict(progress.metrics))
+            record = to_strict_json(dict(progress.metrics))
             self.state["history"] = [r for r in self.state["history"] if r.get("epoch") != progress.epoch] + [record]
             line = f"epoch {progress.epoch}/{progress.epochs}: " + ", ".join(
                 f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float))
         now = time.monotonic()
         if line or progress.phase != "train" or now - self._last_write >= PROGRESS_INTERVAL_S:
             self._last_write = now
-            if not training_job_progress(job=self.job, progress=json_safe(self.state), log_line=line):
+            if not training_job_progress(job=self.job, progress=to_strict_json(self.state), log_line=line):
                 self.cancelled = True
 
     def note(self, line: str) -> None:
-        training_job_progress(job=self.job, progress=json_safe(self.state), log_line=line)
+        training_job_progress(job=self.job, progress=to_strict_json(self.state), log_line=line)
 
     def should_stop(self) -> bool:
         now = time.monotonic()
@@ -113,7 +113,7 @@ def _record_version(kind: str, name: str, checkpoint: str | Path, *, config: dic
     snapshot = {**snapshot, "selection": selection.to_dict(),
                 "validation_patients": sorted({r["patient"] for r in val_rows})}
     return model_version_create(kind=kind, name=name, weights=Path(checkpoint), config=config,
-                                metrics=json_safe(metrics), data_snapshot=snapshot, parent=active_version(kind))
+                                metrics=to_strict_json(metrics), data_snapshot=snapshot, parent=active_version(kind))
 
 
 def _note_resume(reporter: JobReporter, job: TrainingJob, checkpoint: Path) -> Path | None:
@@ -273,7 +273,7 @@ def _train_aggregator(job: TrainingJob, reporter: JobReporter) -> ModelVersion |
                               progress_callback=reporter, should_stop=reporter.should_stop)
     if result.cancelled or reporter.cancelled or result.path is None:
         return None
-    history = json_safe(result.history)
+    history = to_strict_json(result.history)
     return model_version_create(
         kind=ModelKind.AGGREGATOR, name=f"uninorm_{config.tnorm}_{config.off_diagonal}", weights=Path(result.path),
         config=config.to_dict(), metrics={"final_loss": (history.get("loss") or [None])[-1]},
