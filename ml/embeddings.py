@@ -15,7 +15,6 @@ file's SHA-256, or the platform's video hash) and the frame step; a changed vide
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import zipfile
@@ -29,6 +28,7 @@ import torch
 
 from ml.data.transforms import to_grayscale
 from ml.data.video_io import open_video
+from ml.hashing import file_sha256
 from ml.models.encoders import PretrainedEncoder, check_encoder_args
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "VideoBag",
     "embed_image_files",
     "embed_video_file",
-    "file_sha256",
     "folder_bags",
 ]
 
@@ -148,15 +147,6 @@ def embed_image_files(embedder: FrameEmbedder, paths: Sequence[str | Path],
     from ml.data import read_image
 
     return np.asarray(indices, dtype=np.int32), embedder.embed([read_image(p) for p in paths])
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes (the content id of a video file)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class EmbeddingCache:

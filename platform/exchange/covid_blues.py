@@ -24,10 +24,11 @@ from accounts.models import Role, User
 from accounts.services import user_ensure
 from annotations.models import LabelSource, VideoScore
 from annotations.services import video_findings_import
+from ml.hashing import file_sha256
 from studies.ingest import IngestError, decode_to_storage, detect_format
 from studies.ingest.sniff import HEAD_BYTES
 from studies.models import CovidStatus, Probe, Video
-from studies.services import exam_ensure, file_sha256, patient_upsert, site_ensure, video_record
+from studies.services import exam_ensure, patient_upsert, site_ensure, video_record
 
 DEFAULT_SITE = "Maastricht UMC+ (COVID-BLUeS)"
 EXPERT_USERNAME = "covid-blues-expert"

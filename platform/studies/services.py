@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
+from ml.hashing import file_sha256
 
 from .ingest import DecodedVideo, IngestError, decode_to_storage, delete_stored, detect_format
 from .ingest.deidentify import pseudonymous_code
@@ -74,15 +75,6 @@ def exam_ensure(*, patient: Patient, exam_date: date | None = None, operator: st
     """The patient's exam on that date (one exam per patient and date is enough for imports)."""
     exam = Exam.objects.filter(patient=patient, date=exam_date).order_by("id").first()
     return exam or Exam.objects.create(patient=patient, date=exam_date, operator=operator)
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in chunks (the identity that makes imports idempotent)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @contextmanager

@@ -20,8 +20,8 @@ from ml.embeddings import (
     VideoBag,
     embed_image_files,
     embed_video_file,
-    file_sha256,
 )
+from ml.hashing import file_sha256
 
 pytestmark = pytest.mark.usefixtures("two_threads")
 
