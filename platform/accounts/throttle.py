@@ -17,6 +17,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from api.errors import is_api
+
 logger = logging.getLogger(__name__)
 
 #: The endpoints that take a password.
@@ -87,7 +89,7 @@ class LoginThrottleMiddleware:
             _, _, window = _limits()
             message = "too many failed logins; try again later"
             response: HttpResponse = (JsonResponse({"detail": message}, status=429)
-                                      if request.path.startswith("/api/")
+                                      if is_api(request)
                                       else HttpResponse(message, status=429, content_type="text/plain"))
             response["Retry-After"] = str(window)
             return response

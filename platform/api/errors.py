@@ -48,23 +48,31 @@ def exception_handler(exc: Exception, context: dict) -> Any:
     return response
 
 
+API_PREFIX = "/api/"
+
+
+def is_api(request: HttpRequest) -> bool:
+    """Whether the request is the API's: its errors are JSON, the pages' HTML."""
+    return request.path.startswith(API_PREFIX)
+
+
 def not_found(request: HttpRequest, exception: Exception) -> Any:
     """JSON 404s under /api/ (a malformed id in a URL is a 404 like any other), HTML elsewhere."""
-    if request.path.startswith("/api/"):
+    if is_api(request):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)
 
 
 def forbidden(request: HttpRequest, exception: Exception) -> Any:
     """JSON 403s under /api/, the viewer's friendly page (403.html) elsewhere."""
-    if request.path.startswith("/api/"):
+    if is_api(request):
         return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
     return permission_denied(request, exception)
 
 
 def server_failure(request: HttpRequest) -> Any:
     """JSON 500s under /api/, the viewer's friendly page (500.html) elsewhere."""
-    if request.path.startswith("/api/"):
+    if is_api(request):
         return JsonResponse({"detail": "server error"}, status=500)
     return server_error(request)
 
@@ -72,7 +80,7 @@ def server_failure(request: HttpRequest) -> Any:
 def bad_request(request: HttpRequest, exception: Exception) -> Any:
     """JSON under /api/ like every API error: a body over the size limit is 413 (the README's promise), too
     many form fields or files 400; HTML elsewhere."""
-    if not request.path.startswith("/api/"):
+    if not is_api(request):
         return defaults_bad_request(request, exception)
     if isinstance(exception, RequestDataTooBig):
         return JsonResponse({"detail": "the request body is larger than this server accepts"}, status=413)
