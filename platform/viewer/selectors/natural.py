@@ -1,25 +1,17 @@
-"""Natural ordering of names for people (patient_2 before patient_10), in the database so that paginated
-lists stay ordered, on PostgreSQL and SQLite alike (only REPLACE and LENGTH, which both have)."""
+"""Natural ordering of names for people (patient_2 before patient_10, patient_10_R1 before patient_11_L1),
+in the database so that paginated lists stay ordered: the "natural" collation (studies.collation), ICU
+numeric ordering on PostgreSQL and the same comparison registered on SQLite."""
 
 from __future__ import annotations
 
-from django.db.models import F, Value
+from django.db.models import F
 from django.db.models.expressions import Expression, OrderBy
-from django.db.models.functions import Length, Replace
+from django.db.models.functions import Collate
 
-
-def _without_digits(field: str) -> Expression:
-    expression: Expression | F = F(field)
-    for digit in "0123456789":
-        expression = Replace(expression, Value(digit), Value(""))
-    assert isinstance(expression, Expression)
-    return expression
+from studies.collation import NATURAL
 
 
 def natural_order(field: str, *, descending: bool = False) -> list[OrderBy]:
-    """`order_by(*natural_order("code"))`: names with the same letters (digits left out) together, then the
-    shorter first, then the name itself. Names that differ in one number (patient_2, patient_10,
-    patient_2_R1, patient_10_R1) sort by that number; names whose numbers differ in more than one place
-    of equal total length fall back to plain text order."""
-    keys: list[Expression | F] = [_without_digits(field), Length(field), F(field)]
+    """`order_by(*natural_order("code"))`: by `field` in the natural collation, ties by the plain text."""
+    keys: list[Expression | F] = [Collate(F(field), NATURAL), F(field)]
     return [key.desc(nulls_last=True) if descending else key.asc(nulls_last=True) for key in keys]

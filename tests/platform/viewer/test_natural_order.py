@@ -1,5 +1,5 @@
-"""Names people read sort naturally in the viewer's lists: patient_2 before patient_10 (PostgreSQL here;
-natural.py uses only REPLACE and LENGTH, which SQLite has too)."""
+"""Names people read sort naturally in the viewer's lists: patient_2 before patient_10, and names of several
+numbers by each in turn (PostgreSQL's ICU collation here; the SQLite comparison is tested directly)."""
 
 from __future__ import annotations
 
@@ -51,3 +51,35 @@ def test_review_patients_worklist_and_sites_sort_naturally(world):
 
     options = admin.get("/api/viewer/agreement/options/").json()
     assert [s["name"] for s in options["sites"]] == ["Site 9", "Site 10", "Site A", "Ward"]
+
+
+MANY_NUMBERS = ["patient_11_L1", "patient_10_R1", "patient_2_R3", "patient_10_L1", "patient_10_L1_2", "patient_11_R2"]
+MANY_NATURAL = ["patient_2_R3", "patient_10_L1", "patient_10_L1_2", "patient_10_R1", "patient_11_L1", "patient_11_R2"]
+
+
+def test_names_with_several_numbers_sort_by_each_in_turn():
+    """The QA run found patient_10_L1, patient_11_L1, patient_10_R1: names grouped by their letters alone."""
+    for name in MANY_NUMBERS:
+        site_ensure(name=name)
+    assert list(Site.objects.filter(name__in=MANY_NUMBERS).order_by(*natural_order("name"))
+                .values_list("name", flat=True)) == MANY_NATURAL
+
+
+def test_the_sqlite_comparison_orders_alike():
+    import sqlite3
+
+    from studies.collation import NATURAL as COLLATION
+    from studies.collation import register_sqlite_collation
+
+    class Wrapper:
+        vendor = "sqlite"
+        connection = sqlite3.connect(":memory:")
+
+    register_sqlite_collation(None, Wrapper())
+    db = Wrapper.connection
+    db.execute("create table t (name text)")
+    db.executemany("insert into t values (?)", [(n,) for n in [*NAMES, *MANY_NUMBERS]])
+    ordered = [row[0] for row in db.execute(f"select name from t order by name collate {COLLATION}, name")]
+    assert ordered == ["clinic", "patient_1", "patient_2", "patient_2_R3", "patient_10", "patient_10_L1",
+                       "patient_10_L1_2", "patient_10_R1", "patient_11_L1", "patient_11_R2", "patient_21",
+                       "patient_100"]
