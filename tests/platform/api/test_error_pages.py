@@ -46,3 +46,13 @@ def test_unknown_page_gets_the_friendly_404(client):
     assert "Page not found" in response.content.decode()
     api = client.get("/api/no/such/endpoint/")
     assert api.status_code == 404 and api["Content-Type"] == "application/json"
+
+
+def test_error_pages_of_a_logged_in_user_show_no_empty_role(client):
+    """The QA run saw "admin ·  · level " on the 404 page: error views have no page boot data."""
+    from accounts.models import Role
+    from accounts.services import user_ensure
+
+    client.force_login(user_ensure(username="qa-admin", role=Role.ADMIN, validation_level=4))
+    page = client.get("/nope/").content.decode()
+    assert "qa-admin" in page and "· level" not in page
