@@ -27,7 +27,7 @@ class ScoreScaleAdmin(admin.ModelAdmin):
 
 @admin.register(SegmentationClass)
 class SegmentationClassAdmin(admin.ModelAdmin):
-    list_display = ("index", "name", "score", "colour")
+    list_display = ("index", "name", "finding", "score", "colour")
 
 
 @admin.register(Finding)

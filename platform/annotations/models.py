@@ -52,6 +52,10 @@ class SegmentationClass(models.Model):
     score = models.PositiveSmallIntegerField(null=True, blank=True,
                                              help_text="The score this marker indicates; empty for background.")
     colour = models.CharField(max_length=7)
+    finding = models.ForeignKey(
+        "Finding", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The LUS finding this marker outlines: its name is what the viewer shows (the stored "
+                  "index and name stay as they are, exports and imports read them).")
 
     class Meta:
         ordering = ["index"]
@@ -59,6 +63,11 @@ class SegmentationClass(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def display_name(self) -> str:
+        """What people read: the linked finding's name (one vocabulary with the video findings)."""
+        return self.finding.name if self.finding_id else self.name
 
 
 class LabelSource(models.TextChoices):
