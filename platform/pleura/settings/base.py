@@ -57,12 +57,19 @@ INSTALLED_APPS = [
 PLEURA_LOGIN_MAX_FAILURES_PER_USER = env.int("PLEURA_LOGIN_MAX_FAILURES_PER_USER", default=10)
 PLEURA_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("PLEURA_LOGIN_MAX_FAILURES_PER_ADDRESS", default=50)
 PLEURA_LOGIN_WINDOW_S = env.int("PLEURA_LOGIN_WINDOW_S", default=15 * 60)
+# Retry-After (seconds) of the 503 answered while the database is unavailable (api.errors).
+PLEURA_DATABASE_RETRY_AFTER_S = env.int("PLEURA_DATABASE_RETRY_AFTER_S", default=5)
+# How long a label write's Idempotency-Key is remembered (api.idempotency): a retry within it replays the
+# first answer instead of writing again.
+PLEURA_IDEMPOTENCY_KEY_TTL_S = env.int("PLEURA_IDEMPOTENCY_KEY_TTL_S", default=24 * 60 * 60)
 # The cache holds the failure counts: set PLEURA_CACHE_URL (e.g. redis://127.0.0.1:6379/2) where several
 # server processes run, so they count together; the default is per process.
 CACHES = {"default": env.cache("PLEURA_CACHE_URL", default="locmemcache://")}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Database unavailable: 503 with Retry-After instead of a 500 (api.errors; DRF views use its handler).
+    "api.errors.DatabaseUnavailableMiddleware",
     # Static files answered before sessions/auth: the viewer's modules load in parallel, cheaply.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
