@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import zipfile
 from pathlib import Path
 
 from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
@@ -19,7 +18,6 @@ from rest_framework.views import APIView
 from api.serializers import ErrorSerializer
 from studies.selectors import is_admin
 
-from .formats import FormatError
 from .models import ExportJob, ExportStatus
 from .services import (
     FORMATS,
@@ -27,11 +25,11 @@ from .services import (
     export_job_create,
     export_size,
     export_stream,
+    labelme_archive_extract,
     labels_import,
     stream_limit,
 )
 
-MAX_IMPORT_FILES = 100_000
 # COCO is one JSON document; the other formats are files (CSV, JSON Lines, ZIP).
 EXPORT_MEDIA = {(200, media): OpenApiTypes.OBJECT if media == "application/json" else OpenApiTypes.BINARY
                 for media in sorted({f.content_type for f in FORMATS.values()})}
@@ -115,25 +113,7 @@ class ImportApi(APIView):
                 for chunk in upload.chunks():
                     handle.write(chunk)
             if fmt == "labelme":
-                path = _unzip(path, Path(scratch) / "folder")
+                path = labelme_archive_extract(path=path, folder=Path(scratch) / "folder")
             counts = labels_import(user=request.user, fmt=fmt, path=path)
         return Response(counts, status=status.HTTP_201_CREATED)
 
-
-def _unzip(path: Path, folder: Path) -> Path:
-    """Extract a LabelMe folder upload, refusing archive members that escape the folder."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as error:
-        raise FormatError([("file", "a LabelMe import must be a ZIP of the folder")]) from error
-    with archive:
-        members = archive.infolist()
-        if len(members) > MAX_IMPORT_FILES:
-            raise FormatError([("file", f"more than {MAX_IMPORT_FILES} files")])
-        root = folder.resolve()
-        for member in members:
-            target = (folder / member.filename).resolve()
-            if root not in target.parents and target != root:
-                raise FormatError([(member.filename, "path escapes the archive")])
-        archive.extractall(folder)
-    return folder

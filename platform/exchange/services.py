@@ -39,6 +39,7 @@ from .formats import (
     FrameRef,
     LabelRow,
     ScoreRecord,
+    ZipLimits,
     read_coco,
     read_labelme_folder,
     read_score_csv,
@@ -48,6 +49,7 @@ from .formats import (
     write_labelme_zip,
     write_manifest,
     write_masks_zip,
+    zip_extract,
 )
 from .models import ExportJob, ExportStatus
 from .selectors import (
@@ -169,6 +171,20 @@ def export_job_run(*, job_id: int) -> ExportJob:
 
 
 IMPORT_FORMATS = ("labelme", "coco", "csv")
+
+
+def zip_limits() -> ZipLimits:
+    """What an uploaded ZIP may unpack to (settings PLEURA_ZIP_*), checked before anything is inflated."""
+    return ZipLimits(max_members=settings.PLEURA_ZIP_MAX_MEMBERS, max_total_bytes=settings.PLEURA_ZIP_MAX_BYTES,
+                     max_member_bytes=settings.PLEURA_ZIP_MAX_MEMBER_BYTES, max_ratio=settings.PLEURA_ZIP_MAX_RATIO)
+
+
+def labelme_archive_extract(*, path: Path, folder: Path) -> Path:
+    """Unpack the LabelMe JSON files of an uploaded ZIP into ``folder`` (the frames' PNGs an export carries
+    are never inflated: the import reads only the JSON), within :func:`zip_limits`."""
+    zip_extract(path, folder, limits=zip_limits(), select=lambda name: name.lower().endswith(".json"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def labels_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """Django-free export and import formats: writers stream bytes chunks from plain rows, readers return
 plain records. See :mod:`.rows` for the row types the platform provides."""
 
+from .archive import ZipLimits, zip_extract
 from .coco import write_coco
 from .labelme import LABELME_VERSION, labelme_document, labelme_name, write_labelme_zip
 from .manifest import write_manifest
@@ -32,6 +33,7 @@ __all__ = [
     "LabelRow",
     "ScoreRecord",
     "ScoreRecords",
+    "ZipLimits",
     "frame_image_name",
     "frame_mask",
     "labelme_document",
@@ -46,4 +48,5 @@ __all__ = [
     "write_labelme_zip",
     "write_manifest",
     "write_masks_zip",
+    "zip_extract",
 ]

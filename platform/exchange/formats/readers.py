@@ -308,7 +308,8 @@ def read_labelme_folder(path: str | os.PathLike[str], *,
     A file's frame comes from its place: ``<video_id>/<frame_index>.json`` (as the LabelMe export lays
     them out). Labels map to class ids through ``class_ids``, else the folder's ``classes.json``
     ({id: name}, written by the export), else the default class names; a label that is a number is
-    taken as the class id. A shape's ``description``, when set, is its annotator.
+    taken as the class id. A shape's ``description``, when set, is its annotator. The export's
+    ``findings.json`` is skipped (findings import from the score CSV).
     """
     root = Path(path)
     if not root.is_dir():
@@ -318,7 +319,7 @@ def read_labelme_folder(path: str | os.PathLike[str], *,
     contours: list[ContourRecord] = []
     for file in sorted(root.rglob("*.json")):
         relative = file.relative_to(root).as_posix()
-        if relative == "classes.json":
+        if relative in ("classes.json", "findings.json"):  # the export's class names and video findings
             continue
         contours.extend(_labelme_file(file, relative, mapping, problems))
     problems.raise_if_any(str(root))

@@ -165,6 +165,13 @@ PLEURA_EXPORT_STREAM_LIMIT = env.int("PLEURA_EXPORT_STREAM_LIMIT", default=500_0
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("PLEURA_MAX_REQUEST_BYTES", default=20 * 2**20)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 PLEURA_MAX_UPLOAD_BYTES = env.int("PLEURA_MAX_UPLOAD_BYTES", default=2 * 2**30)
+# Uploaded ZIPs (read by exchange.formats.archive): refused from the central directory, before anything is
+# inflated, past this many members, bytes unpacked in all or per file, or compression ratio; members are
+# then inflated with a hard cap at their declared size. A LabelMe import unpacks only its JSON files.
+PLEURA_ZIP_MAX_MEMBERS = env.int("PLEURA_ZIP_MAX_MEMBERS", default=100_000)
+PLEURA_ZIP_MAX_BYTES = env.int("PLEURA_ZIP_MAX_BYTES", default=2**30)
+PLEURA_ZIP_MAX_MEMBER_BYTES = env.int("PLEURA_ZIP_MAX_MEMBER_BYTES", default=64 * 2**20)
+PLEURA_ZIP_MAX_RATIO = env.float("PLEURA_ZIP_MAX_RATIO", default=100.0)
 
 # Celery. Without CELERY_BROKER_URL the embedded mode uses kombu's filesystem transport in
 # var/broker (no server needed); `manage.py demo` creates its folders. Jobs never run inside the web
