@@ -388,6 +388,9 @@ def _add_embedding(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--l2", type=float, default=config_default(c, "l2"))
     e.add_argument("--optimizer", default=config_default(c, "optimizer"), choices=("lbfgs", "adamw"))
     e.add_argument("--cv", type=int, default=5, help="patient-level CV folds first (0: none)")
+    e.add_argument("--uninorm-folds", type=int, default=config_default(c, "uninorm_folds"),
+                   help="fit the uninorm aggregator on inner out-of-fold frame probabilities of this many "
+                        "patient folds (0: none; CV then reports it next to argmax_mean)")
     e.add_argument("--model-kwargs", type=json.loads, default={}, help='JSON, e.g. {"hidden": 0}')
     add_runtime_arguments(e, c, device=False)
     e.set_defaults(run=_main_embedding)
@@ -397,7 +400,8 @@ def _main_embedding(args: argparse.Namespace) -> int:
     from ml.embeddings import EmbeddingCache, folder_bags
 
     config = EmbeddingTrainConfig(model=args.model, model_kwargs=args.model_kwargs, frame_step=args.frame_step,
-                                  size=args.size, l2=args.l2, optimizer=args.optimizer, seed=args.seed)
+                                  size=args.size, l2=args.l2, optimizer=args.optimizer, seed=args.seed,
+                                  uninorm_folds=args.uninorm_folds)
     bags = folder_bags(args.data, EmbeddingCache(args.cache), spec=config.embedding_spec(),
                        frame_step=config.frame_step,
                        progress=None if args.quiet else lambda done, total: print(f"embedded {done}/{total} videos",
@@ -409,6 +413,9 @@ def _main_embedding(args: argparse.Namespace) -> int:
         print(f"patient-level {cv['folds']}-fold CV: weighted F1 {cv['f1_weighted_mean']:.3f} ± "
               f"{cv['f1_weighted_std']:.3f}, quadratic kappa {cv['quadratic_kappa_mean']:.3f}, "
               f"ECE {cv['ece_mean']:.3f}")
+        for name, report in cv.get("aggregators", {}).items():
+            print(f"  frame probabilities by {name}: weighted F1 {report['f1_weighted_mean']:.3f}, "
+                  f"quadratic kappa {report['quadratic_kappa_mean']:.3f}")
     result = train_embedding_model(config, bags, out_dir=args.out)
     summary.update(metrics=result.metrics, history=result.history)
     (args.out / "metrics.json").write_text(json.dumps(summary, indent=2, default=float))

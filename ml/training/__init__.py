@@ -29,8 +29,13 @@ from .embedding import (
     bag_predictions,
     cross_validate,
     finding_truth,
+    fit_uninorm,
+    frame_aggregate_probs,
+    oof_predictions,
     split_validation,
     train_embedding_model,
+    uninorm_from_state,
+    uninorm_state,
 )
 from .frame import FrameTrainConfig, FrameTrainResult, evaluate, train_frame_scorer, train_one_epoch
 from .segmentation import (
@@ -66,8 +71,11 @@ __all__ = [
     "evaluate_segmenters",
     "evaluate_sequence_model",
     "finding_truth",
+    "fit_uninorm",
     "flat_metrics",
+    "frame_aggregate_probs",
     "make_scheduler",
+    "oof_predictions",
     "restore_scheduler",
     "restore_training_state",
     "split_validation",
@@ -77,4 +85,6 @@ __all__ = [
     "train_one_epoch",
     "train_segmentation",
     "train_sequence_model",
+    "uninorm_from_state",
+    "uninorm_state",
 ]

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ml.aggregation import UninormAggregator, fit_aggregator
 from ml.checkpoint import save_checkpoint
 from ml.data.splits import patient_kfold, patient_max_scores, patient_train_test_split
 from ml.embeddings import EmbeddingSpec, VideoBag
@@ -36,7 +37,8 @@ from ml.utils import seed_everything
 from .common import ProgressCallback, StopCallback, TrainConfig, TrainingCancelled, TrainProgress
 
 __all__ = ["EmbeddingTrainConfig", "EmbeddingTrainResult", "bag_predictions", "cross_validate", "finding_truth",
-           "split_validation", "train_embedding_model"]
+           "fit_uninorm", "frame_aggregate_probs", "oof_predictions", "split_validation", "train_embedding_model",
+           "uninorm_from_state", "uninorm_state"]
 
 
 @dataclass
@@ -70,6 +72,9 @@ class EmbeddingTrainConfig(TrainConfig):
     sord_scale: float = DEFAULT_SORD_SCALE
     balanced: bool = True
     validation_fraction: float = 0.2
+    #: inner patient-level folds whose out-of-fold frame probabilities fit the paper's uninorm aggregator on
+    #: every training patient (0: no uninorm). Fitting it on the few validation patients alone collapsed it.
+    uninorm_folds: int = 0
     seed: int = 0
     device: str = "cpu"
 
@@ -86,6 +91,8 @@ class EmbeddingTrainConfig(TrainConfig):
             raise ValueError(f"optimizer must be 'adamw' or 'lbfgs', got {self.optimizer!r}")
         if self.l2 < 0:
             raise ValueError(f"l2 must be >= 0, got {self.l2}")
+        if self.uninorm_folds == 1 or self.uninorm_folds < 0:
+            raise ValueError(f"uninorm_folds must be 0 (none) or >= 2, got {self.uninorm_folds}")
         self.embedding_spec()  # checks encoder, weights and size
 
     def embedding_spec(self) -> EmbeddingSpec:
@@ -103,6 +110,8 @@ class EmbeddingTrainResult:
     best_epoch: int
     checkpoint: Path | None = None
     cancelled: bool = False
+    #: the uninorm aggregator fitted on inner out-of-fold frame probabilities (``uninorm_folds`` > 0)
+    uninorm: UninormAggregator | None = None
 
 
 def split_validation(bags: Sequence[VideoBag], fraction: float, seed: int) -> tuple[list[VideoBag], list[VideoBag]]:
@@ -201,7 +210,12 @@ def train_embedding_model(config: EmbeddingTrainConfig, bags: Sequence[VideoBag]
     metrics = {"val_" + k: v for k, v in score_report(val_truth, np.array([p["probs"] for p in predictions]),
                                                        findings=finding_truth(val, predictions, config.findings)).items()}
     metrics.update(best_epoch=best[2], temperature=temperature, train_videos=len(train), val_videos=len(val),
-                   val_patients=sorted({b.patient for b in val}), seconds=round(time.monotonic() - started, 2))
+                   val_patients=sorted({b.patient for b in val}))
+    uninorm = None
+    if config.uninorm_folds:
+        uninorm = fit_uninorm(oof_predictions(config, [*train, *val]))
+        metrics["uninorm"] = uninorm_state(uninorm)
+    metrics["seconds"] = round(time.monotonic() - started, 2)
     checkpoint = None
     folder = config.output_folder(out_dir)
     if folder is not None:
@@ -209,7 +223,7 @@ def train_embedding_model(config: EmbeddingTrainConfig, bags: Sequence[VideoBag]
                                      config={**config.to_dict(), "model_kwargs": model_kwargs}, history=history,
                                      extra={"metrics": metrics}, rng=False)
     return EmbeddingTrainResult(model=model, history=history, metrics=metrics, temperature=temperature,
-                                best_epoch=best[2], checkpoint=checkpoint)
+                                best_epoch=best[2], checkpoint=checkpoint, uninorm=uninorm)
 
 
 Best = tuple[float, dict[str, torch.Tensor], int]
@@ -316,15 +330,76 @@ def finding_truth(bags: Sequence[VideoBag], predictions: Sequence[dict[str, Any]
     return truth
 
 
+def _patient_folds(labelled: Sequence[VideoBag], k: int, seed: int) -> list[tuple[list[str], list[str]]]:
+    worst = patient_max_scores([b.patient for b in labelled], [int(b.score) for b in labelled])  # type: ignore[arg-type]
+    patients = sorted(worst)
+    return patient_kfold(patients, min(k, len(patients)), seed, labels=[worst[p] for p in patients])
+
+
+def oof_predictions(config: EmbeddingTrainConfig, bags: Sequence[VideoBag]) -> list[dict[str, Any]]:
+    """Out-of-fold :func:`bag_predictions` of every labelled bag (with its ``score``): inner patient-level
+    ``config.uninorm_folds``-fold CV, each fold's head trained (with its own validation) on the others."""
+    labelled = [b for b in bags if b.score is not None]
+    inner = dataclasses.replace(config, uninorm_folds=0)
+    by_video: dict[str, dict[str, Any]] = {}
+    for index, (_, held_patients) in enumerate(_patient_folds(labelled, config.uninorm_folds, config.seed)):
+        held = set(held_patients)
+        test = [b for b in labelled if b.patient in held]
+        result = train_embedding_model(dataclasses.replace(inner, seed=config.seed + 100 + index),
+                                       [b for b in labelled if b.patient not in held])
+        for bag, prediction in zip(test, bag_predictions(result.model, test), strict=True):
+            by_video[bag.video] = {**prediction, "score": int(bag.score)}  # type: ignore[arg-type]
+    return [by_video[b.video] for b in labelled]
+
+
+def fit_uninorm(predictions: Sequence[dict[str, Any]]) -> UninormAggregator:
+    """The paper's uninorm aggregator fitted on predictions' ``frame_probs`` against their ``score``."""
+    aggregator = UninormAggregator()
+    fit_aggregator(aggregator, [torch.tensor(p["frame_probs"], dtype=torch.float32) for p in predictions],
+                   torch.tensor([int(p["score"]) for p in predictions]))
+    return aggregator
+
+
+def uninorm_state(aggregator: UninormAggregator) -> dict[str, Any]:
+    """A JSON description of a fitted uninorm (stored in the metrics); :func:`uninorm_from_state` rebuilds it."""
+    return {"neutral": [float(v) for v in aggregator.neutral_elements().detach()], "tnorm": aggregator.tnorm,
+            "off_diagonal": aggregator.off_diagonal}
+
+
+def uninorm_from_state(state: dict[str, Any]) -> UninormAggregator:
+    aggregator = UninormAggregator(len(state["neutral"]), tnorm=state["tnorm"], off_diagonal=state["off_diagonal"])
+    with torch.no_grad():
+        aggregator.neutral.copy_(torch.tensor(state["neutral"]))
+    return aggregator.eval()
+
+
+@torch.no_grad()
+def frame_aggregate_probs(predictions: Sequence[dict[str, Any]], aggregator: UninormAggregator | None = None) -> np.ndarray:
+    """``(N, C)`` video probabilities from each prediction's ``frame_probs``: their mean (argmax_mean), or the
+    softmax of the uninorm's aggregates (the paper's reading of them as logits). On long videos aggregates
+    saturate to exact 0 or 1 ties; a 1e-6 nudge by the exact order key (:meth:`UninormAggregator.order_key`)
+    makes the argmax the aggregator's own prediction."""
+    if aggregator is None:
+        return np.array([np.mean(p["frame_probs"], axis=0) for p in predictions])
+    out = []
+    for p in predictions:
+        frames = torch.tensor(p["frame_probs"], dtype=torch.float32).clamp(0, 1)[None]
+        result = aggregator.log_aggregate(frames)
+        rank = result.key[0].argsort().argsort().double()
+        out.append(torch.softmax(result.a[0].double() + 1e-6 * rank, 0).numpy())
+    return np.array(out)
+
+
 def cross_validate(config: EmbeddingTrainConfig, bags: Sequence[VideoBag], *, k: int = 5,
                    seed: int = 0) -> dict[str, Any]:
     """Patient-level k-fold CV of the recipe: mean and std of each metric over the folds, the pooled
-    report and every video's out-of-fold prediction. Each fold trains with its own inner validation."""
+    report and every video's out-of-fold prediction. Each fold trains with its own inner validation.
+    With ``uninorm_folds`` the frame probabilities' ``argmax_mean`` and the fold's uninorm (fitted on its
+    inner out-of-fold predictions) are reported too, under ``aggregators``."""
     labelled = [b for b in bags if b.score is not None]
-    worst = patient_max_scores([b.patient for b in labelled], [int(b.score) for b in labelled])  # type: ignore[arg-type]
-    patients = sorted(worst)
-    folds = patient_kfold(patients, min(k, len(patients)), seed, labels=[worst[p] for p in patients])
+    folds = _patient_folds(labelled, k, seed)
     per_fold, oof = [], []
+    per_aggregator: dict[str, list[dict[str, Any]]] = {"argmax_mean": [], "uninorm": []}
     for index, (_, test_patients) in enumerate(folds):
         held = set(test_patients)
         test = [b for b in labelled if b.patient in held]
@@ -334,15 +409,25 @@ def cross_validate(config: EmbeddingTrainConfig, bags: Sequence[VideoBag], *, k:
         truth = np.array([int(b.score) for b in test])  # type: ignore[arg-type]
         per_fold.append(score_report(truth, np.array([p["probs"] for p in predictions]),
                                      findings=finding_truth(test, predictions, config.findings)))
+        if result.uninorm is not None:
+            per_aggregator["argmax_mean"].append(score_report(truth, frame_aggregate_probs(predictions)))
+            per_aggregator["uninorm"].append(score_report(truth, frame_aggregate_probs(predictions, result.uninorm)))
         oof += [{**p, "score": int(b.score), "patient": b.patient, "fold": index}  # type: ignore[arg-type]
                 for b, p in zip(test, predictions, strict=True)]
-    summary: dict[str, Any] = {"folds": len(folds), "per_fold": per_fold}
-    for key in per_fold[0]:
-        values = [f[key] for f in per_fold if isinstance(f.get(key), float | int)]
-        if values and key != "n_videos":
-            summary[f"{key}_mean"], summary[f"{key}_std"] = float(np.mean(values)), float(np.std(values))
+    summary: dict[str, Any] = {"folds": len(folds), "per_fold": per_fold, **_mean_std(per_fold)}
+    if config.uninorm_folds:
+        summary["aggregators"] = {name: {"per_fold": reports, **_mean_std(reports)}
+                                  for name, reports in per_aggregator.items()}
     pooled_truth = np.array([p["score"] for p in oof])
     summary["pooled"] = score_report(pooled_truth, np.array([p["probs"] for p in oof]))
     summary["predictions"] = oof
     return summary
 
+
+def _mean_std(reports: Sequence[dict[str, Any]]) -> dict[str, float]:
+    out = {}
+    for key in reports[0]:
+        values = [f[key] for f in reports if isinstance(f.get(key), float | int)]
+        if values and key != "n_videos":
+            out[f"{key}_mean"], out[f"{key}_std"] = float(np.mean(values)), float(np.std(values))
+    return out

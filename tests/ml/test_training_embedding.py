@@ -15,8 +15,12 @@ from ml.training.embedding import (
     EmbeddingTrainConfig,
     bag_predictions,
     cross_validate,
+    fit_uninorm,
+    frame_aggregate_probs,
+    oof_predictions,
     split_validation,
     train_embedding_model,
+    uninorm_from_state,
 )
 
 pytestmark = pytest.mark.usefixtures("two_threads")
@@ -133,7 +137,8 @@ def test_split_validation(bags: list[VideoBag]) -> None:
 
 def test_config_validation() -> None:
     for kwargs in ({"model": "cnn_sord"}, {"model": "nope"}, {"optimizer": "sgd"}, {"l2": -1.0}, {"lr": 0.0},
-                   {"epochs": 0}, {"validation_fraction": 1.0}, {"size": 16}, {"encoder": "vit"}):
+                   {"epochs": 0}, {"validation_fraction": 1.0}, {"size": 16}, {"encoder": "vit"},
+                   {"uninorm_folds": 1}, {"uninorm_folds": -2}):
         with pytest.raises(ValueError):
             EmbeddingTrainConfig(**kwargs)
     config = EmbeddingTrainConfig(findings=["b_lines"], pretrained=None)
@@ -185,3 +190,56 @@ def test_bag_predictions(bags: list[VideoBag]) -> None:
     for a, b in zip(predictions, bag_predictions(model, ragged, batch=4), strict=True):
         np.testing.assert_allclose(a["probs"], b["probs"], atol=1e-6)
         np.testing.assert_allclose(a["frame_probs"], b["frame_probs"], atol=1e-6)
+
+
+def test_oof_predictions_hold_out_each_patient_once(bags: list[VideoBag], monkeypatch) -> None:
+    import ml.training.embedding as module
+
+    trained_on: list[set[str]] = []
+    real = module.train_embedding_model
+
+    def spy(config, train, **kwargs):
+        trained_on.append({b.patient for b in train})
+        return real(config, train, **kwargs)
+
+    monkeypatch.setattr(module, "train_embedding_model", spy)
+    labelled = [b for b in bags if b.score is not None]
+    predictions = oof_predictions(EmbeddingTrainConfig(uninorm_folds=3), bags)
+    assert [p["video"] for p in predictions] == [b.video for b in labelled]
+    assert [p["score"] for p in predictions] == [b.score for b in labelled]
+    assert len(trained_on) == 3
+    patients = {b.patient for b in labelled}
+    for patient in patients:  # held out (predicted) by exactly one inner fold, trained on by the others
+        assert sum(patient not in fold for fold in trained_on) == 1
+
+
+def test_uninorm_fitted_on_inner_out_of_fold_probabilities(bags: list[VideoBag], tmp_path) -> None:
+    config = EmbeddingTrainConfig(uninorm_folds=3)
+    result = train_embedding_model(config, bags, out_dir=tmp_path)
+    assert result.uninorm is not None and train_embedding_model(EmbeddingTrainConfig(), bags).uninorm is None
+    state = result.metrics["uninorm"]
+    assert len(state["neutral"]) == 4 and all(0.0 <= v <= 1.0 for v in state["neutral"])
+    assert load_checkpoint(result.checkpoint)["extra"]["metrics"]["uninorm"] == state  # travels with the model
+    predictions = bag_predictions(result.model, bags[:8])
+    restored = frame_aggregate_probs(predictions, uninorm_from_state(state))
+    np.testing.assert_allclose(restored, frame_aggregate_probs(predictions, result.uninorm), atol=1e-6)
+    np.testing.assert_allclose(restored.sum(1), 1.0, atol=1e-6)
+    mean = frame_aggregate_probs(predictions)
+    np.testing.assert_allclose(mean[0], np.mean(predictions[0]["frame_probs"], axis=0))
+    # a long video's aggregates saturate into ties: the argmax is still the aggregator's exact prediction
+    fitted = fit_uninorm([{**p, "score": b.score} for p, b in zip(predictions, bags[:8], strict=True)])
+    for row in ([0.05, 0.05, 0.1, 0.8], [0.7, 0.1, 0.1, 0.1], [0.1, 0.2, 0.6, 0.1]):
+        frames = torch.tensor([row] * 400)
+        probs = frame_aggregate_probs([{"frame_probs": frames.tolist()}], fitted)
+        assert np.isfinite(probs).all() and probs[0].argmax() == int(fitted.predict(frames[None])[0])
+
+
+def test_cross_validate_reports_uninorm_next_to_argmax_mean(bags: list[VideoBag]) -> None:
+    cv = cross_validate(EmbeddingTrainConfig(uninorm_folds=3), bags, k=3)
+    aggregators = cv["aggregators"]
+    assert set(aggregators) == {"argmax_mean", "uninorm"}
+    for report in aggregators.values():
+        assert len(report["per_fold"]) == 3
+        assert report["f1_weighted_mean"] == pytest.approx(np.mean([f["f1_weighted"] for f in report["per_fold"]]))
+    assert aggregators["uninorm"]["f1_weighted_mean"] >= 0.6
+    assert "aggregators" not in cross_validate(EmbeddingTrainConfig(), bags, k=3)
