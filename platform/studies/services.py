@@ -23,7 +23,7 @@ from accounts.models import User
 from ml.hashing import file_sha256
 
 from .ingest import DecodedVideo, IngestError, decode_to_storage, delete_stored, detect_format
-from .ingest.deidentify import pseudonymous_code
+from .ingest.pseudonyms import pseudonymous_code
 from .ingest.sniff import HEAD_BYTES
 from .models import (
     CovidStatus,
