@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsAdminOrReadOnly, IsAdminRole
+from api.idempotency import idempotent
 from api.pagination import ById
 from api.serializers import ErrorSerializer
 from studies.selectors import frames_visible_to, videos_visible_to
@@ -189,6 +190,7 @@ class FrameScoreDetail(APIView):
     @extend_schema(request=ScoreChangeSerializer, parameters=[IF_MATCH],
                    responses={200: FrameScoreSerializer, 400: ErrorSerializer, 403: ErrorSerializer,
                               409: ConflictSerializer, 412: ConflictSerializer})
+    @idempotent
     def put(self, request: Request, pk: int) -> Response:
         label = self._label(request, pk)
         if label.annotator_id != request.user.pk:
@@ -204,6 +206,7 @@ class FrameScoreDetail(APIView):
 
     @extend_schema(parameters=[IF_MATCH], responses={204: None, 403: ErrorSerializer, 409: ConflictSerializer,
                                                       412: ConflictSerializer})
+    @idempotent
     def delete(self, request: Request, pk: int) -> Response:
         label = self._label(request, pk)
         if label.annotator_id != request.user.pk:
@@ -220,6 +223,7 @@ class VideoFrameScoresBulk(APIView):
     @extend_schema(request=BulkFrameScoresSerializer,
                    responses={200: FrameScoreSerializer(many=True), 400: ErrorSerializer,
                               404: ErrorSerializer, 409: ConflictSerializer})
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         video = get_object_or_404(videos_visible_to(request.user), pk=pk)
         data = BulkFrameScoresSerializer(data=request.data)
@@ -240,6 +244,7 @@ class VideoScoreList(generics.ListAPIView):
     @extend_schema(request=VideoScoreCreateSerializer,
                    responses={200: VideoScoreSerializer, 400: ErrorSerializer, 404: ErrorSerializer,
                               409: ConflictSerializer})
+    @idempotent
     def post(self, request: Request) -> Response:
         """Set your score of a video (send the version you based it on when changing it)."""
         data = VideoScoreCreateSerializer(data=request.data)
@@ -274,6 +279,7 @@ class VideoFindingsBulk(APIView):
     @extend_schema(request=BulkVideoFindingsSerializer,
                    responses={200: VideoFindingSerializer(many=True), 400: ErrorSerializer,
                               404: ErrorSerializer, 409: ConflictSerializer})
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         video = get_object_or_404(videos_visible_to(request.user), pk=pk)
         data = BulkVideoFindingsSerializer(data=request.data)
@@ -340,6 +346,7 @@ class FrameContoursBulk(APIView):
     @extend_schema(request=FrameContoursSerializer,
                    responses={200: ContourSerializer(many=True), 400: ErrorSerializer,
                               404: ErrorSerializer, 409: ConflictSerializer})
+    @idempotent
     def put(self, request: Request, pk: int) -> Response:
         frame = get_object_or_404(frames_visible_to(request.user).select_related("video"), pk=pk)
         data = FrameContoursSerializer(data=request.data)
