@@ -16,6 +16,7 @@ from studies.selectors import is_admin
 PAGE_ROLES: dict[str, set[str]] = {
     "worklist": {Role.ANNOTATOR, Role.VALIDATOR, Role.ADMIN},
     "annotate": {Role.ANNOTATOR, Role.VALIDATOR, Role.ADMIN},
+    "frames": {Role.CLINICIAN, Role.VALIDATOR, Role.ADMIN},  # read-only frame view with the model's output
     "validate": {Role.VALIDATOR, Role.ADMIN},
     "review": {Role.CLINICIAN, Role.VALIDATOR, Role.ADMIN},
     "dashboard": {Role.ADMIN},
@@ -36,7 +37,7 @@ def may_open(user: User, page: str) -> bool:
 
 
 def pages_for(user: User) -> list[str]:
-    """Navigation entries in a fixed order (annotate/validate need a video, so they are not listed)."""
+    """Navigation entries in a fixed order (annotate/validate/frames need a video, so they are not listed)."""
     return [page for page in ("worklist", "review", "agreement", "dashboard") if may_open(user, page)]
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("worklist/", views.worklist, name="worklist"),
     path("videos/<int:video_id>/annotate/", views.annotate, name="annotate"),
+    path("videos/<int:video_id>/frames/", views.frames, name="frames"),
     path("videos/<int:video_id>/validate/", views.validate, name="validate"),
     path("review/", views.review, name="review"),
     path("dashboard/", views.dashboard, name="dashboard"),

@@ -47,7 +47,16 @@ def worklist(request: HttpRequest) -> HttpResponse:
 def annotate(request: HttpRequest, video_id: int) -> HttpResponse:
     video = get_object_or_404(videos_visible_to(request.user), pk=video_id)  # type: ignore[arg-type]
     # The template preloads the first frame alongside the page's state and modules (first-frame latency).
-    return _page(request, "annotate.html", "annotate", video_id=video.pk, first_frame_url=first_frame_url(video))
+    return _page(request, "annotate.html", "annotate", video_id=video.pk, first_frame_url=first_frame_url(video),
+                 readonly=False, state_url=f"/api/viewer/videos/{video.pk}/annotate/")
+
+
+@page_for_roles("frames")
+def frames(request: HttpRequest, video_id: int) -> HttpResponse:
+    """The annotate page's frame view, read-only: clinicians see the model's per-frame output and everyone's labels."""
+    video = get_object_or_404(videos_visible_to(request.user), pk=video_id)  # type: ignore[arg-type]
+    return _page(request, "annotate.html", "frames", video_id=video.pk, first_frame_url=first_frame_url(video),
+                 readonly=True, state_url=f"/api/viewer/videos/{video.pk}/frames/")
 
 
 @page_for_roles("validate")

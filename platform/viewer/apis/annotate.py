@@ -1,7 +1,10 @@
-"""Endpoints under /api/viewer/ that the annotate page needs beyond the domain APIs.
+"""Endpoints under /api/viewer/ that the annotate page and the read-only frame view need beyond the
+domain APIs.
 
-Open to the roles that may open the annotate page (viewer.access: annotators, validators, admins);
-clinicians get 403, as they do for the page. Writes go through the annotations endpoints.
+`videos/<id>/annotate/` is open to the roles that may open the annotate page (viewer.access: annotators,
+validators, admins); `videos/<id>/frames/`, the same state for the read-only frame view, to those that
+may open that one (clinicians, validators, admins). Writes go through the annotations endpoints, which
+refuse clinicians.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from api.serializers import ErrorSerializer
 
 from ..access import page_permission
 from ..selectors.annotate import annotate_video, annotate_view
+from ..selectors.contours import contour_agreement
 
 MayOpenAnnotate = page_permission("annotate")
+MayOpenFrames = page_permission("frames")
 
 
 class ScoreRefSerializer(serializers.Serializer):
@@ -57,6 +62,13 @@ class MyContourSerializer(serializers.Serializer):
     version = serializers.IntegerField()
 
 
+class OtherContourSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    frame = serializers.IntegerField()
+    segmentation_class = serializers.IntegerField()
+    vertices = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
+
+
 class MineSerializer(serializers.Serializer):
     frame_scores = MyFrameScoreSerializer(many=True)
     video_score = MyVideoScoreSerializer(allow_null=True)
@@ -76,6 +88,7 @@ class OthersSerializer(serializers.Serializer):
                                          help_text="[frame id, score] pairs")
     video_score = serializers.IntegerField(allow_null=True)
     findings = serializers.DictField(child=serializers.BooleanField(), help_text="{finding code: present}")
+    contours = OtherContourSerializer(many=True, help_text="Their polygons (validators: lower levels only)")
 
 
 class RefSerializer(serializers.Serializer):
@@ -106,7 +119,8 @@ class AnnotateFrameSerializer(serializers.Serializer):
 
 class SegmentationClassSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    name = serializers.CharField()
+    name = serializers.CharField(help_text="The LUS finding the marker outlines (the findings vocabulary's name)")
+    finding = serializers.CharField(allow_null=True, help_text="Its finding code, e.g. b_lines")
     score = serializers.IntegerField(allow_null=True)
     colour = serializers.CharField()
 
@@ -165,6 +179,36 @@ class AnnotateView(APIView):
         return Response(annotate_view(user=request.user, video=video))  # type: ignore[arg-type]
 
 
+class FramesView(AnnotateView):
+    """The read-only frame view's state of one video: the annotate page's (every label your role may see,
+    the model's output), for clinicians too."""
+
+    permission_classes = [MayOpenFrames]
+
+
+class ContourDiceSerializer(serializers.Serializer):
+    frame = serializers.IntegerField()
+    raters = serializers.IntegerField(help_text="People whose contours voted for the consensus (never you)")
+    dice = serializers.DictField(child=serializers.FloatField(allow_null=True),
+                                 help_text="{annotator id: Dice against the consensus, every marker pooled}")
+    mine = serializers.FloatField(allow_null=True, help_text="Your Dice against it (null: you did not contour)")
+
+
+class ContourAgreementView(APIView):
+    """Per frame that two or more other people contoured, each one's Dice against their consensus mask."""
+
+    permission_classes = [MayOpenAnnotate | MayOpenFrames]
+
+    @extend_schema(responses={200: ContourDiceSerializer(many=True), 403: ErrorSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        video = annotate_video(user=request.user, video_id=pk)  # type: ignore[arg-type]
+        if video is None:
+            raise Http404
+        return Response(contour_agreement(user=request.user, video=video))  # type: ignore[arg-type]
+
+
 urlpatterns = [
     path("videos/<int:pk>/annotate/", AnnotateView.as_view(), name="viewer-annotate"),
+    path("videos/<int:pk>/frames/", FramesView.as_view(), name="viewer-frames"),
+    path("videos/<int:pk>/contour-agreement/", ContourAgreementView.as_view(), name="viewer-contour-agreement"),
 ]

@@ -22,6 +22,8 @@ from studies.frame_urls import frame_image_url
 from studies.models import Frame, Video
 from studies.selectors import videos_visible_to
 
+from .contours import contours_of_others
+
 
 def annotate_video(*, user: User, video_id: int) -> Video | None:
     """The video if `user` may see it (annotators: assigned to them)."""
@@ -98,7 +100,7 @@ def annotate_view(*, user: User, video: Video) -> dict[str, Any]:
     my_video_score: dict[str, Any] | None = None
     my_findings: list[dict[str, Any]] = []
     by_annotator: dict[int, dict[str, Any]] = defaultdict(lambda: {"frame_scores": [], "video_score": None,
-                                                                   "findings": {}})
+                                                                   "findings": {}, "contours": []})
     for pk, annotator, frame, score, version in frame_scores:
         if annotator == user.pk:
             my_scores.append({"frame": frame, "id": pk, "score": score, "version": version})
@@ -120,14 +122,18 @@ def annotate_view(*, user: User, video: Video) -> dict[str, Any]:
         .order_by("frame_id", "id").values_list("id", "frame_id", "segmentation_class__index", "vertices", "version")
     ]
 
+    for annotator, contours in contours_of_others(user=user, video=video).items():
+        by_annotator[annotator]["contours"] = contours
+
     people = {u.pk: u for u in User.objects.filter(pk__in=list(by_annotator)).only(
         "id", "username", "validation_level")} if by_annotator else {}
     others = [{"annotator": {"id": pk, "username": people[pk].username,
                              "validation_level": people[pk].validation_level}, **labels}
               for pk, labels in sorted(by_annotator.items(), key=lambda item: people[item[0]].username)]
 
-    classes = [{"index": c.index, "name": c.name, "score": c.score, "colour": c.colour}
-               for c in SegmentationClass.objects.filter(index__gt=0).order_by("index")]
+    classes = [{"index": c.index, "name": c.display_name, "finding": c.finding.code if c.finding_id else None,
+                "score": c.score, "colour": c.colour}
+               for c in SegmentationClass.objects.filter(index__gt=0).select_related("finding").order_by("index")]
     patient = video.exam.patient
     return {
         "video": {"id": video.pk, "original_name": video.original_name, "fps": video.fps,
