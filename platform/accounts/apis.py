@@ -5,11 +5,20 @@ from __future__ import annotations
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import generics, serializers
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.serializers import ErrorSerializer
 
 from .models import User
 from .permissions import IsAdminRole
-from .services import user_create, user_update
+from .services import token_issue, tokens_revoke, user_create, user_update
+from .tokens import token_expires_at
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -53,3 +62,31 @@ class UserDetail(generics.RetrieveUpdateAPIView):
     permission_classes = [IsAdminRole]
     serializer_class = UserSerializer
     queryset = User.objects.all()
+
+
+class IssuedTokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    expires = serializers.DateTimeField(help_text="after this the token is refused (401); log in again")
+
+
+class TokenObtain(ObtainAuthToken):
+    """Log in with a user name and password: the API token to send as `Authorization: Token <key>`, valid
+    until `expires` (PLEURA_TOKEN_TTL_HOURS after it was issued; the same token until then)."""
+
+    authentication_classes = ()  # an expired token sent along must not stop the login that replaces it
+
+    @extend_schema(request=AuthTokenSerializer, responses={200: IssuedTokenSerializer, 400: ErrorSerializer})
+    def post(self, request: Request, *args: object, **kwargs: object) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token = token_issue(user=serializer.validated_data["user"])
+        return Response(IssuedTokenSerializer({"token": token.key, "expires": token_expires_at(token)}).data)
+
+
+class TokenRevoke(APIView):
+    """Log out: revoke the caller's API tokens (a password change does this too)."""
+
+    @extend_schema(request=None, responses={204: None, 401: ErrorSerializer})
+    def post(self, request: Request) -> Response:
+        tokens_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from rest_framework.authtoken.models import Token
 
 from .models import Role, User
+from .tokens import token_expired
 
 
 @transaction.atomic
@@ -51,3 +53,32 @@ def user_update(*, user: User, password: str | None = None, **fields: Any) -> Us
         user.set_password(password)
     user.save()
     return user
+
+
+@transaction.atomic
+def token_issue(*, user: User) -> Token:
+    """The user's API token: the current one while it is valid, else a new one (an expired one is replaced)."""
+    token = Token.objects.select_for_update().filter(user=user).first()
+    if token is not None and not token_expired(token):
+        return token
+    if token is not None:
+        token.delete()
+    return Token.objects.create(user=user)
+
+
+def tokens_revoke(*, user: User) -> int:
+    """Delete every API token of the user (logout, password change); how many there were."""
+    deleted, _ = Token.objects.filter(user_id=user.pk).delete()
+    return deleted
+
+
+def tokens_revoke_on_password_change(sender: type[User], instance: User, raw: bool = False,
+                                     update_fields: frozenset[str] | None = None, **kwargs: Any) -> None:
+    """Receiver of the user's `pre_save`: a new password hash revokes the user's tokens, wherever it was set
+    (the API, the Django admin, `changepassword`, `set_password` anywhere). Django's rehash of a password on
+    login after a hasher upgrade counts as a change too: the client logs in again."""
+    if raw or instance.pk is None or (update_fields is not None and "password" not in update_fields):
+        return
+    stored = User.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
+    if stored is not None and stored != instance.password:
+        tokens_revoke(user=instance)

@@ -57,6 +57,9 @@ INSTALLED_APPS = [
 PLEURA_LOGIN_MAX_FAILURES_PER_USER = env.int("PLEURA_LOGIN_MAX_FAILURES_PER_USER", default=10)
 PLEURA_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("PLEURA_LOGIN_MAX_FAILURES_PER_ADDRESS", default=50)
 PLEURA_LOGIN_WINDOW_S = env.int("PLEURA_LOGIN_WINDOW_S", default=15 * 60)
+# API tokens (accounts.tokens) are refused this many hours after they were issued (401; log in again). A
+# password change revokes them at once; POST /api/auth/token/revoke/ logs a token out.
+PLEURA_TOKEN_TTL_HOURS = env.float("PLEURA_TOKEN_TTL_HOURS", default=24 * 7)
 # Retry-After (seconds) of the 503 answered while the database is unavailable (api.errors).
 PLEURA_DATABASE_RETRY_AFTER_S = env.int("PLEURA_DATABASE_RETRY_AFTER_S", default=5)
 # How long a label write's Idempotency-Key is remembered (api.idempotency): a retry within it replays the
@@ -221,8 +224,10 @@ CHANNEL_LAYERS = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Tokens first: a request without credentials then gets 401 with `WWW-Authenticate: Token` (with the
+        # session first DRF turns every authentication failure, an expired token's too, into a 403).
+        "accounts.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
