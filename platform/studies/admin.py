@@ -84,10 +84,11 @@ class FrameInline(admin.TabularInline):
 class VideoAdmin(admin.ModelAdmin):
     list_display = ("original_name", "patient_code", "lung_zone", "probe", "frame_count", "fps",
                     "width", "height", "format", "ingest_status")
-    list_filter = ("lung_zone", "probe", "format", "ingest_status", "exam__patient__site")
+    list_filter = ("lung_zone", "probe", "format", "ingest_status", "burned_in_masked", "exam__patient__site")
     search_fields = ("original_name", "sha256", "exam__patient__code")
     list_select_related = ("exam__patient",)
-    readonly_fields = ("sha256", "frame_count", "width", "height", "fps", "format", "source_file", "created_at")
+    readonly_fields = ("sha256", "frame_count", "width", "height", "fps", "format", "source_file", "burned_in_masked",
+                       "created_at")
     raw_id_fields = ("exam",)
     inlines = [FrameInline]
 

@@ -57,7 +57,7 @@ class VideoSerializer(serializers.ModelSerializer):
     class Meta:
         model = Video
         fields = ["id", "exam", "patient", "lung_zone", "probe", "scanner_model", "fps", "frame_count", "width",
-                  "height", "format", "original_name", "sha256", "ingest_status", "created_at"]
+                  "height", "format", "original_name", "sha256", "ingest_status", "burned_in_masked", "created_at"]
 
 
 class VideoUploadSerializer(serializers.Serializer):

@@ -114,6 +114,9 @@ class Video(models.Model):
     sha256 = models.CharField(max_length=64, unique=True,
                               help_text="SHA-256 of the uploaded bytes: importing the same file twice adds nothing.")
     ingest_status = models.CharField(max_length=8, choices=IngestStatus.choices, default=IngestStatus.READY)
+    burned_in_masked = models.BooleanField(
+        default=False, help_text="The file declared burned-in annotation (DICOM BurnedInAnnotation=YES); the "
+                                 "PLEURA_BURNED_IN_MASKS rectangles were zeroed in its frames and stored copy.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -168,7 +168,7 @@ def video_record(*, decoded: DecodedVideo, exam: Exam, sha256: str, original_nam
                 scanner_model=scanner_model or decoded.meta.scanner_model, fps=fps,
                 frame_count=decoded.frame_count, width=decoded.meta.width, height=decoded.meta.height,
                 format=decoded.format, source_file=decoded.source_name, original_name=original_name,
-                sha256=sha256, ingest_status=IngestStatus.READY,
+                sha256=sha256, ingest_status=IngestStatus.READY, burned_in_masked=decoded.burned_in_masked,
             )
             Frame.objects.bulk_create(
                 (Frame(video=video, index=index, image=image) for index, image in enumerate(decoded.frame_names)),

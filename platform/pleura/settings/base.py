@@ -162,6 +162,10 @@ PLEURA_MAX_FRAMES = env.int("PLEURA_MAX_FRAMES", default=100_000)
 # Key for the pseudonymous patient codes derived from DICOM PatientID (HMAC); keep it secret and
 # stable, or the same patient maps to a new code.
 PLEURA_PSEUDONYM_KEY = env.str("PLEURA_PSEUDONYM_KEY", default="")
+# DICOM files declaring burned-in annotation are refused unless these rectangles (JSON: a list of
+# {"manufacturer", "model", "rects": [[x, y, width, height], ...]}, no manufacturer/model = every file)
+# are zeroed in their pixels first; see studies/ingest/burned_in.py.
+PLEURA_BURNED_IN_MASKS = env.json("PLEURA_BURNED_IN_MASKS", default=[])
 # Exports of more labels than this run as a job and leave a file to download (read by exchange).
 PLEURA_EXPORT_STREAM_LIMIT = env.int("PLEURA_EXPORT_STREAM_LIMIT", default=500_000)
 # Largest request body (uploads included), bytes; bigger requests get 413.

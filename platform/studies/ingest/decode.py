@@ -28,6 +28,8 @@ class VideoMeta:
     width: int
     height: int
     scanner_model: str = ""
+    manufacturer: str = ""
+    burned_in_annotation: bool = False  # DICOM BurnedInAnnotation=YES: text in the pixels
 
 
 @dataclass
@@ -38,6 +40,7 @@ class DecodedVideo:
     meta: VideoMeta
     frame_names: list[str] = field(default_factory=list)  # storage names, index = position
     source_name: str = ""  # storage name of the (de-identified) source file
+    burned_in_masked: bool = False  # burned-in annotation was zeroed by PLEURA_BURNED_IN_MASKS
 
     @property
     def frame_count(self) -> int:
@@ -104,6 +107,8 @@ class DicomSource:
             width=int(dataset.Columns),
             height=int(dataset.Rows),
             scanner_model=str(dataset.get("ManufacturerModelName", "") or ""),
+            manufacturer=str(dataset.get("Manufacturer", "") or ""),
+            burned_in_annotation=str(dataset.get("BurnedInAnnotation", "") or "").strip().upper() == "YES",
         )
 
     def frames(self) -> Iterator[np.ndarray]:

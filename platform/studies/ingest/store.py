@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterable
 from io import BytesIO
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
@@ -18,9 +19,13 @@ from django.core.files.storage import Storage, default_storage
 
 from studies.models import VideoFormat
 
+from .burned_in import Rect, masks_for, zero_rects
 from .decode import DecodedVideo, VideoMeta, open_frame_source
 from .errors import IngestError
 from .png import encode_png
+
+if TYPE_CHECKING:  # pydicom is imported where a DICOM file is read
+    from pydicom.dataset import Dataset
 
 SOURCE_SUFFIX = {VideoFormat.MP4: ".mp4", VideoFormat.MOV: ".mov", VideoFormat.AVI: ".avi",
                  VideoFormat.GIF: ".gif", VideoFormat.DICOM: ".dcm"}
@@ -57,7 +62,9 @@ def decode_to_storage(path: Path, fmt: VideoFormat, *, sha256: str, name: str,
     """Decode `path` frame by frame into `<video folder>/frames/NNNNNN.png` and store the source.
 
     DICOM files are de-identified (their patient becomes `dicom_pseudonym`) before their copy is
-    stored. On any error every file written so far is deleted and the error re-raised.
+    stored; one declaring burned-in annotation is refused unless PLEURA_BURNED_IN_MASKS masks it, and
+    then the masks are zeroed in the frames and the copy. On any error every file written so far is
+    deleted and the error re-raised.
     """
     storage = storage or default_storage
     folder = video_folder(sha256)
@@ -65,13 +72,18 @@ def decode_to_storage(path: Path, fmt: VideoFormat, *, sha256: str, name: str,
     try:
         source = open_frame_source(path, fmt, name=name)
         _check_meta(source.meta, name=name)
-        decoded = DecodedVideo(format=fmt, meta=source.meta)
+        masks: list[Rect] = []
+        if source.meta.burned_in_annotation:
+            masks = masks_for(manufacturer=source.meta.manufacturer, model=source.meta.scanner_model, name=name)
+        decoded = DecodedVideo(format=fmt, meta=source.meta, burned_in_masked=bool(masks))
         for index, frame in enumerate(source.frames()):
             if index >= settings.PLEURA_MAX_FRAMES:
                 raise IngestError(name, f"more than {settings.PLEURA_MAX_FRAMES:,} frames (PLEURA_MAX_FRAMES)")
             if frame.shape[0] != source.meta.height or frame.shape[1] != source.meta.width:
                 raise IngestError(name, f"frame {index} is {frame.shape[1]}×{frame.shape[0]}, "
                                         f"not {source.meta.width}×{source.meta.height}")
+            if masks:
+                frame = zero_rects(np.array(frame), masks)
             stored = storage.save(f"{folder}/frames/{index:06d}.png",
                                   ContentFile(encode_frame_png(frame)))
             written.append(stored)
@@ -84,7 +96,7 @@ def decode_to_storage(path: Path, fmt: VideoFormat, *, sha256: str, name: str,
                                     "could be decoded")
         content: bytes | None
         if fmt == VideoFormat.DICOM:
-            content = _deidentified_copy(path, pseudonym=dicom_pseudonym)
+            content = _deidentified_copy(path, pseudonym=dicom_pseudonym, masks=masks)
         else:
             content = path.read_bytes() if path.stat().st_size < 64 * 2**20 else None
         suffix = SOURCE_SUFFIX[fmt]
@@ -100,7 +112,7 @@ def decode_to_storage(path: Path, fmt: VideoFormat, *, sha256: str, name: str,
         raise
 
 
-def _deidentified_copy(path: Path, *, pseudonym: str) -> bytes:
+def _deidentified_copy(path: Path, *, pseudonym: str, masks: list[Rect]) -> bytes:
     import pydicom
 
     from .deidentify import deidentify
@@ -108,10 +120,24 @@ def _deidentified_copy(path: Path, *, pseudonym: str) -> bytes:
     if not pseudonym:
         raise ValueError("a DICOM file needs the patient's pseudonymous code before it is stored")
     dataset = pydicom.dcmread(str(path))
-    deidentify(dataset, key=settings.PLEURA_PSEUDONYM_KEY, pseudonym=pseudonym)
+    if masks:
+        _mask_pixel_data(dataset, masks)
+    deidentify(dataset, key=settings.PLEURA_PSEUDONYM_KEY, pseudonym=pseudonym, pixels_cleaned=bool(masks))
     buffer = BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def _mask_pixel_data(dataset: Dataset, masks: list[Rect]) -> None:
+    """Zero `masks` in the stored copy's pixels (decompressed first: compressed pixels cannot be edited)."""
+    if dataset.file_meta.TransferSyntaxUID.is_compressed:
+        dataset.decompress()
+    pixels = np.array(dataset.pixel_array)  # a writable copy
+    multi_frame = int(dataset.get("NumberOfFrames", 1) or 1) > 1
+    zero_rects(pixels, masks, rows_axis=1 if multi_frame else 0)
+    if int(dataset.get("SamplesPerPixel", 1) or 1) > 1:
+        dataset.PlanarConfiguration = 0  # the array's bytes are colour-by-pixel
+    dataset.PixelData = pixels.tobytes()
 
 
 def delete_stored(names: Iterable[str], *, storage: Storage | None = None) -> None:
