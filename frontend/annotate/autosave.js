@@ -8,8 +8,7 @@
 //   saved(sent, response);  describeConflict(sent, body) -> {title, rows: [{what, mine, theirs}]}
 //   resolve(sent, body, "mine" | "theirs");  invalid: null | message (cleared by the source on the next edit)
 
-import { api } from "../shared/api.js";
-import { askConflict, Backoff, guardUnload, versionedWrite } from "../shared/saver.js";
+import { askConflict, Backoff, guardUnload, saveRequest, versionedWrite } from "../shared/saver.js";
 import { h } from "../shared/ui.js";
 
 export class Saver {
@@ -79,7 +78,7 @@ export class Saver {
         const sent = source && source.nextRequest();
         if (!sent) break;
         const { outcome, value, error } = await versionedWrite(
-          () => api(sent.path, { method: sent.method, body: sent.body, retries: 0 }),
+          () => saveRequest(sent.path, { method: sent.method, body: sent.body, retries: 0 }),
           async (conflict) => {
             const choice = await this._askConflict(source, sent, conflict.body);
             if (choice) source.resolve(sent, conflict.body, choice);

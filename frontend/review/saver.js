@@ -1,8 +1,7 @@
 // The reviewer's own video scores, written through the annotations API (POST /api/video-scores/) so
 // they count in the consensus like any other label, as versioned writes (shared/saver.js): a 409 shows
 // the current score and asks; a failed write stays queued, is retried every few seconds, never dropped.
-import { api } from "../shared/api.js";
-import { askConflict, Backoff, guardUnload, versionedWrite } from "../shared/saver.js";
+import { askConflict, Backoff, guardUnload, saveRequest, versionedWrite } from "../shared/saver.js";
 import { h, toast } from "../shared/ui.js";
 
 const RETRY_MS = 5000;
@@ -36,7 +35,7 @@ export function createSaver({ onSaved, onChange }) {
     item.saving = true;
     item.error = null;
     onChange();
-    const { outcome, error } = await versionedWrite(() => api("video-scores/", { method: "POST",
+    const { outcome, error } = await versionedWrite(() => saveRequest("video-scores/", { method: "POST",
       body: { video: item.video, score: item.score, version: item.version, comment: item.comment } }),
     (conflict) => saveOver(item, conflict));
     item.saving = false;

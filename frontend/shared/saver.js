@@ -4,7 +4,13 @@
 // whether to write again on top of it. A write that fails otherwise is kept and sent again (after a
 // backoff, or by hand), never dropped; only a refusal that would repeat (400, most other 4xx) is given up,
 // as each page decides. Pages keep only what they send and how they show a conflict.
+// Every write goes out through saveRequest() with an Idempotency-Key: one key per logical save, sent again
+// unchanged with each retry of it, so a save the server applied but whose answer was lost (the connection
+// died after the commit) is answered again on retry instead of applied twice.
+import { api } from "./api.js";
 import { dialog } from "./ui.js";
+
+const KEY_HEADER = "Idempotency-Key";
 
 /**
  * What a failed write means: "conflict" (stale version: the body holds the current state), "invalid"
@@ -13,10 +19,50 @@ import { dialog } from "./ui.js";
  */
 export function failure(error) {
   const status = error.status;
+  // The server still running an earlier try of this same save (its Idempotency-Key is in flight): sending
+  // it again shortly gets that try's answer.
+  if (status === 409 && error.body?.errors?.[KEY_HEADER]) return "transient";
   if (status === 409 || status === 412) return "conflict";
   if (status === 400) return "invalid";
   if (status >= 400 && status < 500 && status !== 408 && status !== 429) return "refused";
   return "transient";
+}
+
+const keys = new Map();  // "METHOD path body" → the key of a save not yet answered for good
+const MAX_KEYS = 200;
+
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  // Pages served over plain HTTP (not a secure context) lack randomUUID: a version-4 UUID by hand.
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * Send one label write (api()'s path and options) with an Idempotency-Key. The same request
+ * sent again after a transient failure carries the same key; a different request (another body, e.g.
+ * on top of the version a conflict brought) gets a new one. A key is dropped once its save has a
+ * definite answer (saved, or refused for good).
+ */
+export async function saveRequest(path, options = {}) {
+  const signature = `${options.method || "GET"} ${path} ${JSON.stringify(options.body)}`;
+  let key = keys.get(signature);
+  if (!key) {
+    key = newKey();
+    keys.set(signature, key);
+    if (keys.size > MAX_KEYS) keys.delete(keys.keys().next().value);  // the oldest, long abandoned
+  }
+  try {
+    const value = await api(path, { ...options, headers: { ...options.headers, [KEY_HEADER]: key } });
+    keys.delete(signature);
+    return value;
+  } catch (error) {
+    if (failure(error) !== "transient") keys.delete(signature);
+    throw error;
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
 // (shared/saver.js): a 409 shows the current state and lets the validator save again on top of it; a
 // failed write is kept as "unsaved" and retried by hand ("Retry unsaved"), never dropped.
 import { api } from "../shared/api.js";
-import { askConflict, guardUnload, versionedWrite } from "../shared/saver.js";
+import { askConflict, guardUnload, saveRequest, versionedWrite } from "../shared/saver.js";
 import { frameNumber, h, toast } from "../shared/ui.js";
 
 /**
@@ -54,7 +54,7 @@ export function createSaver(state, render) {
   async function saveFrames(changes) {
     if (!changes.length) return true;
     const frames = changes.map(({ frame }) => frame);
-    return write(frames, () => api(`videos/${state.video.id}/frame-scores/`, { method: "POST", body: {
+    return write(frames, () => saveRequest(`videos/${state.video.id}/frame-scores/`, { method: "POST", body: {
       items: changes.map(({ frame, score }) => ({ frame, score, version: state.byId.get(frame).mine?.version ?? null })) } }),
     (current) => {
       for (const entry of current) {
@@ -77,7 +77,7 @@ export function createSaver(state, render) {
   }
 
   async function saveVideo(score) {
-    return write(["video"], () => api("video-scores/", { method: "POST", body: { video: state.video.id, score,
+    return write(["video"], () => saveRequest("video-scores/", { method: "POST", body: { video: state.video.id, score,
       version: state.myVideo?.version ?? null, comment: state.myVideo?.comment ?? "" } }),
     (current) => {
       const label = current[0]?.current || null;

@@ -57,9 +57,13 @@ class IdempotencyKeyReused(ApplicationError):
 
 
 class IdempotencyKeyInFlight(ApplicationError):
-    """The first request with this key is still running (409): retry once it has been answered."""
+    """The first request with this key is still running (409): retry once it has been answered. Its
+    field error names the header, which tells it from a label conflict (frontend/shared/saver.js)."""
 
     status = 409
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, errors={HEADER: ["in flight: retry once the first request is answered"]})
 
 
 def key_from(request: Request) -> str | None:

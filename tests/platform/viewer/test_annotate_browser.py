@@ -12,7 +12,14 @@ import pytest
 from django.core.files.base import ContentFile
 from playwright.sync_api import expect
 
-from annotations.models import Contour, FrameScore, ProjectSettings, SegmentationClass, VideoScore
+from annotations.models import (
+    Contour,
+    FrameScore,
+    LabelChange,
+    ProjectSettings,
+    SegmentationClass,
+    VideoScore,
+)
 from annotations.services import frame_scores_import
 from modelling.models import FramePrediction, ModelVersion, SegmentationPrediction
 from studies.models import Exam, Frame, Video, VideoAssignment
@@ -272,3 +279,35 @@ def test_failed_saves_are_retried_and_leaving_asks(browse) -> None:  # type: ign
         (0, 3), (1, 3)]
     assert not page.evaluate("(() => { const e = new Event('beforeunload', {cancelable: true}); "
                              "window.dispatchEvent(e); return e.defaultPrevented; })()")
+
+
+def test_a_save_whose_answer_is_lost_is_replayed_not_written_twice(browse) -> None:  # type: ignore[no-untyped-def]
+    """The server commits a save but its answer never reaches the page (the connection dies after COMMIT):
+    the retry carries the same Idempotency-Key and gets the first answer replayed; one label, one history row."""
+    annotator = make_user("ann-6", "annotator")
+    video = _video(annotator)
+    session = browse()
+    session.login("ann-6")
+    _open(session, video)
+    session.allow_console("ERR_FAILED")
+    page, sent = session.page, []
+
+    def lose_first_answer(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        response = route.fetch()  # the server gets the save and commits it
+        sent.append((route.request.headers.get("idempotency-key"), response.headers.get("idempotent-replayed")))
+        if len(sent) == 1:
+            route.abort()  # ... and the page never hears back
+        else:
+            route.fulfill(response=response)
+
+    page.route("**/frame-scores/", lose_first_answer)
+    saves = _saves(session)
+    page.keyboard.press("3")
+    _wait_saved(session, saves)
+    assert len(sent) == 2 and sent[0][0] and sent[0][0] == sent[1][0]  # one key for the save and its retry
+    assert sent[0][1] is None and sent[1][1] == "true"
+    assert list(FrameScore.objects.filter(annotator=annotator).values_list("score", "version")) == [(3, 1)]
+    assert LabelChange.objects.filter(owner=annotator).count() == 1
