@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.db.models import Count
 from django.http import HttpRequest
 
+from accounts.selectors import is_admin
+
 from .ingest import IngestError
 from .models import Exam, Frame, Patient, Site, Video
 from .services import video_ingest
@@ -89,6 +91,7 @@ class VideoAdmin(admin.ModelAdmin):
     list_select_related = ("exam__patient",)
     readonly_fields = ("sha256", "frame_count", "width", "height", "fps", "format", "source_file", "burned_in_masked",
                        "created_at")
+    exclude = ("upload_name",)  # never editable; shown read-only to admins (get_readonly_fields)
     raw_id_fields = ("exam",)
     inlines = [FrameInline]
 
@@ -105,7 +108,10 @@ class VideoAdmin(admin.ModelAdmin):
         return super().get_fields(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Video | None = None):  # type: ignore[no-untyped-def]
-        return () if obj is None else self.readonly_fields
+        if obj is None:
+            return ()
+        # the uploaded file's name (kept only where PLEURA_KEEP_UPLOAD_NAMES is on) is for admins alone
+        return (*self.readonly_fields, "upload_name") if is_admin(request.user) else self.readonly_fields
 
     def get_inlines(self, request: HttpRequest, obj: Video | None):  # type: ignore[no-untyped-def]
         return [] if obj is None else self.inlines

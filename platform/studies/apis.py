@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsAdminOrReadOnly, IsAdminRole
+from accounts.selectors import is_admin
 from api.pagination import ById
 from api.serializers import ErrorSerializer
 
@@ -58,6 +59,17 @@ class VideoSerializer(serializers.ModelSerializer):
         model = Video
         fields = ["id", "exam", "patient", "lung_zone", "probe", "scanner_model", "fps", "frame_count", "width",
                   "height", "format", "original_name", "sha256", "ingest_status", "burned_in_masked", "created_at"]
+
+
+class AdminVideoSerializer(VideoSerializer):
+    """What admins see: also the uploaded file's name, where PLEURA_KEEP_UPLOAD_NAMES kept it."""
+
+    class Meta(VideoSerializer.Meta):
+        fields = [*VideoSerializer.Meta.fields, "upload_name"]
+
+
+def video_serializer_for(request: Request) -> type[VideoSerializer]:
+    return AdminVideoSerializer if is_admin(request.user) else VideoSerializer
 
 
 class VideoUploadSerializer(serializers.Serializer):
@@ -135,12 +147,18 @@ class VideoList(generics.ListAPIView):
     filter_backends = [DjangoFilterBackend]
     filterset_class = VideoFilter
 
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        return video_serializer_for(self.request)
+
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return videos_visible_to(self.request.user).select_related("exam").order_by("id")
 
 
 class VideoDetail(generics.RetrieveAPIView):
     serializer_class = VideoSerializer
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        return video_serializer_for(self.request)
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return videos_visible_to(self.request.user).select_related("exam")
@@ -153,7 +171,8 @@ class VideoUpload(APIView):
     parser_classes = [MultiPartParser]
 
     @extend_schema(request={"multipart/form-data": VideoUploadSerializer},
-                   responses={201: VideoSerializer, 200: VideoSerializer, 400: ErrorSerializer, 404: ErrorSerializer,
+                   responses={201: AdminVideoSerializer, 200: AdminVideoSerializer, 400: ErrorSerializer,
+                              404: ErrorSerializer,
                               413: ErrorSerializer})
     def post(self, request: Request) -> Response:
         data = VideoUploadSerializer(data=request.data)
@@ -164,7 +183,7 @@ class VideoUpload(APIView):
         site = get_object_or_404(Site, pk=site_id) if site_id else None
         result = video_ingest(source=upload, original_name=upload.name, patient=patient, site=site,
                               lung_zone=data.validated_data["lung_zone"], probe=data.validated_data["probe"])
-        return Response(VideoSerializer(result.video).data,
+        return Response(AdminVideoSerializer(result.video).data,
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 

@@ -110,7 +110,13 @@ class Video(models.Model):
     height = models.PositiveIntegerField()
     format = models.CharField(max_length=8, choices=VideoFormat.choices)
     source_file = models.FileField(max_length=500, help_text="The file as imported (DICOM: de-identified).")
-    original_name = models.CharField(max_length=500, help_text="File name at import, for people to recognise it.")
+    original_name = models.CharField(
+        max_length=500, help_text="The video's name for people: for uploads a pseudonym (patient code, lung zone, "
+                                  "keyed digest of the bytes, extension), never the uploaded file's name.")
+    upload_name = models.CharField(
+        max_length=500, blank=True, default="",
+        help_text="The uploaded file's name, kept only where PLEURA_KEEP_UPLOAD_NAMES is on; admins alone see it "
+                  "(API, Django admin) and no export carries it.")
     sha256 = models.CharField(max_length=64, unique=True,
                               help_text="SHA-256 of the uploaded bytes: importing the same file twice adds nothing.")
     ingest_status = models.CharField(max_length=8, choices=IngestStatus.choices, default=IngestStatus.READY)

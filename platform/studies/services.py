@@ -23,8 +23,9 @@ from accounts.models import User
 from ml.hashing import file_sha256
 
 from .ingest import DecodedVideo, IngestError, decode_to_storage, delete_stored, detect_format
-from .ingest.pseudonyms import pseudonymous_code
+from .ingest.pseudonyms import pseudonymous_code, pseudonymous_file_name
 from .ingest.sniff import HEAD_BYTES
+from .ingest.store import SOURCE_SUFFIX
 from .models import (
     CovidStatus,
     Exam,
@@ -121,6 +122,8 @@ def video_ingest(*, source: BinaryIO | Path, original_name: str, patient: Patien
 
     The patient comes from `exam`, else `patient`, else (DICOM only) the pseudonymous code derived
     from the file's PatientID within `site`. Raises IngestError naming the file and the reason.
+    The video is named by a pseudonym (`pseudonymous_file_name`): the uploaded `original_name` only
+    reaches the uploader's error messages and, where PLEURA_KEEP_UPLOAD_NAMES is on, `upload_name`.
     """
     name = Path(original_name).name or "upload"
     with _local_copy(source, name=name) as (path, sha256):
@@ -130,7 +133,10 @@ def video_ingest(*, source: BinaryIO | Path, original_name: str, patient: Patien
         fmt = detect_format(_read_head(path), name=name)
         exam, pseudonym = _resolve_exam(path, fmt, name=name, exam=exam, patient=patient, site=site)
         decoded = decode_to_storage(path, fmt, sha256=sha256, name=name, dicom_pseudonym=pseudonym)
-    return video_record(decoded=decoded, exam=exam, sha256=sha256, original_name=name,
+    stored_name = pseudonymous_file_name(sha256=sha256, patient_code=exam.patient.code, lung_zone=lung_zone,
+                                         suffix=SOURCE_SUFFIX[fmt], key=settings.PLEURA_PSEUDONYM_KEY)
+    return video_record(decoded=decoded, exam=exam, sha256=sha256, original_name=stored_name,
+                        upload_name=name if settings.PLEURA_KEEP_UPLOAD_NAMES else "",
                         lung_zone=lung_zone, probe=probe, scanner_model=scanner_model)
 
 
@@ -152,9 +158,12 @@ def _resolve_exam(path: Path, fmt: VideoFormat, *, name: str, exam: Exam | None,
     return exam_ensure(patient=found), code
 
 
-def video_record(*, decoded: DecodedVideo, exam: Exam, sha256: str, original_name: str, lung_zone: str = "",
-                 probe: str = Probe.CONVEX, scanner_model: str = "") -> IngestResult:
+def video_record(*, decoded: DecodedVideo, exam: Exam, sha256: str, original_name: str, upload_name: str = "",
+                 lung_zone: str = "", probe: str = Probe.CONVEX, scanner_model: str = "") -> IngestResult:
     """Write the Video and Frame rows for stored frames, atomically; on failure delete the files.
+
+    `original_name` is what people see, so it must already be pseudonymous (`video_ingest` derives one;
+    the COVID-BLUeS importer passes the dataset's own patient_<ID>_<zone> names).
 
     A concurrent import of the same bytes wins the unique sha256 race: this one then removes its
     files and returns the existing video.
@@ -168,6 +177,7 @@ def video_record(*, decoded: DecodedVideo, exam: Exam, sha256: str, original_nam
                 scanner_model=scanner_model or decoded.meta.scanner_model, fps=fps,
                 frame_count=decoded.frame_count, width=decoded.meta.width, height=decoded.meta.height,
                 format=decoded.format, source_file=decoded.source_name, original_name=original_name,
+                upload_name=upload_name,
                 sha256=sha256, ingest_status=IngestStatus.READY, burned_in_masked=decoded.burned_in_masked,
             )
             Frame.objects.bulk_create(

@@ -166,6 +166,10 @@ PLEURA_PSEUDONYM_KEY = env.str("PLEURA_PSEUDONYM_KEY", default="")
 # {"manufacturer", "model", "rects": [[x, y, width, height], ...]}, no manufacturer/model = every file)
 # are zeroed in their pixels first; see studies/ingest/burned_in.py.
 PLEURA_BURNED_IN_MASKS = env.json("PLEURA_BURNED_IN_MASKS", default=[])
+# Uploaded files are named by a pseudonym (studies.ingest.pseudonyms); on, the uploaded file's own name is
+# kept too (Video.upload_name), shown to admins only and never exported. Off by default: names often
+# hold the patient's name or MRN.
+PLEURA_KEEP_UPLOAD_NAMES = env.bool("PLEURA_KEEP_UPLOAD_NAMES", default=False)
 # Exports of more labels than this run as a job and leave a file to download (read by exchange).
 PLEURA_EXPORT_STREAM_LIMIT = env.int("PLEURA_EXPORT_STREAM_LIMIT", default=500_000)
 # Largest request body (uploads included), bytes; bigger requests get 413.

@@ -14,6 +14,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.uid import UID
 
 from .confidentiality_profile import action_for
 from .pseudonyms import pseudonymous_uid
@@ -115,4 +116,4 @@ def _replace_file_meta(dataset: Dataset, meta: FileMetaDataset, *, key: str) -> 
     if "SOPInstanceUID" in dataset:
         meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
     elif "MediaStorageSOPInstanceUID" in meta:
-        meta.MediaStorageSOPInstanceUID = pseudonymous_uid(str(meta.MediaStorageSOPInstanceUID), key=key)
+        meta.MediaStorageSOPInstanceUID = UID(pseudonymous_uid(str(meta.MediaStorageSOPInstanceUID), key=key))

@@ -37,9 +37,9 @@ def pseudonymous_uid(uid: str, *, key: str) -> str:
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def pseudonymous_file_name(*, sha256: str, patient_code: str, suffix: str, key: str) -> str:
-    """The name a video is stored and shown under: '<patient code>_<8 hex of a keyed digest of its bytes'
-    SHA-256><suffix>', never the uploaded file's name (which often holds the patient's name or MRN)."""
+def pseudonymous_file_name(*, sha256: str, patient_code: str, lung_zone: str, suffix: str, key: str) -> str:
+    """The name a video is stored and shown under, never the uploaded file's (which often holds the
+    patient's name or MRN): '<patient code>[_<lung zone>]_<8 hex of a keyed digest of its SHA-256><suffix>'."""
     tag = keyed_digest(f"file:{sha256}", key=key).hex()[:8]
-    code = SAFE_NAME.sub("_", patient_code).strip("._") or "video"
-    return f"{code}_{tag}{suffix}"
+    parts = [SAFE_NAME.sub("_", part).strip("._") for part in (patient_code, lung_zone)]
+    return "_".join([*(part for part in parts if part), tag]) + suffix
