@@ -19,6 +19,7 @@ MODULES = [
     "ml.checkpoint",
     "ml.geometry",
     "ml.phantom",
+    "ml.tracks",
     "ml.training",
     "ml.inference",
     "ml.train",
