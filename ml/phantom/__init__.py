@@ -33,6 +33,7 @@ from .generator import (
     PhantomVideo,
     field_of_view,
     generate_phantom_video,
+    probe_shifts,
 )
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "PhantomVideo",
     "field_of_view",
     "generate_phantom_video",
+    "probe_shifts",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "PhantomVideo",
     "field_of_view",
     "generate_phantom_video",
+    "probe_shifts",
 ]
 
 Geometry = Literal["convex", "linear"]
@@ -167,6 +168,37 @@ def _segment_weights(seg_of_frame: np.ndarray, n_seg: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Probe motion (optional)
+
+
+def probe_shifts(seed: int, n_frames: int, period: float) -> np.ndarray:
+    """(T, 2) float64 tissue shift (lateral px at the pleura, axial px) under a hand-held probe, per frame.
+
+    A breathing sinusoid with the lung sliding's period (``period`` frames): lateral amplitude 1-3 px, axial
+    2-4 px (the chest wall rises and falls under the probe), each with its own phase, plus a slow lateral drift
+    of the hand of up to 0.05 px per frame (5 px over 100 frames). Parameters come from their own random
+    stream (``default_rng([seed, 1])``) so that turning the motion on changes nothing else in the clip. The
+    values were chosen once as plausible and are not tuned to any benchmark.
+    """
+    rng = np.random.default_rng([seed, 1])
+    amp = np.array([rng.uniform(1.0, 3.0), rng.uniform(2.0, 4.0)])
+    phase = rng.uniform(0.0, 2.0 * np.pi, 2)
+    drift = np.array([rng.uniform(-0.05, 0.05), 0.0])
+    t = np.arange(n_frames, dtype=np.float64)[:, None]
+    return amp[None] * np.sin(2.0 * np.pi * t / period + phase[None]) + drift[None] * t
+
+
+def _shift_beam(beam8: np.ndarray, mask: np.ndarray, lines: float, depth: float) -> tuple[np.ndarray, np.ndarray]:
+    """Translate the beam-space image (bilinear) and mask (nearest) by (lines, depth); edges replicate, so
+    the fan itself stays fixed to the probe while the tissue in it moves."""
+    m = np.array([[1.0, 0.0, lines], [0.0, 1.0, depth]], dtype=np.float64)
+    size = (beam8.shape[1], beam8.shape[0])
+    moved = cv2.warpAffine(beam8, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    moved_mask = cv2.warpAffine(mask, m, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    return moved, moved_mask
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Public generator
 
 
@@ -179,6 +211,7 @@ def generate_phantom_video(
     geometry: Geometry = "convex",
     fps: float = 25.0,
     score_path: Sequence[int] | np.ndarray | None = None,
+    probe_motion: bool = False,
 ) -> PhantomVideo:
     """Render a synthetic LUS clip; same arguments -> bit-identical output.
 
@@ -188,6 +221,9 @@ def generate_phantom_video(
     Mask semantics and transitions: see the module docstring (frame score == masks[t].max() - 1, always).
     Lung sliding: the sub-pleural texture, B-lines and consolidations sway laterally (a breathing sinusoid of
     3-6 pixels); chest wall, pleural line and A-lines stay put.
+    probe_motion: also move all tissue (image and masks) under a hand-held probe, for tracking benchmarks:
+    see :func:`probe_shifts`. Off by default, and drawn from its own random stream, so the default output is
+    unchanged.
     Raises ValueError for n_frames < 1, height/width outside [MIN_SIZE, 4096], an unknown geometry, fps <= 0,
     a negative or non-integer seed, or a score_path of the wrong length / non-integers / values outside 0..3.
     """
@@ -213,6 +249,7 @@ def generate_phantom_video(
     period = rng.uniform(3.0, 5.0) * float(fps)  # frames per breath
     slide_px = rng.uniform(3.0, 6.0) * np.sin(2 * np.pi * np.arange(n) / period + rng.uniform(0, 2 * np.pi))
     scene = Scene(rng, scan, slide_px)
+    shifts = probe_shifts(seed, n, period) if probe_motion else None
     layers = [scene.segment(int(s)) for s in seg_scores]
 
     frames = np.empty((n, h, w), dtype=np.uint8)
@@ -233,6 +270,8 @@ def generate_phantom_video(
         own = layers[seg_of_frame[t]]
         kr = round(x)
         mask = np.maximum(own[2], own[3][:, kr : kr + nl])
+        if shifts is not None:
+            beam8, mask = _shift_beam(beam8, mask, float(scene.px(shifts[t, 0])), float(shifts[t, 1]))
         if scan.fixed is None or scan.nearest is None:
             frames[t] = beam8
             masks[t] = mask
