@@ -45,7 +45,7 @@ def setup_django(*, postgres_db: str | None = None, broker: str | None = None) -
     return scratch
 
 
-def start_worker(log: Path, queues: str = "gpu,ingest,analysis") -> subprocess.Popen:
+def start_worker(log: Path, queues: str = "gpu,scoring,ingest,analysis") -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "celery", "--workdir", str(REPO / "platform"), "-A", "pleura",
                              "worker", "-Q", queues, "-c", "1", "--loglevel", "INFO", "--without-heartbeat",

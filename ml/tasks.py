@@ -4,8 +4,9 @@ The only module of `ml` that touches Django: the pure core (models, losses, trai
 importable without it. Each task is a thin entry point over a public platform service
 (modelling.training, modelling.scoring, agreement.services); the platform queues them by name
 (core.queue), so nothing in `platform/` imports this module. Workers import it through
-CELERY_IMPORTS; `ml.*` tasks run on the `gpu` queue (`celery -A pleura worker -Q gpu -c 1`; without a
-GPU the same worker trains on the CPU), `agreement.*` tasks on `analysis`.
+CELERY_IMPORTS; `ml.*` tasks (training) run on the `gpu` queue (`celery -A pleura worker -Q gpu -c 1`; without
+a GPU the same worker trains on the CPU), `scoring.*` on `scoring` (its own worker, so scoring never waits
+behind training), `agreement.*` tasks on `analysis`.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from agreement.services import (
     agreement_report_compute,
     agreement_reports_refresh_stale,
 )
-from modelling.scoring import videos_predict
-from modelling.services import PREDICT_VIDEOS_TASK, TRAIN_MODEL_TASK
+from modelling.scoring import scoring_job_run
+from modelling.services import SCORE_VIDEOS_TASK, TRAIN_MODEL_TASK
 from modelling.training import training_job_run
 
 GPU_TIME_LIMIT = settings.CELERY_QUEUE_TIME_LIMITS["gpu"]
+SCORING_TIME_LIMIT = settings.CELERY_QUEUE_TIME_LIMITS["scoring"]
 ANALYSIS_TIME_LIMIT = settings.CELERY_QUEUE_TIME_LIMITS["analysis"]
 
 
@@ -37,11 +39,11 @@ def train_model(self: Any, job_id: int) -> str:
     return training_job_run(job_id=job_id, task_id=self.request.id or "", worker_host=socket.gethostname())
 
 
-@shared_task(name=PREDICT_VIDEOS_TASK, acks_late=True, reject_on_worker_lost=True, time_limit=GPU_TIME_LIMIT)
-def predict_videos(video_ids: list[int] | None = None, patient_id: int | None = None,
-                   kinds: list[str] | None = None) -> int:
-    """Score videos with the active models; returns the rows written."""
-    return videos_predict(video_ids=video_ids, patient_id=patient_id, kinds=kinds)
+@shared_task(bind=True, name=SCORE_VIDEOS_TASK, acks_late=True, reject_on_worker_lost=True,
+             time_limit=SCORING_TIME_LIMIT)
+def score_videos(self: Any, job_id: int) -> str:
+    """Run a scoring job (videos and active models named by its row); returns the outcome."""
+    return scoring_job_run(job_id=job_id, task_id=self.request.id or "", worker_host=socket.gethostname())
 
 
 @shared_task(name=COMPUTE_REPORT_TASK, acks_late=True, time_limit=ANALYSIS_TIME_LIMIT)

@@ -30,7 +30,13 @@ export function trainingForm(options, people, { onSubmitted }) {
   const fields = new Map();  // "parameters.x" | "data_selection.x" | "kind" → field
   const add = (key, f) => { fields.set(key, f); return f.element; };
   const kinds = options.kinds;
-  const kind = field("kind", "Model kind", "select", {}, kinds.map((k) => [k.value, k.label]));
+  // The select shows each kind's short name (what fits the form's width); the full description is written
+  // out below it, wrapped, and is the option's tooltip.
+  const kind = field("kind", "Model kind", "select", {}, kinds.map((k) => [k.value, k.label.split(" (")[0]]));
+  for (const [i, k] of kinds.entries()) kind.input.options[i].title = k.label;
+  const kindHint = h("p.hint.kind-hint", { id: `${kind.input.id}-hint` });
+  kind.input.setAttribute("aria-describedby", `${kindHint.id} ${kind.error.id}`);
+  kind.element.append(kindHint);
   fields.set("kind", kind);
   const paramBox = h("fieldset.params", {}, h("legend", {}, "Parameters"));
   const selection = options.data_selection;
@@ -55,6 +61,7 @@ export function trainingForm(options, people, { onSubmitted }) {
 
   function showKind() {
     const defaults = options.defaults[kind.input.value] || {};
+    kindHint.textContent = kinds.find((k) => k.value === kind.input.value)?.label || "";
     for (const key of [...fields.keys()]) if (key.startsWith("parameters.")) fields.delete(key);
     const shown = MAIN.filter(([name]) => name in defaults && (typeof defaults[name] !== "object" || name === "size"));
     paramBox.replaceChildren(h("legend", {}, "Parameters"), ...shown.map(([name, label, step]) => {

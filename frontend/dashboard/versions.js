@@ -30,7 +30,8 @@ export function versionsView(versions, activations, { onChange }) {
     if (!await dialog(title, h("p", {}, text), [{ label: "Cancel", value: false }, { label: title, value: true, primary: true }])) return;
     try {
       const version = await call();
-      toast(`${version.kind}: version ${version.id} is now active.`, "success");
+      toast(`${version.kind}: version ${version.id} is now active.`
+        + (version.scoring_job ? ` Scoring every video as job #${version.scoring_job}.` : ""), "success");
       onChange();
     } catch (error) {
       toast(`${title} failed: ${error.message}`, "error");

@@ -1,8 +1,9 @@
-// Live progress of one training job, on the viewer's dashboard and on the Django admin's training-job
-// page (platform/templates/admin/modelling/trainingjob/change_form.html; styles in job_progress.css):
-// the websocket /ws/jobs/<id>/ pushes the job's state (see modelling/progress.py: {type: "job", job: {id,
-// kind, status, progress, error, model_version, log_tail}}); when the socket cannot be opened or drops,
-// GET /api/jobs/<id>/ is polled instead until the job ends.
+// Live progress of one job (training or scoring), on the viewer's dashboard and on the Django admin's
+// training-job page (platform/templates/admin/modelling/trainingjob/change_form.html; styles in
+// job_progress.css): the websocket /ws/jobs/<id>/ pushes the job's state (see modelling/progress.py:
+// {type: "job", job: {id, job_type, kind, status, queue, progress, error, model_version, log_tail}}); when
+// the socket cannot be opened or drops, GET /api/jobs/<id>/ is polled instead until the job ends. The job
+// row is the one state: whoever shows a job (the panel, the dashboard's table) renders what it says.
 import { api } from "./api.js";
 import { lineChart } from "./charts.js";
 import { h } from "./ui.js";
@@ -10,24 +11,46 @@ import { h } from "./ui.js";
 export const FINAL = new Set(["succeeded", "failed", "cancelled"]);
 const POLL_MS = 1500;
 
-/** 0..1 through the run: epochs done plus the current epoch's share of steps. */
+/** 0..1 through the run: epochs done plus the current epoch's share of steps (scoring: videos done). */
 export function fraction(job) {
   if (job.status === "succeeded") return 1;
   const p = job.progress || {};
+  if (job.job_type === "scoring") return p.steps ? Math.min(1, p.step / p.steps) : 0;
   if (!p.epoch || !p.epochs) return 0;
   return Math.min(1, ((p.epoch - 1) + (p.steps ? p.step / p.steps : 0)) / p.epochs);
 }
 
-/** A panel that follows job `id`; onFinal(job) is called once when it ends. Returns {element, stop}. */
-export function jobPanel(id, { onFinal } = {}) {
+function ordinal(n) {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : ({ 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th");
+  return `${n}${suffix}`;
+}
+
+/** Where a queued job stands: "2nd in the training queue, waiting for job #12" (empty once it runs). */
+export function queueText(job) {
+  const q = job.queue;
+  if (job.status !== "queued" || !q) return "";
+  return `${ordinal(q.position)} in the ${q.queue} queue, `
+    + (q.waiting_for ? `waiting for job #${q.waiting_for}` : "waiting for a worker");
+}
+
+/** What a job is, in a few words: "training frame_scorer", "scoring embedding", "scoring every model". */
+export function jobLabel(job) {
+  return job.job_type === "scoring" ? `scoring ${job.kind || "every active model"}` : `training ${job.kind}`;
+}
+
+/** A panel that follows job `id`; onUpdate(job) hears every state, onFinal(job) once when it ends.
+ * Returns {element, stop, render}. */
+export function jobPanel(id, { onFinal, onUpdate } = {}) {
   const bar = h("progress", { max: 1, value: 0, "aria-label": `Progress of job ${id}` });
   const status = h("span.badge", { "data-field": "status" }, "connecting");
   const channel = h("span.muted", { "data-field": "channel" }, "");
   const summary = h("p", { "aria-live": "polite" });
   const charts = h("div.chart-row");
+  const what = h("span.muted", { "data-field": "what" });
   const log = h("pre.log", { tabindex: "0", "aria-label": "Job log" });
   const element = h("section.card.job-panel", { "aria-labelledby": `job-${id}-title`, dataset: { job: String(id) } },
-    h("h3", { id: `job-${id}-title` }, `Job ${id} `, status, " ", channel), bar, summary, charts, log);
+    h("h3", { id: `job-${id}-title` }, `Job ${id} `, what, status, " ", channel), bar, summary, charts, log);
   const running = [];  // live running-loss points: the aggregator reports no per-epoch history
   let socket = null;
   let timer = null;
@@ -37,20 +60,27 @@ export function jobPanel(id, { onFinal } = {}) {
     const p = job.progress || {};
     status.textContent = job.status;
     status.className = `badge status-${job.status}`;
+    if (job.job_type) what.textContent = `${jobLabel(job)} `;
+    charts.style.display = job.job_type === "scoring" ? "none" : "";  // no curves: the bar and the count say it all
     bar.value = fraction(job);
     if (job.error) summary.textContent = job.error.split("\n")[0];
-    else if (p.epoch) {
+    else if (job.status === "queued") summary.textContent = queueText(job) || "queued, waiting for a worker";
+    else if (job.job_type === "scoring") {
+      summary.textContent = `${jobLabel(job)}: ${p.step || 0} of ${p.steps || 0} videos`
+        + (p.model ? ` (${p.model})` : "") + (typeof p.rows === "number" ? `, ${p.rows} predictions written` : "");
+    } else if (p.epoch) {
       summary.textContent = `epoch ${p.epoch}/${p.epochs}, step ${p.step}/${p.steps}`
         + (typeof p.loss === "number" ? `, loss ${p.loss.toFixed(4)}` : "")
         + (p.resumed_from_epoch ? ` (resumed after epoch ${p.resumed_from_epoch})` : "")
         + (job.model_version ? ` → model version ${job.model_version}` : "");
-    } else summary.textContent = job.status === "queued" ? "queued, waiting for a worker" : job.status;
+    } else summary.textContent = job.status;
     if (typeof p.loss === "number" && p.epoch) {
       const x = (p.epoch - 1) + (p.steps ? p.step / p.steps : 1);
       if (!running.length || running[running.length - 1][0] < x) running.push([x, p.loss]);
     }
     drawCharts(p.history || []);
     if (job.log_tail) log.textContent = job.log_tail;
+    onUpdate?.(job);
     if (FINAL.has(job.status) && !done) {
       done = true;
       stop();

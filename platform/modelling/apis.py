@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -32,7 +32,7 @@ from .models import (
     TrainingJob,
     VideoPrediction,
 )
-from .selectors import model_activations_recent
+from .selectors import job_queue_positions, model_activations_recent, scoring_job_pending
 from .services import (
     model_version_activate,
     model_version_rollback,
@@ -42,12 +42,31 @@ from .services import (
 )
 
 
+class JobQueueSerializer(serializers.Serializer):
+    queue = serializers.CharField(help_text="The job type's queue: training or scoring (one job at a time each).")
+    position = serializers.IntegerField(help_text="1: next to run.")
+    waiting_for = serializers.IntegerField(allow_null=True, help_text="The job just ahead (running or queued).")
+    running = serializers.ListField(child=serializers.IntegerField(), help_text="Jobs running in that queue.")
+
+
 class TrainingJobSerializer(serializers.ModelSerializer):
+    """A training or scoring job; `queue` says where a queued one stands (null once it runs). Pass the
+    positions of a page of jobs as context["queue_positions"] (job_queue_positions: one query)."""
+
+    queue = serializers.SerializerMethodField()
+
     class Meta:
         model = TrainingJob
-        fields = ["id", "kind", "parameters", "data_selection", "status", "progress", "log_tail", "error",
-                  "created_by", "model_version", "attempts", "worker_host", "device", "created_at", "started_at",
-                  "finished_at"]
+        fields = ["id", "job_type", "kind", "parameters", "data_selection", "status", "queue", "progress", "log_tail",
+                  "error", "created_by", "model_version", "attempts", "worker_host", "device", "created_at",
+                  "started_at", "finished_at"]
+
+    @extend_schema_field(JobQueueSerializer(allow_null=True))
+    def get_queue(self, job: TrainingJob) -> dict | None:
+        positions = self.context.get("queue_positions")
+        if positions is None:
+            positions = job_queue_positions([job])
+        return positions.get(job.pk)
 
 
 class TrainingJobCreateSerializer(serializers.Serializer):
@@ -61,6 +80,15 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         model = ModelVersion
         fields = ["id", "kind", "name", "config", "metrics", "data_snapshot", "parent", "is_active", "created_at",
                   "activated_at"]
+
+
+class ModelVersionActivatedSerializer(ModelVersionSerializer):
+    scoring_job = serializers.IntegerField(allow_null=True, read_only=True, help_text=(
+        "The queued or running job that scores every video with this version (activation queues one when "
+        "the version has no predictions yet), or null."))
+
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [*ModelVersionSerializer.Meta.fields, "scoring_job"]
 
 
 class ModelActivationSerializer(serializers.ModelSerializer):
@@ -84,6 +112,7 @@ class PredictionRunSerializer(serializers.Serializer):
 
 
 class PredictionRunResponseSerializer(serializers.Serializer):
+    job = serializers.IntegerField(help_text="The scoring job (GET /api/jobs/<id>/, live on /ws/jobs/<id>/).")
     task_id = serializers.CharField()
 
 
@@ -92,8 +121,9 @@ class TrainingJobListApi(APIView):
 
     @extend_schema(responses=TrainingJobSerializer(many=True))
     def get(self, request: Request) -> Response:
-        jobs = TrainingJob.objects.order_by("-created_at")[:200]
-        return Response(TrainingJobSerializer(jobs, many=True).data)
+        jobs = list(TrainingJob.objects.order_by("-created_at", "-id")[:200])
+        context = {"queue_positions": job_queue_positions(jobs)}
+        return Response(TrainingJobSerializer(jobs, many=True, context=context).data)
 
     @extend_schema(request=TrainingJobCreateSerializer, responses={201: TrainingJobSerializer, 400: ErrorSerializer})
     def post(self, request: Request) -> Response:
@@ -131,11 +161,13 @@ class ModelVersionListApi(APIView):
 class ModelVersionActivateApi(APIView):
     permission_classes = [IsAdminRole]
 
-    @extend_schema(request=None, responses={200: ModelVersionSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
+    @extend_schema(request=None, responses={200: ModelVersionActivatedSerializer, 400: ErrorSerializer,
+                                            404: ErrorSerializer})
     def post(self, request: Request, version_id: int) -> Response:
         version = get_object_or_404(ModelVersion, pk=version_id)
         version = model_version_activate(version=version, by=request.user)
-        return Response(ModelVersionSerializer(version).data)
+        scoring = scoring_job_pending(version)
+        return Response({**ModelVersionSerializer(version).data, "scoring_job": scoring.pk if scoring else None})
 
 
 class ModelVersionRollbackApi(APIView):
@@ -167,8 +199,9 @@ class PredictionRunApi(APIView):
     def post(self, request: Request) -> Response:
         data = PredictionRunSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        task_id = prediction_run(**data.validated_data)
-        return Response({"task_id": task_id}, status=status.HTTP_202_ACCEPTED)
+        job = prediction_run(**data.validated_data, created_by=request.user)
+        job.refresh_from_db(fields=["task_id"])  # recorded when queued, after the commit
+        return Response({"job": job.pk, "task_id": job.task_id}, status=status.HTTP_202_ACCEPTED)
 
 
 _MODEL_KIND_HELP = "Kind of the model version that made it: frame_scorer, aggregator, segmentation or sequence."

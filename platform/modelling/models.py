@@ -69,8 +69,19 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class JobType(models.TextChoices):
+    """What a job does; each type has its own queue and worker (one job at a time per queue)."""
+
+    TRAINING = "training", "Training"
+    SCORING = "scoring", "Scoring"
+
+
 class TrainingJob(models.Model):
-    kind = models.CharField(max_length=16, choices=ModelKind.choices)
+    """A background job on models, training (kind: the model trained) or scoring videos (kind: the model
+    scored, blank for every active one); its row is the one state the worker writes and every page reads."""
+
+    job_type = models.CharField(max_length=16, choices=JobType.choices, default=JobType.TRAINING)
+    kind = models.CharField(max_length=16, choices=ModelKind.choices, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     data_selection = models.JSONField(default=dict, blank=True,
                                       help_text="Annotators, minimum validation level, consensus rule, patients.")
@@ -95,6 +106,8 @@ class TrainingJob(models.Model):
         indexes = [models.Index(fields=["status", "created_at"], name="job_status_created_idx")]
 
     def __str__(self) -> str:
+        if self.job_type == JobType.SCORING:
+            return f"scoring job {self.pk} ({self.kind or 'every active model'}, {self.status})"
         return f"{self.kind} job {self.pk} ({self.status})"
 
 

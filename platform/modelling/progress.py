@@ -8,6 +8,7 @@ import logging
 from asgiref.sync import async_to_sync
 
 from .models import TrainingJob
+from .selectors import job_queue_positions
 
 logger = logging.getLogger(__name__)
 
@@ -17,8 +18,10 @@ def job_group(job_id: int) -> str:
 
 
 def job_state(job: TrainingJob) -> dict:
-    return {"id": job.pk, "kind": job.kind, "status": job.status, "progress": job.progress,
-            "error": job.error, "model_version": job.model_version_id, "log_tail": job.log_tail[-2000:]}
+    """What pages show of a job: the row's own fields (the one state), and where it waits when queued."""
+    return {"id": job.pk, "job_type": job.job_type, "kind": job.kind, "status": job.status,
+            "queue": job_queue_positions([job]).get(job.pk), "progress": job.progress, "error": job.error,
+            "model_version": job.model_version_id, "log_tail": job.log_tail[-2000:]}
 
 
 def publish_job(job: TrainingJob) -> None:

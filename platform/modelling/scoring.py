@@ -8,9 +8,11 @@ write replaces a model version's earlier results for the same videos in one tran
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from django.conf import settings
@@ -18,7 +20,14 @@ from django.conf import settings
 from ml.data import ManifestRow
 from ml.embeddings import EmbeddingCache, VideoBag
 
-from .models import FramePrediction, ModelKind, ModelVersion, SegmentationPrediction, VideoPrediction
+from .models import (
+    FramePrediction,
+    JobStatus,
+    ModelKind,
+    ModelVersion,
+    SegmentationPrediction,
+    VideoPrediction,
+)
 from .selectors import (
     active_version,
     frames_of_videos,
@@ -28,11 +37,15 @@ from .selectors import (
     videos_with_frame_predictions,
 )
 from .services import (
+    MAX_ATTEMPTS,
     PREDICTING_KINDS,
     predictions_replace,
     segmentation_files_save,
     segmentations_replace,
     stored_files_delete,
+    training_job_finish,
+    training_job_progress,
+    training_job_start,
 )
 from .weights import load_version
 
@@ -40,6 +53,7 @@ if TYPE_CHECKING:
     from ml.aggregation import UninormAggregator
     from ml.training import EmbeddingTrainConfig
 
+logger = logging.getLogger(__name__)
 PREDICT_CHUNK_VIDEOS = 16
 SEGMENT_CHUNK_VIDEOS = 2  # masks of a chunk are written in one transaction; MC dropout makes chunks slow
 
@@ -109,7 +123,8 @@ def frame_scorer_predict(scorer: ModelVersion, video_ids: Sequence[int], *, miss
     return written
 
 
-def segmentation_predict(version: ModelVersion, video_ids: Sequence[int]) -> int:
+def segmentation_predict(version: ModelVersion, video_ids: Sequence[int], *,
+                         on_progress: Callable[[int], None] | None = None) -> int:
     """Masks and MC-dropout uncertainty images of the frames of videos (every `predict_frame_step`-th frame)
     with a segmentation ensemble; replaces the version's earlier ones."""
     import cv2
@@ -138,10 +153,13 @@ def segmentation_predict(version: ModelVersion, video_ids: Sequence[int]) -> int
             stored_files_delete([n for item in items for n in (item.mask.name, item.uncertainty.name) if n])
             raise
         written += segmentations_replace(model_version=version, video_ids=chunk, segmentations=items)
+        if on_progress is not None:
+            on_progress(start + len(chunk))
     return written
 
 
-def sequence_predict(version: ModelVersion, video_ids: Sequence[int]) -> int:
+def sequence_predict(version: ModelVersion, video_ids: Sequence[int], *,
+                     on_progress: Callable[[int], None] | None = None) -> int:
     """Frame (per-frame models) and video scores of a sequence (CNN-LSTM) model; replaces the version's
     earlier ones."""
     from ml.inference import predict_sequence_rows
@@ -160,6 +178,8 @@ def sequence_predict(version: ModelVersion, video_ids: Sequence[int]) -> int:
         predictions_replace(model_version=version, video_ids=chunk, frame_predictions=frame_rows,
                             video_predictions=video_rows)
         written += len(frame_rows) + len(video_rows)
+        if on_progress is not None:
+            on_progress(start + len(chunk))
     return written
 
 
@@ -199,7 +219,8 @@ def embedding_bags(video_ids: Sequence[int], config: EmbeddingTrainConfig, *, la
     return bags
 
 
-def embedding_predict(version: ModelVersion, video_ids: Sequence[int]) -> int:
+def embedding_predict(version: ModelVersion, video_ids: Sequence[int], *,
+                      on_progress: Callable[[int], None] | None = None) -> int:
     """Calibrated video scores, finding probabilities and per-frame score probabilities of an embedding
     video scorer; replaces the version's earlier ones."""
     from ml.training import EmbeddingTrainConfig, bag_predictions
@@ -222,10 +243,13 @@ def embedding_predict(version: ModelVersion, video_ids: Sequence[int]) -> int:
         predictions_replace(model_version=version, video_ids=chunk, frame_predictions=frame_rows,
                             video_predictions=video_rows)
         written += len(frame_rows) + len(video_rows)
+        if on_progress is not None:
+            on_progress(start + len(chunk))
     return written
 
 
-PREDICTORS: dict[str, Callable[[ModelVersion, Sequence[int]], int]] = {
+#: Each scores videos with one version and replaces its earlier results; on_progress hears the videos done.
+PREDICTORS: dict[str, Callable[..., int]] = {
     ModelKind.EMBEDDING: embedding_predict,
     ModelKind.FRAME_SCORER: frame_scorer_predict, ModelKind.SEGMENTATION: segmentation_predict,
     ModelKind.SEQUENCE: sequence_predict,
@@ -233,17 +257,61 @@ PREDICTORS: dict[str, Callable[[ModelVersion, Sequence[int]], int]] = {
 
 
 def videos_predict(*, video_ids: list[int] | None = None, patient_id: int | None = None,
-                   kinds: list[str] | None = None) -> int:
+                   kinds: list[str] | None = None,
+                   on_progress: Callable[[str, int, int], None] | None = None) -> int:
     """Score a video list, a patient or (neither given) every video with the active models (of `kinds`, when
-    given: frame scorer with its aggregator, segmentation, sequence). Returns the rows written."""
+    given: frame scorer with its aggregator, segmentation, sequence). Returns the rows written.
+    `on_progress(model, done, total)`: videos done over videos × models, after each chunk."""
     wanted = [ModelKind(k) for k in (kinds or PREDICTING_KINDS)]
-    videos: list[int] | None = None
+    versions = [v for v in (active_version(kind) for kind in PREDICTING_KINDS if kind in wanted) if v is not None]
+    videos = videos_for_scope(video_ids=video_ids, patient_id=patient_id) if versions else []
+    total = len(videos) * len(versions)
     written = 0
-    for kind in PREDICTING_KINDS:
-        version = active_version(kind) if kind in wanted else None
-        if version is None:
-            continue
-        if videos is None:
-            videos = videos_for_scope(video_ids=video_ids, patient_id=patient_id)
-        written += PREDICTORS[kind](version, videos)
+    for number, version in enumerate(versions):
+        name, offset = f"{version.kind} v{version.pk}", number * len(videos)
+
+        def heard(done: int, name: str = name, offset: int = offset) -> None:
+            if on_progress is not None:
+                on_progress(name, offset + done, total)
+
+        heard(0)
+        written += PREDICTORS[version.kind](version, videos, on_progress=heard)
     return written
+
+
+class ScoringCancelled(Exception):
+    """Someone cancelled the scoring job: stop between chunks (what is written stays)."""
+
+
+def scoring_job_run(*, job_id: int, task_id: str, worker_host: str) -> str:
+    """Run one scoring job (its row says which videos and models), its progress on the row and the job's
+    websocket group like training's. Returns succeeded, failed, cancelled or skipped."""
+    job = training_job_start(job_id=job_id, task_id=task_id, worker_host=worker_host, device=torch_device())
+    if job is None:
+        return "skipped"
+    if job.attempts > MAX_ATTEMPTS:
+        training_job_finish(job=job, status=JobStatus.FAILED, error=f"gave up after {MAX_ATTEMPTS} attempts")
+        return "failed"
+    state: dict[str, Any] = {"phase": "scoring", "model": "", "step": 0, "steps": 0}
+
+    def report(model: str, done: int, total: int) -> None:
+        state.update(model=model, step=done, steps=total)
+        if not training_job_progress(job=job, progress=dict(state)):
+            raise ScoringCancelled
+
+    params = job.parameters or {}
+    try:
+        written = videos_predict(video_ids=params.get("video_ids"), patient_id=params.get("patient_id"),
+                                 kinds=params.get("kinds"), on_progress=report)
+    except ScoringCancelled:
+        training_job_finish(job=job, status=JobStatus.CANCELLED)
+        return "cancelled"
+    except Exception as error:
+        logger.exception("scoring job %s failed", job_id)
+        training_job_finish(job=job, status=JobStatus.FAILED,
+                            error=f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
+        return "failed"
+    training_job_progress(job=job, progress={**state, "phase": "done", "step": state["steps"], "rows": written},
+                          log_line=f"{written} predictions written")
+    training_job_finish(job=job, status=JobStatus.SUCCEEDED, model_version=job.model_version)
+    return "succeeded"

@@ -10,14 +10,24 @@ from typing import Any
 
 import numpy as np
 from django.core.files.storage import default_storage
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from annotations.models import Contour, FrameScore, LabelSource, VideoFinding, VideoScore
 from annotations.selectors import findings_consensus
 from ml.agreement import at_least_agree, consensus, consensus_mask
 from studies.models import Frame, Video
 
-from .models import FramePrediction, JobStatus, ModelActivation, ModelKind, ModelVersion, TrainingJob
+from .models import (
+    FramePrediction,
+    JobStatus,
+    JobType,
+    ModelActivation,
+    ModelKind,
+    ModelVersion,
+    SegmentationPrediction,
+    TrainingJob,
+    VideoPrediction,
+)
 from .selection import DataSelection
 
 
@@ -220,6 +230,43 @@ def videos_for_scope(*, video_ids: list[int] | None = None, patient_id: int | No
 def job_is_cancelled(job_id: int) -> bool:
     """Whether someone cancelled the job (a running worker polls this to stop cooperatively)."""
     return TrainingJob.objects.filter(pk=job_id, status=JobStatus.CANCELLED).exists()
+
+
+PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+def version_has_predictions(version: ModelVersion) -> bool:
+    """Whether `version` scored any video or frame (or drew any mask)."""
+    return any(model.objects.filter(model_version=version).exists()
+               for model in (VideoPrediction, FramePrediction, SegmentationPrediction))
+
+
+def scoring_job_pending(version: ModelVersion) -> TrainingJob | None:
+    """The queued or running scoring job of every video by `version` (or by every active model), if any."""
+    every_video = Q(parameters__video_ids=None, parameters__patient_id=None)
+    return (TrainingJob.objects.filter(every_video, job_type=JobType.SCORING, status__in=PENDING)
+            .filter(Q(model_version=version) | Q(model_version__isnull=True, kind=""))
+            .order_by("created_at", "id").first())
+
+
+def job_queue_positions(jobs: Sequence[TrainingJob]) -> dict[int, dict[str, Any]]:
+    """Where each queued job of `jobs` stands: its queue (one per job type, one job at a time each), its
+    place (1: next), the job it waits for (the one just ahead: running, or queued before it) and the
+    running ones. One query whatever the number of jobs; jobs not queued get no entry."""
+    if not any(job.status == JobStatus.QUEUED for job in jobs):
+        return {}
+    running: dict[str, list[int]] = defaultdict(list)
+    queued: dict[str, list[int]] = defaultdict(list)
+    for job_id, job_type, status in (TrainingJob.objects.filter(status__in=PENDING).order_by("created_at", "id")
+                                     .values_list("id", "job_type", "status")):
+        (running if status == JobStatus.RUNNING else queued)[job_type].append(job_id)
+    positions = {}
+    for job_type, ids in queued.items():
+        for place, job_id in enumerate(ids):
+            ahead = ids[place - 1] if place else (running[job_type][0] if running[job_type] else None)
+            positions[job_id] = {"queue": job_type, "position": place + 1, "waiting_for": ahead,
+                                 "running": running[job_type]}
+    return {job.pk: positions[job.pk] for job in jobs if job.pk in positions}
 
 
 def videos_with_frame_predictions(version: ModelVersion, video_ids: Sequence[int]) -> set[int]:

@@ -23,6 +23,7 @@ from ml.scores import SCORES
 from .models import (
     FramePrediction,
     JobStatus,
+    JobType,
     ModelActivation,
     ModelKind,
     ModelVersion,
@@ -36,6 +37,8 @@ from .selectors import (
     aggregator_training_videos,
     contoured_frames,
     labelled_frames,
+    scoring_job_pending,
+    version_has_predictions,
     video_consensus_labels,
     video_patients,
 )
@@ -44,9 +47,12 @@ if TYPE_CHECKING:  # ml.training imports torch: at run time only where a job nee
     from ml.training import SequenceTrainConfig, TrainConfig
 
 logger = logging.getLogger(__name__)
-#: The Celery tasks of ml/tasks.py, queued by name (the gpu queue: CELERY_TASK_ROUTES' `ml.*`).
+#: The Celery tasks of ml/tasks.py, queued by name: training on the gpu queue (CELERY_TASK_ROUTES' `ml.*`),
+#: scoring on its own `scoring` queue (`scoring.*`), so neither waits behind the other.
 TRAIN_MODEL_TASK = "ml.train_model"
-PREDICT_VIDEOS_TASK = "ml.predict_videos"
+SCORE_VIDEOS_TASK = "scoring.score_videos"
+#: A job re-delivered more often than this (its worker killed each time) is given up.
+MAX_ATTEMPTS = 3
 PREDICTING_KINDS = (ModelKind.EMBEDDING, ModelKind.FRAME_SCORER, ModelKind.SEGMENTATION, ModelKind.SEQUENCE)
 #: An embedding job holds patients out for validation (and for CV folds): fewer cannot be split.
 MIN_EMBEDDING_PATIENTS = 3  # score videos when active
@@ -175,7 +181,8 @@ def training_job_cancel(*, job: TrainingJob) -> TrainingJob:
 
 
 def training_job_start(*, job_id: int, task_id: str, worker_host: str, device: str) -> TrainingJob | None:
-    """Mark a job running for this attempt; None when it was cancelled or already finished."""
+    """Mark a job (training or scoring) running for this attempt; None when it was cancelled or already
+    finished. The row's status is the one state every page reads."""
     with transaction.atomic():
         job = TrainingJob.objects.select_for_update().get(pk=job_id)
         if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
@@ -185,6 +192,9 @@ def training_job_start(*, job_id: int, task_id: str, worker_host: str, device: s
         job.task_id, job.worker_host, job.device = task_id, worker_host, device
         job.started_at = job.started_at or timezone.now()
         job.save(update_fields=["status", "attempts", "task_id", "worker_host", "device", "started_at"])
+    from .progress import publish_job
+
+    publish_job(job)  # pages learn it runs now, not at its first progress
     return job
 
 
@@ -196,6 +206,8 @@ def training_job_progress(*, job: TrainingJob, progress: dict[str, Any], log_lin
         fields["log_tail"] = job.log_tail
     job.progress = progress
     updated = TrainingJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(**fields)
+    if not updated:  # cancelled meanwhile: publish what the row says
+        job.refresh_from_db(fields=["status"])
     from .progress import publish_job
 
     publish_job(job)
@@ -239,15 +251,30 @@ def model_version_activate(*, version: ModelVersion, by: User | None = None, rol
     """Make `version` the active one of its kind, recorded; corrupt weights leave the previous one active."""
     _verify_weights(version)
     previous = ModelVersion.objects.select_for_update().filter(kind=version.kind, is_active=True).first()
-    if previous is not None and previous.pk == version.pk:
-        return version
-    if previous is not None:
-        ModelVersion.objects.filter(pk=previous.pk).update(is_active=False)
-    ModelVersion.objects.filter(pk=version.pk).update(is_active=True, activated_at=timezone.now())
-    ModelActivation.objects.create(kind=version.kind, version=version, previous=previous, activated_by=by,
-                                   is_rollback=rollback)
-    version.refresh_from_db()
+    if previous is None or previous.pk != version.pk:
+        if previous is not None:
+            ModelVersion.objects.filter(pk=previous.pk).update(is_active=False)
+        ModelVersion.objects.filter(pk=version.pk).update(is_active=True, activated_at=timezone.now())
+        ModelActivation.objects.create(kind=version.kind, version=version, previous=previous, activated_by=by,
+                                       is_rollback=rollback)
+        version.refresh_from_db()
+    version_score_if_unscored(version=version, by=by)
     return version
+
+
+def version_score_if_unscored(*, version: ModelVersion, by: User | None = None) -> TrainingJob | None:
+    """Queue scoring of every video by an active version that has no predictions yet (a new version, or one
+    whose scores were never computed), unless such a job is already queued or running; returns that job.
+    The aggregator's video scores come with the active frame scorer's run."""
+    from studies.models import Video
+
+    scored = ModelKind.FRAME_SCORER if version.kind == ModelKind.AGGREGATOR else version.kind
+    if scored not in PREDICTING_KINDS or (scored != version.kind and active_version(scored) is None):
+        return None
+    pending = scoring_job_pending(version)
+    if pending is not None or version_has_predictions(version) or not Video.objects.exists():
+        return pending
+    return scoring_job_queue(kinds=[scored], model_version=version, created_by=by)
 
 
 def model_version_rollback(*, kind: str, by: User | None = None) -> ModelVersion:
@@ -313,8 +340,9 @@ def predictions_replace(*, model_version: ModelVersion, video_ids: Sequence[int]
     return len(frames), len(videos)
 
 
-def prediction_run(*, video_ids: list[int] | None = None, patient_id: int | None = None) -> str:
-    """Queue scoring with the active models; returns the task id. Refused when nothing is active."""
+def prediction_run(*, video_ids: list[int] | None = None, patient_id: int | None = None,
+                   created_by: User | None = None) -> TrainingJob:
+    """Queue scoring with the active models as a job; refused when nothing is active."""
     from studies.models import Patient, Video
 
     if not any(active_version(kind) is not None for kind in PREDICTING_KINDS):
@@ -325,28 +353,43 @@ def prediction_run(*, video_ids: list[int] | None = None, patient_id: int | None
             raise InvalidInput(f"unknown video id(s): {', '.join(map(str, sorted(missing)))}")
     if patient_id is not None and not Patient.objects.filter(pk=patient_id).exists():
         raise InvalidInput(f"unknown patient id {patient_id}")
-    return prediction_enqueue(video_ids=video_ids, patient_id=patient_id)
+    return scoring_job_queue(video_ids=video_ids, patient_id=patient_id, created_by=created_by)
 
 
 def videos_score_if_model_active(video_ids: list[int]) -> bool:
     """Queue scoring of new videos when a model that scores videos is active (called after ingestion commits)."""
     if not video_ids or not any(active_version(kind) is not None for kind in PREDICTING_KINDS):
         return False
-    prediction_enqueue(video_ids=video_ids)
+    scoring_job_queue(video_ids=video_ids)
     return True
 
 
-def training_enqueue(job_id: int) -> str:
-    """Queue the job's training on the gpu queue and record the task id (cancel revokes it)."""
-    task_id = enqueue_task(TRAIN_MODEL_TASK, job_id)
+def _enqueue(task: str, job_id: int) -> str:
+    task_id = enqueue_task(task, job_id)
     TrainingJob.objects.filter(pk=job_id).update(task_id=task_id)
     return task_id
 
 
-def prediction_enqueue(*, video_ids: Sequence[int] | None = None, patient_id: int | None = None,
-                       kinds: Sequence[str] | None = None) -> str:
-    """Queue scoring with the active models (of `kinds` only, when given); returns the task id."""
-    kwargs: dict[str, Any] = {"video_ids": list(video_ids) if video_ids is not None else None, "patient_id": patient_id}
-    if kinds is not None:
-        kwargs["kinds"] = [str(k) for k in kinds]
-    return enqueue_task(PREDICT_VIDEOS_TASK, **kwargs)
+def training_enqueue(job_id: int) -> str:
+    """Queue the job's training on the gpu queue and record the task id (cancel revokes it)."""
+    return _enqueue(TRAIN_MODEL_TASK, job_id)
+
+
+def scoring_enqueue(job_id: int) -> str:
+    """Queue a scoring job on the scoring queue and record the task id (cancel revokes it)."""
+    return _enqueue(SCORE_VIDEOS_TASK, job_id)
+
+
+def scoring_job_queue(*, video_ids: Sequence[int] | None = None, patient_id: int | None = None,
+                      kinds: Sequence[str] | None = None, model_version: ModelVersion | None = None,
+                      created_by: User | None = None) -> TrainingJob:
+    """Record a scoring job (videos, a patient or every video; the active models of `kinds`, or all) and
+    queue it once the caller's transaction commits: the job row shows it queued, running and done."""
+    kind_list = [str(ModelKind(k)) for k in kinds] if kinds is not None else None
+    job = TrainingJob.objects.create(
+        job_type=JobType.SCORING, kind=kind_list[0] if kind_list and len(kind_list) == 1 else "",
+        parameters={"video_ids": list(video_ids) if video_ids is not None else None, "patient_id": patient_id,
+                    "kinds": kind_list},
+        model_version=model_version, created_by=created_by, status=JobStatus.QUEUED, progress={})
+    transaction.on_commit(lambda: scoring_enqueue(job.pk))
+    return job

@@ -30,13 +30,14 @@ from .selectors import (
     frames_of_videos,
     job_is_cancelled,
     labelled_frames,
+    scoring_job_pending,
     video_consensus_findings,
     video_consensus_labels,
 )
 from .services import (
+    MAX_ATTEMPTS,
     model_version_activate,
     model_version_create,
-    prediction_enqueue,
     training_job_finish,
     training_job_progress,
     training_job_start,
@@ -45,7 +46,6 @@ from .services import (
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
 CANCEL_POLL_S = 1.0
-MAX_ATTEMPTS = 3
 #: Cross-validation of an embedding job: up to this many folds, each test fold two patients or more.
 CV_FOLDS = 5
 MIN_CV_PATIENTS = 6
@@ -289,7 +289,7 @@ TRAINERS: dict[str, Callable[[TrainingJob, JobReporter], ModelVersion | None]] =
 
 
 def training_job_run(*, job_id: int, task_id: str, worker_host: str) -> str:
-    """Train the job's model, record a ModelVersion, activate it unless told not to, then queue scoring.
+    """Train the job's model, record a ModelVersion, activate it unless told not to (which queues a scoring job).
     Returns the outcome: succeeded, failed, cancelled or skipped (already finished or cancelled)."""
     job = training_job_start(job_id=job_id, task_id=task_id, worker_host=worker_host, device=torch_device())
     if job is None:
@@ -305,10 +305,9 @@ def training_job_run(*, job_id: int, task_id: str, worker_host: str) -> str:
             return "cancelled"
         if job.parameters.get("activate", True) is not False:
             model_version_activate(version=version, by=job.created_by)
-            reporter.note(f"model version {version.pk} activated")
-            # the aggregator's video scores come with the frame scorer's predictions
-            scored = ModelKind.FRAME_SCORER if job.kind == ModelKind.AGGREGATOR else job.kind
-            prediction_enqueue(video_ids=None, kinds=[scored])
+            scoring = scoring_job_pending(version)
+            reporter.note(f"model version {version.pk} activated"
+                          + (f"; scoring every video as job {scoring.pk}" if scoring is not None else ""))
         training_job_finish(job=job, status=JobStatus.SUCCEEDED, model_version=version)
         return "succeeded"
     except Exception as error:

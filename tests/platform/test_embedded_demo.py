@@ -156,3 +156,19 @@ def test_server_log_lines_print_once(tmp_path, debug):
     output = done.stdout + done.stderr
     assert output.count("HTTP GET /once/ 200") == 1, output
     assert output.count("Not Found: /once-too/") == 1, output
+
+
+def test_demo_runs_one_worker_per_queue_family(settings):
+    """Training, scoring and the light queues each have their own worker, one task at a time: an
+    agreement report or an export never waits behind a training job, nor scoring behind training."""
+    from workflows.management.commands.demo import DEMO_WORKERS, worker_command
+
+    queues = [queue for _, names in DEMO_WORKERS for queue in names.split(",")]
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} | {settings.CELERY_TASK_DEFAULT_QUEUE}
+    assert sorted(queues) == sorted(routed)  # every queue consumed, by exactly one worker
+    assert [names for name, names in DEMO_WORKERS if name == "training"] == ["gpu"]
+    assert [names for name, names in DEMO_WORKERS if name == "scoring"] == ["scoring"]
+    for name, names in DEMO_WORKERS:
+        command = worker_command(name, names)
+        assert command[command.index("-Q") + 1] == names and command[command.index("-c") + 1] == "1"
+        assert command[command.index("-n") + 1] == f"demo-{name}@%h"

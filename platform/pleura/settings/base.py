@@ -211,6 +211,7 @@ CELERY_TASK_DEFAULT_QUEUE = "analysis"
 CELERY_IMPORTS = ["ml.tasks"]
 CELERY_TASK_ROUTES = {
     "ml.*": {"queue": "gpu"},
+    "scoring.*": {"queue": "scoring"},
     "agreement.*": {"queue": "analysis"},
     "studies.*": {"queue": "ingest"},
     "exchange.*": {"queue": "analysis"},
@@ -220,6 +221,7 @@ CELERY_QUEUE_TIME_LIMITS = {
     "ingest": env.int("PLEURA_INGEST_TIME_LIMIT", default=30 * 60),
     "analysis": env.int("PLEURA_ANALYSIS_TIME_LIMIT", default=60 * 60),
     "gpu": env.int("PLEURA_GPU_TIME_LIMIT", default=24 * 60 * 60),
+    "scoring": env.int("PLEURA_SCORING_TIME_LIMIT", default=6 * 60 * 60),
 }
 
 # Channels: Redis carries job progress from workers to browsers (CHANNEL_REDIS_URL); without it an

@@ -28,7 +28,7 @@ class WorkerProcess:
         self.handle = self.log.open("a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "--workdir", str(REPO / "platform"), "-A", "pleura", "worker",
-             "-Q", "gpu,ingest,analysis", "-c", "1", "--pool", "prefork", "--loglevel", "INFO",
+             "-Q", "gpu,scoring,ingest,analysis", "-c", "1", "--pool", "prefork", "--loglevel", "INFO",
              "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h", "--without-heartbeat", "--without-gossip",
              "--without-mingle"],
             cwd=REPO, env=self.env, stdout=self.handle, stderr=subprocess.STDOUT, start_new_session=True)

@@ -9,7 +9,7 @@ import pytest
 from accounts.models import Role, User
 from accounts.services import user_ensure
 from exchange.phantoms import TRUTH_USERNAME, phantoms_generate
-from modelling.models import FramePrediction, JobStatus, ModelKind, TrainingJob, VideoPrediction
+from modelling.models import FramePrediction, JobStatus, JobType, ModelKind, TrainingJob, VideoPrediction
 from modelling.scoring import embedding_cache, videos_predict
 from modelling.selectors import model_version_quality
 from modelling.services import JobSubmissionError, training_job_submit
@@ -35,8 +35,6 @@ def test_an_embedding_job_needs_three_patients(monkeypatch):
 
 def test_embedding_job_trains_cross_validates_and_scores(monkeypatch, django_capture_on_commit_callbacks):
     phantoms_generate(videos=36, frames=8, size=64, annotators=0, seed=4)  # six patients
-    queued: list[dict] = []
-    monkeypatch.setattr("modelling.training.prediction_enqueue", lambda **kwargs: queued.append(kwargs) or "t")
     admin = user_ensure(username="boss", role=Role.ADMIN, validation_level=4)
     job = training_job_submit(kind=ModelKind.EMBEDDING, parameters=PARAMETERS, data_selection=truth_selection(),
                               created_by=admin, enqueue=lambda job_id: None)
@@ -46,7 +44,9 @@ def test_embedding_job_trains_cross_validates_and_scores(monkeypatch, django_cap
     assert job.status == JobStatus.SUCCEEDED
     version = job.model_version
     assert version is not None and version.is_active and version.kind == ModelKind.EMBEDDING
-    assert queued == [{"video_ids": None, "kinds": [ModelKind.EMBEDDING]}]
+    scoring = TrainingJob.objects.get(job_type=JobType.SCORING)  # activation queued scoring, shown as a job
+    assert scoring.model_version == version and scoring.parameters["kinds"] == [ModelKind.EMBEDDING]
+    assert f"scoring every video as job {scoring.pk}" in job.log_tail
     assert version.metrics["cv"]["folds"] >= 2 and "f1_weighted_mean" in version.metrics["cv"]
     assert version.metrics["temperature"] > 0 and version.data_snapshot["validation_patients"]
     assert version.data_snapshot["embeddings"] == "efficientnet_lite0-imagenet-64"

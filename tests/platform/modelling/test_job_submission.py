@@ -13,7 +13,7 @@ from annotations.models import FrameScore
 from annotations.services import frame_scores_import
 from ml.checkpoint import save_checkpoint
 from ml.models import create_model
-from modelling.models import ModelActivation, ModelKind, ModelVersion, TrainingJob
+from modelling.models import JobType, ModelActivation, ModelKind, ModelVersion, TrainingJob
 from modelling.services import (
     JobSubmissionError,
     model_version_activate,
@@ -168,27 +168,33 @@ def test_new_videos_are_scored_when_a_model_is_active(tmp_path, patient, monkeyp
     from studies.services import video_ingest
     from tests.platform.conftest import synthetic_frames, write_container
 
-    queued: list[list[int]] = []
-    monkeypatch.setattr("modelling.services.prediction_enqueue", lambda video_ids=None, patient_id=None: queued.append(video_ids))
+    queued: list[int] = []
+    monkeypatch.setattr("modelling.services.scoring_enqueue", queued.append)
     first = write_container(tmp_path / "a.mp4", synthetic_frames(), "mp4v")
     with django_capture_on_commit_callbacks(execute=True):
         video_ingest(source=first, original_name="a.mp4", patient=patient)
     assert queued == []  # no active model yet
 
-    model_version_activate(version=make_version(tmp_path))
+    with django_capture_on_commit_callbacks(execute=True):
+        version = model_version_activate(version=make_version(tmp_path))
+    activation_job = TrainingJob.objects.get(job_type=JobType.SCORING)  # a version without predictions: scored
+    assert queued == [activation_job.pk] and activation_job.model_version == version
+    assert activation_job.parameters == {"video_ids": None, "patient_id": None, "kinds": ["frame_scorer"]}
     second = write_container(tmp_path / "b.mp4", synthetic_frames(n=7), "mp4v")
     with django_capture_on_commit_callbacks(execute=True):
         video = video_ingest(source=second, original_name="b.mp4", patient=patient).video
-    assert queued == [[video.pk]]
+    ingest_job = TrainingJob.objects.filter(job_type=JobType.SCORING).exclude(pk=activation_job.pk).get()
+    assert queued == [activation_job.pk, ingest_job.pk] and ingest_job.status == "queued"
+    assert ingest_job.parameters["video_ids"] == [video.pk] and ingest_job.kind == ""
 
 
-def test_prediction_run_api(admin_client, tmp_path, patient, monkeypatch):
-    calls: list[dict] = []
-    monkeypatch.setattr("modelling.services.prediction_enqueue", lambda **kwargs: calls.append(kwargs) or "task-1")
+def test_prediction_run_api(admin_client, tmp_path, patient, monkeypatch, django_capture_on_commit_callbacks):
+    monkeypatch.setattr("modelling.services.scoring_enqueue", lambda job_id: None)
     assert admin_client.post("/api/predictions/run/", {}, content_type="application/json").status_code == 400
     model_version_activate(version=make_version(tmp_path))
     response = admin_client.post("/api/predictions/run/", {"patient_id": patient.pk}, content_type="application/json")
-    assert response.status_code == 202 and response.json() == {"task_id": "task-1"}
-    assert calls == [{"video_ids": None, "patient_id": patient.pk}]
+    job = TrainingJob.objects.get(pk=response.json()["job"])
+    assert response.status_code == 202 and job.job_type == JobType.SCORING and job.status == "queued"
+    assert job.parameters == {"video_ids": None, "patient_id": patient.pk, "kinds": None}
     bad = admin_client.post("/api/predictions/run/", {"video_ids": [999999]}, content_type="application/json")
     assert bad.status_code == 400 and "unknown video id(s): 999999" in bad.json()["detail"]

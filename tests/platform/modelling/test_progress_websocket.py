@@ -97,3 +97,30 @@ def test_the_asgi_application_routes_websockets_and_refuses_anonymous_users():
         return connected
 
     assert async_to_sync(scenario)() is False
+
+
+def test_a_job_taken_by_a_worker_is_published_as_running_with_its_queue_gone():
+    """The row is the one state: the start is pushed at once (not at the first progress), and a queued
+    job's state says where it waits."""
+    from modelling.services import training_job_start
+
+    admin = user_ensure(username="boss", role=Role.ADMIN, validation_level=4)
+    ahead = TrainingJob.objects.create(kind=ModelKind.FRAME_SCORER, status=JobStatus.RUNNING)
+    job = TrainingJob.objects.create(kind=ModelKind.FRAME_SCORER, status=JobStatus.QUEUED)
+
+    async def scenario() -> list[dict]:
+        from channels.db import database_sync_to_async
+
+        communicator = communicator_for(job, admin)
+        connected, _ = await communicator.connect()
+        assert connected
+        first = await receive_job(communicator)
+        await database_sync_to_async(training_job_start)(job_id=job.pk, task_id="t", worker_host="w", device="cpu")
+        second = await receive_job(communicator)
+        await communicator.disconnect()
+        return [first, second]
+
+    first, second = async_to_sync(scenario)()
+    assert first["status"] == "queued" and first["queue"] == {"queue": "training", "position": 1,
+                                                              "waiting_for": ahead.pk, "running": [ahead.pk]}
+    assert second["status"] == "running" and second["queue"] is None and second["job_type"] == "training"

@@ -180,3 +180,9 @@ def browse(chromium, live: LiveServer) -> Iterator[callable]:  # type: ignore[no
 def make_user(username: str, role: str, level: int = 1) -> User:
     return user_ensure(username=username, role=role, validation_level=level, password=PASSWORD,
                        is_staff=role == "admin", is_superuser=role == "admin")
+
+
+def open_page(session: Session, path: str, timeout: float = 60_000) -> None:
+    """Session.goto with more patience: a page's first load on a busy machine can take longer than 15 s."""
+    session.page.goto(f"{session.server.url}{path}")
+    session.page.wait_for_selector("#app[aria-busy='false']", timeout=timeout)

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from exchange.phantoms import phantoms_generate
-from modelling.models import JobStatus, ModelVersion, TrainingJob
+from modelling.models import JobStatus, JobType, ModelVersion, TrainingJob
 from tests.platform.modelling.conftest import wait_for
 from tests.platform.viewer.conftest import make_user
 
@@ -79,7 +79,7 @@ def test_admin_dashboard_trains_a_model(browse, celery_worker) -> None:  # type:
     fill_tiny_job(page, "200")
     form.get_by_role("button", name="Start training").click()
     expect(page.locator(".job-panel")).to_have_count(2)
-    long_job = TrainingJob.objects.exclude(pk=job.pk).get()
+    long_job = TrainingJob.objects.filter(job_type=JobType.TRAINING).exclude(pk=job.pk).get()  # (and a scoring job)
     wait_for(lambda: (TrainingJob.objects.get(pk=long_job.pk).progress or {}).get("step"), timeout=180,
              what="the long job to run", worker=celery_worker)
     row = page.locator(f"tr[data-job='{long_job.pk}']")

@@ -1,7 +1,8 @@
 """`manage.py demo`: the embedded platform in one command (what `make demo` runs).
 
 Migrates the SQLite database, creates the demo users (passwords printed), generates phantom data
-once, starts a real Celery worker process on the filesystem broker and serves on 127.0.0.1:8000.
+once, starts real Celery worker processes on the filesystem broker (one per queue family, so an
+agreement report never waits behind a training job) and serves on 127.0.0.1:8000.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from exchange.phantoms import PHANTOM_SITE
 from studies.models import Video
 from studies.services import videos_assign
 
+#: The demo's workers: name, queues. One job at a time each (-c 1): training holds the most memory, and
+#: scoring and the light queues (ingestion, agreement reports, exports) each get their own process.
+DEMO_WORKERS = [("training", "gpu"), ("scoring", "scoring"), ("light", "ingest,analysis")]
+
 DEMO_USERS = [  # username, role, level, password, staff
     ("admin", Role.ADMIN, 4, "pleura-admin", True),
     ("annotator", Role.ANNOTATOR, 1, "pleura-annotator", False),
@@ -37,7 +42,7 @@ class Command(BaseCommand):
         parser.add_argument("--videos", type=int, default=12, help="Phantom videos to generate on first run")
         parser.add_argument("--frames", type=int, default=60, help="Frames per phantom video")
         parser.add_argument("--no-serve", action="store_true", help="Prepare everything, then exit")
-        parser.add_argument("--no-worker", action="store_true", help="Do not start a Celery worker")
+        parser.add_argument("--no-worker", action="store_true", help="Do not start the Celery workers")
 
     def handle(self, *args: object, addr: str, videos: int, frames: int, no_serve: bool, no_worker: bool,
                **options: object) -> None:
@@ -61,21 +66,25 @@ class Command(BaseCommand):
         self.stdout.write(f"Data: {settings.DATABASES['default']['NAME']}, media in {settings.MEDIA_ROOT}\n")
         if no_serve:
             return
-        worker = None if no_worker else self._start_worker()
+        workers = [] if no_worker else [self._start_worker(name, queues) for name, queues in DEMO_WORKERS]
         try:
             call_command("runserver", addr, use_reloader=False)
         finally:
-            if worker is not None:
+            for worker in workers:
                 worker.terminate()
+            for worker in workers:
                 try:
                     worker.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     worker.kill()
 
-    def _start_worker(self) -> subprocess.Popen:
-        """A real worker process on every queue (embedded mode has one machine)."""
-        platform_dir = Path(settings.PLATFORM_ROOT)
-        command = [sys.executable, "-m", "celery", "--workdir", str(platform_dir), "-A", "pleura", "worker",
-                   "-Q", "ingest,analysis,gpu", "-c", "1", "--loglevel", "INFO", "-n", "demo@%h"]
-        self.stdout.write("Starting a Celery worker: " + " ".join(command[1:]))
-        return subprocess.Popen(command, env=os.environ.copy())
+    def _start_worker(self, name: str, queues: str) -> subprocess.Popen:
+        """A real worker process on `queues`, one task at a time."""
+        self.stdout.write(f"Starting the {name} worker: " + " ".join(worker_command(name, queues)[1:]))
+        return subprocess.Popen(worker_command(name, queues), env=os.environ.copy())
+
+
+def worker_command(name: str, queues: str) -> list[str]:
+    """The command line of one demo worker (a process of its own per queue family)."""
+    return [sys.executable, "-m", "celery", "--workdir", str(Path(settings.PLATFORM_ROOT)), "-A", "pleura", "worker",
+            "-Q", queues, "-c", "1", "--loglevel", "INFO", "-n", f"demo-{name}@%h"]
