@@ -63,7 +63,7 @@ function scoreReport(report) {
   };
   weight.addEventListener("change", drawKappa);
   drawKappa();
-  const bars = (key, label) => barChart(raters.map((r) => ({ label: r.name.slice(0, 12), value: r[key].value })),
+  const bars = (key, label) => barChart(raters.map((r) => ({ label: r.name, value: r[key].value })),
     { label, width: Math.max(300, 70 * raters.length), height: 170, empty: "undefined" });
   const reasons = (key) => raters.filter((r) => r[key].value === null).map((r) => h("li", {}, `${r.name}: undefined (${r[key].reason})`));
   const confusions = raters.map((r) => h("figure.chart-card", {}, h("figcaption", {}, r.name),

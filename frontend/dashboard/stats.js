@@ -23,7 +23,7 @@ export function statsView(stats) {
   const people = stats.labels_per_annotator;
   const top = people.slice(0, TOP_ANNOTATORS);
   const perAnnotator = chartCard("Labels per annotator", barChart(top.map((p) => ({
-    label: p.username.slice(0, 10), value: p.frame_scores + p.video_scores + p.contours })),
+    label: p.username, value: p.frame_scores + p.video_scores + p.contours })),
   { label: "Labels per annotator (all kinds)", width: Math.max(360, 60 * top.length), height: 180 }),
   people.length > TOP_ANNOTATORS ? `The ${TOP_ANNOTATORS} with most labels of ${people.length}; all in the table.` : "");
   const table = h("table.compact", {}, h("caption", {}, "Labels per annotator"),
