@@ -25,7 +25,7 @@ from ml.hashing import file_sha256
 from .ingest import DecodedVideo, IngestError, decode_to_storage, delete_stored, detect_format
 from .ingest.pseudonyms import pseudonymous_code, pseudonymous_file_name
 from .ingest.sniff import HEAD_BYTES
-from .ingest.store import SOURCE_SUFFIX
+from .ingest.store import SOURCE_SUFFIX, redeidentify_stored_copy
 from .models import (
     CovidStatus,
     Exam,
@@ -196,6 +196,29 @@ def video_record(*, decoded: DecodedVideo, exam: Exam, sha256: str, original_nam
     transaction.on_commit(lambda: videos_ingested.send(sender=Video, video_ids=[video.pk]))
     return IngestResult(video=video, created=True)
 
+
+
+@dataclass(frozen=True)
+class DicomCopiesCheck:
+    rewritten: int  # stored copies de-identified again
+    burned_in: list[int]  # ids of videos whose copy declares burned-in annotation no mask cleaned
+
+
+def dicom_copies_deidentify() -> DicomCopiesCheck:
+    """Bring DICOM copies stored by older versions to the PS3.15 basic profile (idempotent), and list
+    the videos imported before burned-in annotation was refused, for people to review."""
+    rewritten, burned_in = 0, []
+    videos = Video.objects.filter(format=VideoFormat.DICOM).select_related("exam__patient").order_by("pk")
+    for video in videos.iterator(chunk_size=FRAME_BATCH):
+        if not video.source_file.name:
+            continue
+        check = redeidentify_stored_copy(video.source_file.name, pseudonym=video.exam.patient.code)
+        rewritten += check.rewritten
+        if check.name != video.source_file.name:
+            Video.objects.filter(pk=video.pk).update(source_file=check.name)
+        if check.burned_in and not video.burned_in_masked:
+            burned_in.append(video.pk)
+    return DicomCopiesCheck(rewritten=rewritten, burned_in=burned_in)
 
 
 def videos_assign(*, annotator: User, videos: Iterable[Video]) -> int:

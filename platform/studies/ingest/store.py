@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -126,6 +127,38 @@ def _deidentified_copy(path: Path, *, pseudonym: str, masks: list[Rect]) -> byte
     buffer = BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class StoredCopyCheck:
+    name: str  # storage name of the copy (unchanged unless the storage had to pick another)
+    rewritten: bool  # the copy predated the PS3.15 basic profile and was de-identified again
+    burned_in: bool  # the copy declares burned-in annotation (BurnedInAnnotation=YES)
+
+
+def redeidentify_stored_copy(name: str, *, pseudonym: str, storage: Storage | None = None) -> StoredCopyCheck:
+    """De-identify a stored DICOM copy again unless it already carries the basic profile's code 113100.
+
+    Copies stored by older versions kept free-text attributes (comments, descriptions, locations),
+    references to original UIDs and the file meta; their UIDs, already replaced once, are remapped again.
+    """
+    import pydicom
+
+    from .deidentify import BASIC_PROFILE_CODE, deidentify
+
+    storage = storage or default_storage
+    with storage.open(name, "rb") as handle:
+        dataset = pydicom.dcmread(handle)
+    burned_in = str(dataset.get("BurnedInAnnotation", "") or "").strip().upper() == "YES"
+    codes = [item.get("CodeValue") for item in dataset.get("DeidentificationMethodCodeSequence", [])]
+    if BASIC_PROFILE_CODE[0] in codes:
+        return StoredCopyCheck(name=name, rewritten=False, burned_in=burned_in)
+    deidentify(dataset, key=settings.PLEURA_PSEUDONYM_KEY, pseudonym=pseudonym)
+    buffer = BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    storage.delete(name)
+    saved = storage.save(name, ContentFile(buffer.getvalue()))
+    return StoredCopyCheck(name=saved, rewritten=True, burned_in=burned_in)
 
 
 def _mask_pixel_data(dataset: Dataset, masks: list[Rect]) -> None:

@@ -6,12 +6,14 @@ nested sequences and private tags; UIDs are remapped by one keyed mapping, refer
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pydicom
 import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.core.management import call_command
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
@@ -19,7 +21,7 @@ from pydicom.sequence import Sequence
 from studies.ingest.confidentiality_profile import BASIC_PROFILE, basic_action
 from studies.ingest.deidentify import deidentify
 from studies.ingest.pseudonyms import pseudonymous_uid
-from studies.services import video_ingest
+from studies.services import dicom_copies_deidentify, video_ingest
 from tests.platform.conftest import media_files
 
 pytestmark = pytest.mark.django_db
@@ -139,3 +141,22 @@ def test_actions_apply_in_nested_sequences():
     assert str(item.PersonName) not in ("", NAME)
     assert not any(element.tag.is_private for element in dataset.iterall())
     assert str(dataset.PatientName) == "P-1"
+
+
+def test_copies_stored_by_older_versions_are_deidentified_again(tmp_path, patient, media_root):
+    path, old = crafted("US1_UNCR.dcm", tmp_path)  # what an older version left: the free text untouched
+    video = video_ingest(source=path, original_name=path.name, patient=patient).video
+    stored = Path(default_storage.path(video.source_file.name))
+    old.BurnedInAnnotation = "YES"
+    old.save_as(stored, enforce_file_format=True)
+    assert b"Doe^John" in stored.read_bytes()
+
+    out = io.StringIO()
+    call_command("deidentify_stored_dicom", stdout=out)
+
+    raw = b"".join(p.read_bytes() for p in media_files(media_root))
+    for needle in IDENTIFYING:
+        assert needle not in raw, needle
+    assert "1 stored DICOM copies de-identified again" in out.getvalue()
+    assert f"review or delete them: {video.pk}" in out.getvalue()
+    assert dicom_copies_deidentify().rewritten == 0  # already done: nothing to rewrite
