@@ -1,9 +1,12 @@
 // The frame canvas: zoom and pan as one affine map (screen = image × scale + offset), redrawn at most
 // once per animation frame. Layers (contours, overlays) paint in image pixels on top of the frame.
+// Brightness and contrast (window/level) change how the frame is drawn, never the overlays or coordinates.
 
 export const ZOOM_STEP = 1.25;
 const MIN_SCALE = 0.1;
 const MAX_SCALE = 40;
+export const LEVEL_STEP = 0.1;
+const LEVEL_RANGE = [0.2, 4];
 
 export class FrameCanvas {
   /** canvas: the <canvas>; width/height: the frame size in pixels. */
@@ -16,6 +19,9 @@ export class FrameCanvas {
     this.x = 0;
     this.y = 0;
     this.image = null;
+    this.brightness = 1;  // CSS filter factors: 1 = as stored
+    this.contrast = 1;
+    this.onWindow = null;
     this.layers = [];   // (ctx, view) => void, painted in image coordinates
     this.fitted = true; // refit on resize until the user zooms or pans
     this.pending = false;
@@ -63,6 +69,15 @@ export class FrameCanvas {
     this.paint();
   }
 
+  /** Brightness and contrast factors (1 = as stored), clamped; `null` keeps one as it is. */
+  setWindow(brightness = null, contrast = null) {
+    const clamp = (v) => Math.round(Math.min(LEVEL_RANGE[1], Math.max(LEVEL_RANGE[0], v)) * 100) / 100;
+    if (brightness !== null) this.brightness = clamp(brightness);
+    if (contrast !== null) this.contrast = clamp(contrast);
+    this.onWindow?.();
+    this.paint();
+  }
+
   /** Canvas CSS pixels -> image coordinates (pixel i covers [i, i + 1)). */
   toImage(sx, sy) {
     return [(sx - this.x) / this.scale, (sy - this.y) / this.scale];
@@ -97,7 +112,12 @@ export class FrameCanvas {
     ctx.setTransform(this.scale * ratio, 0, 0, this.scale * ratio, this.x * ratio, this.y * ratio);
     // Crisp pixels when zoomed in (annotators contour at pixel level); smooth when zoomed out.
     ctx.imageSmoothingEnabled = this.scale < 2;
-    if (this.image) ctx.drawImage(this.image, 0, 0, this.width, this.height);
+    if (this.image) {
+      const windowed = this.brightness !== 1 || this.contrast !== 1;
+      if (windowed) ctx.filter = `brightness(${this.brightness}) contrast(${this.contrast})`;
+      ctx.drawImage(this.image, 0, 0, this.width, this.height);
+      if (windowed) ctx.filter = "none";
+    }
     for (const layer of this.layers) {
       ctx.save();
       layer(ctx, this);

@@ -29,9 +29,13 @@ export const SHORTCUTS = [
     [["V"], "Hide / show the current marker class"],
   ]],
   ["View", [
-    [["+", "−", "Wheel"], "Zoom in / out"],
+    [["+", "−", "Wheel"], "Zoom in / out (the wheel at the pointer)"],
     [["F"], "Fit the frame"],
     [["Space+drag", "Drag"], "Pan (drag pans outside the polygon tool)"],
+    [["[", "]"], "Brightness down / up"],
+    [["{", "}"], "Contrast down / up"],
+    [["G"], "Reset brightness and contrast"],
+    [["O"], "Other people's contours on / off (each person: the panel)"],
     [["B"], "STN crop boxes"],
     [["M", "U"], "Segmentation mask / uncertainty heat-map"],
   ]],
@@ -48,8 +52,11 @@ export function setFindingShortcuts(pairs) {
   findingRows = pairs.map(([key, name]) => [[key.toUpperCase()], `${name}: present / absent (toggles)`]);
 }
 
-export function showHelp() {
-  const all = findingRows.length ? [...SHORTCUTS.slice(0, 2), ["Findings", findingRows], ...SHORTCUTS.slice(2)] : SHORTCUTS;
+/** readonly: the frame view, whose keys do not write (no scoring, findings, contours or saving). */
+export function showHelp(readonly = false) {
+  const all = readonly ? SHORTCUTS.filter(([title]) => !["Scoring", "Contours", "Other"].includes(title))
+    .concat([["Other", [[["?"], "This help"]]]])
+    : findingRows.length ? [...SHORTCUTS.slice(0, 2), ["Findings", findingRows], ...SHORTCUTS.slice(2)] : SHORTCUTS;
   const sections = all.map(([title, rows]) => h("section.help-section", {},
     h("h3", {}, title),
     h("dl", {}, rows.flatMap(([keys, text]) => [

@@ -25,6 +25,9 @@ export function bindKeys(page) {
     const key = event.key;
     const handled = () => event.preventDefault();
 
+    // The read-only frame view keeps moving, viewing and overlay keys, none that would write.
+    if (page.readonly && (ctrl || /^[0-3dcpsDCPS]$/.test(key) || key === "Enter" || key === "Delete"
+      || key === "Backspace" || (key.length === 1 && page.findings.codeForKey(key)))) return;
     if (ctrl) {
       if (key.toLowerCase() === "z") { handled(); if (event.shiftKey) page.editor.redo(); else page.editor.undo(); }
       else if (key.toLowerCase() === "y") { handled(); page.editor.redo(); }
@@ -64,11 +67,17 @@ export function bindKeys(page) {
       case "+": case "=": handled(); page.view.zoomAt(ZOOM_STEP); return;
       case "-": case "_": handled(); page.view.zoomAt(1 / ZOOM_STEP); return;
       case "f": case "F": handled(); page.view.fit(); return;
+      case "[": handled(); page.stepWindow("brightness", -1); return;
+      case "]": handled(); page.stepWindow("brightness", 1); return;
+      case "{": handled(); page.stepWindow("contrast", -1); return;
+      case "}": handled(); page.stepWindow("contrast", 1); return;
+      case "g": case "G": handled(); page.view.setWindow(1, 1); return;
+      case "o": case "O": handled(); page.toggleOthers(); return;
       case "b": case "B": handled(); page.setOverlay("boxes"); return;
       case "m": case "M": handled(); page.setOverlay("mask"); return;
       case "u": case "U": handled(); page.setOverlay("uncertainty"); return;
       case "s": case "S": handled(); page.saver.flush(); return;
-      case "?": handled(); showHelp(); return;
+      case "?": handled(); showHelp(page.readonly); return;
       default: {
         const finding = key.length === 1 ? page.findings.codeForKey(key) : undefined;
         if (finding) { handled(); page.toggleFinding(finding); }

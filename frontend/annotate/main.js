@@ -1,18 +1,20 @@
 // The annotate page: one video's frames on a zoomable canvas, frame and video scores, marker contours and
-// the model's overlays, autosaved. One request loads the page's state (/api/viewer/videos/<id>/annotate/),
+// the model's overlays, autosaved. With boot.readonly (the frame view of /videos/<id>/frames/, clinicians
+// too) the same drawing without any write control: others' labels, the model's output, zoom and window. One request loads the page's state (/api/viewer/videos/<id>/annotate/),
 // then every frame image is prefetched (frames.js). performance.mark("pleura:first-frame") records when
 // the first frame reached the canvas (bench/viewer.py reads it).
 
 import { api, boot, frameImageUrl } from "../shared/api.js";
-import { fail, frameIndex, frameNumber, h, ready, SCORE_NAMES, toast } from "../shared/ui.js";
+import { fail, frameIndex, frameNumber, h, ready, SCORE_MEANINGS, toast } from "../shared/ui.js";
 import { Saver } from "./autosave.js";
-import { FrameCanvas, ZOOM_STEP } from "./canvas.js";
+import { FrameCanvas, LEVEL_STEP, ZOOM_STEP } from "./canvas.js";
 import { ContourBook } from "./contour-book.js";
 import { ContourEditor } from "./contours.js";
 import { FindingBook } from "./findings.js";
 import { FrameStore } from "./frames.js";
 import { setFindingShortcuts, showHelp } from "./help.js";
 import { bindKeys } from "./keys.js";
+import { OtherContours } from "./others.js";
 import { Overlays } from "./overlays.js";
 import { Panel, scoreBadge } from "./panel.js";
 import { ScoreBook, VideoScoreBook } from "./scoring.js";
@@ -34,6 +36,7 @@ class AnnotatePage {
     this.count = frames.length;
     this.current = 0;
     this.playing = false;
+    this.readonly = Boolean(boot.readonly);
 
     const changed = () => { this.saver.changed(); this.refresh(); };
     this.scores = new ScoreBook(video.id, frames, data.mine.frame_scores, { onChange: changed });
@@ -67,12 +70,14 @@ class AnnotatePage {
     });
     this.overlays = new Overlays({ frames, predictions: model.frames, segmentations: model.segmentations,
       onReady: () => this.view.paint() });
-    this.view.layers.push((ctx, view) => this.overlays.paint(ctx, view), (ctx, view) => this.editor.paint(ctx, view));
+    this.others = new OtherContours({ frames, others: data.others, colour: (cls) => this.editor.colour(cls) });
+    this.view.layers.push((ctx, view) => this.overlays.paint(ctx, view), (ctx, view) => this.others.paint(ctx, view),
+      (ctx, view) => this.editor.paint(ctx, view));
 
     this.otherRows = data.others.map((other) => ({
       label: `${other.annotator.username} (L${other.annotator.validation_level})`,
       values: scoreRow(frames, other.frame_scores) }));
-    const rows = [{ label: "Me", values: this.scores.scores }, ...this.otherRows];
+    const rows = [...(this.readonly ? [] : [{ label: "Me", values: this.scores.scores }]), ...this.otherRows];
     if (model.frames.length) rows.push({ label: "Model", values: scoreRow(frames, model.frames.map((p) => [p.frame, p.score])) });
     this.timeline = new Timeline({
       count: this.count, rows,
@@ -94,6 +99,18 @@ class AnnotatePage {
     this.playButton = button("▶ Play", "Play (Space)", () => this.togglePlay(), { "aria-pressed": "false" });
     this.counter = h("output.frame-counter", { id: "frame-counter", "aria-live": "off" });
     this.loadState = h("span.muted.load-state", { id: "load-state" }, "Loading frames…");
+    this.brightness = h("input", { id: "brightness", type: "range", min: "0.2", max: "4", step: String(LEVEL_STEP),
+      value: "1", "aria-label": "Brightness ([ and ])", oninput: (e) => this.view.setWindow(Number(e.target.value), null) });
+    this.contrast = h("input", { id: "contrast", type: "range", min: "0.2", max: "4", step: String(LEVEL_STEP),
+      value: "1", "aria-label": "Contrast ({ and })", oninput: (e) => this.view.setWindow(null, Number(e.target.value)) });
+    this.view.onWindow = () => {
+      this.brightness.value = String(this.view.brightness);
+      this.contrast.value = String(this.view.contrast);
+    };
+    const windowControls = [
+      h("label.window-label", { for: "brightness", title: "Brightness ([ and ])" }, "☀"), this.brightness,
+      h("label.window-label", { for: "contrast", title: "Contrast ({ and })" }, "◐"), this.contrast,
+      button("Reset", "Reset brightness and contrast (G)", () => this.view.setWindow(1, 1))];
     this.toolButton = button("✎ Polygon", "Polygon tool (D)", () => this.editor.setTool(this.editor.tool === "draw" ? "view" : "draw"),
       { "aria-pressed": "false" });
     this.classSelect = h("select", { id: "marker-class", onchange: (event) => this.editor.setClass(Number(event.target.value)) },
@@ -110,19 +127,22 @@ class AnnotatePage {
       button("+", "Zoom in (+)", () => this.view.zoomAt(ZOOM_STEP)),
       button("Fit", "Fit the frame (F)", () => this.view.fit()),
       h("span.sep", { "aria-hidden": "true" }),
-      this.toolButton,
-      h("label", { for: "marker-class" }, "Marker"), this.classSelect,
-      button("↶", "Undo (Ctrl+Z)", () => this.editor.undo()),
-      button("↷", "Redo (Ctrl+Shift+Z)", () => this.editor.redo()),
-      button("Copy previous", "Copy the previous frame's contours (P)", () => this.editor.copyPrevious()),
+      windowControls,
+      this.readonly ? null : [
+        h("span.sep", { "aria-hidden": "true" }),
+        this.toolButton,
+        h("label", { for: "marker-class" }, "Marker"), this.classSelect,
+        button("↶", "Undo (Ctrl+Z)", () => this.editor.undo()),
+        button("↷", "Redo (Ctrl+Shift+Z)", () => this.editor.redo()),
+        button("Copy previous", "Copy the previous frame's contours (P)", () => this.editor.copyPrevious())],
       this.loadState);
     const head = h("div.annotate-head", {},
-      h("h1", {}, video.original_name || `Video ${video.id}`),
+      h("h1", {}, this.readonly ? `Frames · ${video.original_name || `Video ${video.id}`}` : video.original_name || `Video ${video.id}`),
       h("span.muted", {}, `${video.patient.code} · ${video.site.name} · ${video.lung_zone || "zone ?"} · ${video.probe} · `
         + `${video.width}×${video.height} · ${video.fps} fps · ${this.count} frames`),
       h("span.spacer"),
-      this.saveState, this.saveAction,
-      button("?", "Keyboard shortcuts (?)", () => showHelp(), { class: "help-button" }));
+      this.readonly ? h("span.muted.readonly-note", {}, "Read-only view") : [this.saveState, this.saveAction],
+      button("?", "Keyboard shortcuts (?)", () => showHelp(this.readonly), { class: "help-button" }));
     const timeline = h("div.annotate-timeline", {}, this.timeline.element, this.timeline.chartBlock || null);
     this.root.replaceChildren(head, toolbar,
       h("div.annotate-main", {}, h("div.stage", {}, this.canvas), this.panel.element), timeline);
@@ -136,7 +156,7 @@ class AnnotatePage {
       canvas.focus({ preventScroll: true });
       if (event.button !== 0 && event.button !== 1) return;
       const point = this.view.eventToImage(event);
-      const panning = event.button === 1 || this.keys.spaceDown || !this.editor.pointerDown(event, point);
+      const panning = event.button === 1 || this.keys.spaceDown || this.readonly || !this.editor.pointerDown(event, point);
       if (panning) {
         pan = { x: event.clientX, y: event.clientY };
         canvas.classList.add("panning");
@@ -150,19 +170,21 @@ class AnnotatePage {
         pan = { x: event.clientX, y: event.clientY };
         return;
       }
-      this.editor.pointerMove(event, this.view.eventToImage(event));
+      if (!this.readonly) this.editor.pointerMove(event, this.view.eventToImage(event));
     });
     const up = () => {
       if (pan) {
         pan = null;
         canvas.classList.remove("panning");
-      } else {
+      } else if (!this.readonly) {
         this.editor.pointerUp();
       }
     };
     canvas.addEventListener("pointerup", up);
     canvas.addEventListener("pointercancel", up);
-    canvas.addEventListener("dblclick", (event) => this.editor.doubleClick(this.view.eventToImage(event)));
+    canvas.addEventListener("dblclick", (event) => {
+      if (!this.readonly) this.editor.doubleClick(this.view.eventToImage(event));
+    });
     canvas.addEventListener("wheel", (event) => {
       event.preventDefault();
       const rect = canvas.getBoundingClientRect();
@@ -176,6 +198,8 @@ class AnnotatePage {
     this.store.start(index);
     this.go(index);
     this.canvas.focus({ preventScroll: true });
+    this.others.loadAgreement(this.data.video.id).then(() => this.refresh())
+      .catch((error) => toast(`Contour agreement could not be loaded: ${error.message}`, "error"));
   }
 
   /** Show frame `index` (clamped); paints at once when its image is decoded, else when it arrives. */
@@ -234,19 +258,22 @@ class AnnotatePage {
 
   /** Score the selected range, else the current frame. */
   score(value) {
+    if (this.readonly) return;
     const [from, to] = this.timeline.selection || [this.current, this.current];
     this.scores.set(from, to, value);
     this.timeline.draw();
     const what = from === to ? `Frame ${frameNumber(from)}` : `Frames ${frameNumber(from)}–${frameNumber(to)}`;
-    this.announce(`${what}: ${SCORE_NAMES[value]}`);
+    this.announce(`${what}: ${SCORE_MEANINGS[value]}`);
   }
 
   setVideoScore(score, comment) {
+    if (this.readonly) return;
     this.videoScores.set(score, comment ?? this.videoScores.comment);
   }
 
   /** A finding key or checkbox: not stated or absent -> present, present -> absent. */
   toggleFinding(code, present) {
+    if (this.readonly) return;
     if (present === undefined) present = this.findings.present.get(code) !== true;
     this.findings.set(code, present);
     this.announce(`${this.findings.name(code)}: ${present ? "present" : "absent"}`);
@@ -256,6 +283,28 @@ class AnnotatePage {
     this.overlays.show[kind] = on;
     this.panel.syncOverlays();
     this.view.paint();
+  }
+
+  /** Show or hide one person's polygons (all of them with `person` undefined: the O key). */
+  toggleOthers(person, on) {
+    if (person === undefined) this.others.toggleAll(); else this.others.toggle(person, on);
+    this.view.paint();
+    this.refresh();
+  }
+
+  /** Take `person`'s polygons on this frame as mine (a validator accepting a lower level's contour). */
+  acceptContours(person) {
+    if (this.readonly) return;
+    const who = this.others.people.find((p) => p.id === person);
+    if (this.editor.adopt(this.others.polygons(person))) {
+      this.announce(`Frame ${frameNumber(this.current)}: ${who?.username}'s contours taken as yours`);
+    }
+  }
+
+  /** Brightness (`which` = "brightness") or contrast up or down by one step. */
+  stepWindow(which, direction) {
+    const value = this.view[which] + direction * LEVEL_STEP;
+    if (which === "brightness") this.view.setWindow(value, null); else this.view.setWindow(null, value);
   }
 
   setOpacity(value) {
@@ -353,7 +402,7 @@ async function main() {
   const root = document.getElementById("app");
   try {
     const early = firstFrame();
-    const data = await api(`viewer/videos/${boot.video_id}/annotate/`);
+    const data = await api(boot.state_url || `viewer/videos/${boot.video_id}/annotate/`);
     const first = data.frames.length ? await early : null;
     if (!data.frames.length) {
       root.replaceChildren(h("h1", {}, data.video.original_name), h("p.muted", {}, "This video has no frames yet."));

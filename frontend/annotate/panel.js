@@ -1,14 +1,14 @@
 // The side panel: this frame's score (mine, others', the model's), the video score and findings, the
 // contours of this frame with class visibility, and the overlay controls. Plain DOM, refreshed by update().
 
-import { h, SCORE_COLOURS, SCORE_NAMES } from "../shared/ui.js";
+import { h, SCORE_MEANINGS, SCORE_NAMES, scoreButtonContent } from "../shared/ui.js";
 
 const pct = (p) => `${Math.round(p * 100)}%`;
 
 /** A score as a coloured badge ("—" for none). */
 export function scoreBadge(score) {
   if (score === null || score === undefined || score < 0) return h("span.badge", {}, "—");
-  return h(`span.badge.score-${score}`, { title: SCORE_NAMES[score] }, String(score));
+  return h(`span.badge.score-${score}`, { title: SCORE_MEANINGS[score] }, String(score));
 }
 
 export class Panel {
@@ -16,19 +16,20 @@ export class Panel {
     this.page = page;
     this.data = data;
     const { model } = data;
+    const readonly = page.readonly;
     this.frameButtons = [0, 1, 2, 3].map((score) => h(`button.score-button.score-${score}`, {
-      type: "button", "aria-pressed": "false", title: SCORE_NAMES[score], "aria-label": `Score ${SCORE_NAMES[score]}`,
-      onclick: () => page.score(score),
-    }, String(score)));
+      type: "button", "aria-pressed": "false", title: `${SCORE_MEANINGS[score]} (key ${score})`,
+      "aria-label": `Score ${SCORE_NAMES[score]}`, onclick: () => page.score(score),
+    }, scoreButtonContent(score)));
     this.frameLegend = h("legend", {}, "Frame score");
     this.rangeNote = h("p.muted.range-note", { id: "range-note" });
     this.frameOthers = h("div.others-line");
 
     this.videoRadios = [0, 1, 2, 3].map((score) => h("input", {
-      type: "radio", name: "video-score", value: String(score), id: `video-score-${score}`,
+      type: "radio", name: "video-score", value: String(score), id: `video-score-${score}`, disabled: readonly,
       onchange: () => page.setVideoScore(score),
     }));
-    this.comment = h("input", { id: "video-comment", type: "text", maxlength: "1000", placeholder: "optional",
+    this.comment = h("input", { id: "video-comment", type: "text", maxlength: "1000", placeholder: "optional", disabled: readonly,
       onchange: () => page.setVideoScore(page.videoScores.score, this.comment.value) });
     const videoOthers = data.others.filter((o) => o.video_score !== null).map((o) =>
       h("span.other", {}, `${o.annotator.username}: `, scoreBadge(o.video_score)));
@@ -39,7 +40,7 @@ export class Panel {
 
     this.findingBoxes = data.findings.map((finding) => {
       const key = page.findings.keyFor(finding.code);
-      const box = h("input", { type: "checkbox", id: `finding-${finding.code}`, "data-finding": finding.code,
+      const box = h("input", { type: "checkbox", id: `finding-${finding.code}`, "data-finding": finding.code, disabled: readonly,
         onchange: (event) => page.toggleFinding(finding.code, event.target.checked) });
       return h("label.finding-option", { for: box.id, title: finding.description || finding.name },
         box, finding.name, key ? h("kbd", { "aria-hidden": "true" }, key.toUpperCase()) : null);
@@ -53,22 +54,25 @@ export class Panel {
         onchange: (event) => page.editor.toggleClass(cls.index, event.target.checked) }),
       h("span.swatch", { style: { background: page.editor.colour(cls.index) } }), cls.name));
     this.contourList = h("ul.contour-list", { "aria-label": "My polygons on this frame" });
+    this.othersBox = page.others.any ? h("fieldset.other-contours", {}, h("legend", {}, "Others' contours (O)"),
+      h("ul.other-contour-list", { "aria-label": "Other people's polygons on this frame" })) : null;
 
     this.element = h("aside.annotate-side", { "aria-label": "Labels of this frame and video" },
       h("fieldset", {}, this.frameLegend,
-        h("div.score-buttons", { role: "group", "aria-label": "Score this frame (keys 0–3)" }, this.frameButtons),
+        readonly ? null : h("div.score-buttons", { role: "group", "aria-label": "Score this frame (keys 0–3)" }, this.frameButtons),
         this.rangeNote, this.frameOthers),
       h("fieldset", {}, h("legend", {}, "Video score"),
-        h("div.video-score", { role: "radiogroup", "aria-label": "Video score" }, this.videoRadios.map((radio, score) =>
-          h("label.video-score-option", { for: radio.id }, radio, scoreBadge(score), ` ${SCORE_NAMES[score].split(" · ")[1]}`))),
-        h("label", { for: "video-comment" }, "Comment"), this.comment,
+        readonly ? null : h("div.video-score", { role: "radiogroup", "aria-label": "Video score" }, this.videoRadios.map((radio, score) =>
+          h("label.video-score-option", { for: radio.id, title: SCORE_MEANINGS[score] }, radio, scoreBadge(score), ` ${SCORE_NAMES[score].split(" · ")[1]}`))),
+        readonly ? null : [h("label", { for: "video-comment" }, "Comment"), this.comment],
         videoOthers.length ? h("div.others-line", {}, videoOthers) : null,
         h("div.findings", { role: "group", "aria-label": "Findings in this video (checked: present, unchecked: absent, "
           + "dash: not stated)" }, h("span.findings-title", {}, "Findings"), this.findingBoxes),
         findingOthers.length ? h("div.others-line.finding-others", {}, findingOthers) : null),
-      h("fieldset", {}, h("legend", {}, "Contours"),
+      readonly ? null : h("fieldset", {}, h("legend", {}, "Contours"),
         h("div.class-toggles", { role: "group", "aria-label": "Show marker classes (V: the current one)" }, this.classToggles),
         this.contourList),
+      this.othersBox,
       this._overlayControls(),
       data.others.length || model.visible ? null
         : h("p.muted.blind-note", {}, "Blind annotation: other people's labels and the model's output are hidden."));
@@ -101,6 +105,34 @@ export class Panel {
     }
   }
 
+  /** Each other person with polygons on this video: show/hide, their Dice on this frame, Accept. */
+  _updateOthers(index) {
+    if (!this.othersBox) return;
+    const { others, readonly } = this.page;
+    const agreement = others.agreement(index);
+    const fmt = (value) => (value === null || value === undefined ? "—" : value.toFixed(2));
+    const rows = others.people.map((person) => {
+      const polygons = others.polygons(person.id, index);
+      const name = `${person.username} (L${person.validation_level})`;
+      return h("li", { dataset: { person: String(person.id) } },
+        h("label.other-toggle", {}, h("input", { type: "checkbox", checked: others.shown.has(person.id),
+          "aria-label": `Show ${person.username}'s contours`,
+          onchange: (event) => this.page.toggleOthers(person.id, event.target.checked) }), name),
+        h("span.muted", {}, polygons.length ? ` · ${polygons.length} polygon${polygons.length === 1 ? "" : "s"}` : " · none here"),
+        agreement && agreement.dice[person.id] !== undefined
+          ? h("span.dice", { title: "Dice against the consensus of the others' contours on this frame" },
+            ` · Dice ${fmt(agreement.dice[person.id])}`) : null,
+        !readonly && polygons.length ? h("button.link.accept-contours", { type: "button",
+          "aria-label": `Accept ${person.username}'s contours on this frame as mine`,
+          onclick: () => this.page.acceptContours(person.id) }, "Accept") : null);
+    });
+    const note = agreement
+      ? h("li.muted.consensus-note", {}, `Consensus of ${agreement.raters} people`
+        + (agreement.mine !== null ? ` · my Dice ${fmt(agreement.mine)} (as saved)` : ""))
+      : h("li.muted.consensus-note", {}, "Dice: fewer than two people contoured this frame.");
+    this.othersBox.querySelector("ul").replaceChildren(...rows, note);
+  }
+
   update() {
     const { page } = this;
     const index = page.current;
@@ -130,6 +162,7 @@ export class Panel {
     });
     if (document.activeElement !== this.comment) this.comment.value = video.comment;
 
+    this._updateOthers(index);
     const items = page.editor.items();
     const selectedKey = page.editor.selected?.key;
     this.contourList.replaceChildren(...(items.length ? items.map((item, n) => {

@@ -1,7 +1,7 @@
 // The lung-zone grid of one patient: the patient's right on the left as on a chest diagram, one card
 // per video with every rater's score and findings, the consensus, the model's score and what disagrees
 // (in words and colour, so it does not rest on colour alone).
-import { h, SCORE_NAMES } from "../shared/ui.js";
+import { h, SCORE_MEANINGS, SCORE_NAMES } from "../shared/ui.js";
 
 const score = (value, extra = "") => h(`span.badge.score-${value}${extra}`, { title: SCORE_NAMES[value] }, String(value));
 
@@ -24,7 +24,7 @@ function findingsList(video, raterName, me) {
 }
 
 /**
- * ctx: {data, me (user id), saver, onAccept(video, score), onScore(video, score), onFrames(video)}
+ * ctx: {data, me (user id), saver, onAccept(video, score), onScore(video, score)}
  */
 function videoCard(video, ctx) {
   const { data, me, saver } = ctx;
@@ -53,10 +53,12 @@ function videoCard(video, ctx) {
       h("span.muted", {}, "Your score: "),
       [0, 1, 2, 3].map((value) => h("button.score-button", {
         type: "button", "aria-pressed": String(current === value), "aria-label": `Set your score of ${video.original_name} to ${value}`,
-        title: SCORE_NAMES[value], onclick: () => ctx.onScore(video, value, video.model && value !== video.model.score
+        title: SCORE_MEANINGS[value], onclick: () => ctx.onScore(video, value, video.model && value !== video.model.score
           ? "overrode model score" : ""),
-      }, String(value)))),
-    h("button", { type: "button", onclick: () => ctx.onFrames(video), "aria-label": `Frames of ${video.original_name}` }, "Frames"),
+      }, h("span.score-digit", {}, String(value))))),
+    // The read-only frame view: the model's per-frame output and everyone's labels (clinicians too).
+    h("a.button-link", { href: `/videos/${video.id}/frames/`, "aria-label": `Frames of ${video.original_name}`,
+      title: "Frame by frame: the model's scores, crop boxes and masks, everyone's labels" }, "Frames"),
     data.may_annotate ? h("a", { href: `/videos/${video.id}/annotate/` }, "Annotate") : null,
     data.may_validate ? h("a", { href: `/videos/${video.id}/validate/` }, "Validate") : null);
   return h(`article.video-card${video.model_disagrees ? ".model-disagrees" : ""}${video.raters_disagree ? ".raters-disagree" : ""}`,

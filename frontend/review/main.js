@@ -5,7 +5,6 @@
 import { api, boot, query } from "../shared/api.js";
 import { matrixChart } from "../shared/charts.js";
 import { dialog, fail, h, ready, toast } from "../shared/ui.js";
-import { showFrames } from "./frames.js";
 import { zoneGrid } from "./grid.js";
 import { createSaver } from "./saver.js";
 
@@ -133,7 +132,6 @@ function drawPatient() {
     onScore: (video, score, comment) => saver.save({
       video: video.id, name: video.original_name, score, comment,
       version: video.scores.find((s) => s.annotator === boot.user.id)?.version ?? null }),
-    onFrames: (video) => showFrames(video).catch((error) => toast(`Could not show the frames: ${error.message}`, "error")),
   };
   const model = data.model_version;
   main.replaceChildren(

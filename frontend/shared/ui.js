@@ -68,7 +68,20 @@ export function fail(error, root = document.getElementById("app")) {
 }
 
 export const SCORE_COLOURS = ["#2f6fde", "#f2c200", "#f07f0f", "#d62828"];  // score 0..3: blue, yellow, orange, red
-export const SCORE_NAMES = ["0 · A-lines", "1 · B-lines/indent", "2 · broken line", "3 · white lung"];
+// The 0–3 LUS score (Soldati et al. 2020): a short label for buttons, the full meaning for tooltips.
+export const SCORE_LABELS = ["Normal, A-lines", "Indented, B-lines", "Broken, small consol.", "White lung"];
+export const SCORE_MEANINGS = [
+  "0: continuous, regular pleural line with horizontal A-lines",
+  "1: indented pleural line; vertical artefacts (B-lines) below it",
+  "2: broken pleural line; small consolidations or white areas below it",
+  "3: dense, large white lung, with or without consolidations",
+];
+export const SCORE_NAMES = SCORE_LABELS.map((label, score) => `${score} · ${label}`);
+
+/** The 0–3 score buttons' content: the digit and its short meaning (the tooltip has the full one). */
+export function scoreButtonContent(score) {
+  return [h("span.score-digit", {}, String(score)), h("span.score-label", {}, SCORE_LABELS[score])];
+}
 
 /** The frame number people see and URLs carry: counted from 1. The API and exports keep the stored
  * 0-based `index`; convert only here, at the edge (frameIndex is the inverse). */

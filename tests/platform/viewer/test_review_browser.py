@@ -93,12 +93,13 @@ def test_clinician_reviews_and_accepts_a_model_score(browse) -> None:  # type: i
     # the confusion matrix over all patients, and a look at a video's frames
     page.get_by_label("all patients").check()
     expect(matrix).to_be_visible()
-    page.get_by_role("button", name="Frames of rv-r2.mp4").click()
-    dialog = page.get_by_role("dialog")
-    expect(dialog.get_by_role("img", name="Frame 1 of 3")).to_be_visible()
-    dialog.get_by_label("Frame").press("ArrowRight")
-    expect(dialog.get_by_role("img", name="Frame 2 of 3")).to_be_visible()
-    dialog.get_by_role("button", name="Close").click()
+    # (the Frames link opens the read-only frame view: tests/platform/viewer/test_clinical_workflow_browser.py)
+    page.get_by_role("link", name="Frames of rv-r2.mp4").click()
+    page.wait_for_url(f"**/videos/{r2.pk}/frames/")
+    page.wait_for_selector("#app[aria-busy='false']")
+    expect(page.locator("#frame-counter")).to_have_text("Frame 1 / 3")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#frame-counter")).to_have_text("Frame 2 / 3")
 
 
 def test_a_failed_save_is_kept_and_retried(browse) -> None:  # type: ignore[no-untyped-def]
