@@ -1,7 +1,8 @@
-// The frame table of the validate page: per frame its image, each lower-level annotator's score with
-// "Accept", and my own label (buttons 0–3 to correct). Pure rendering; main.js owns state and saving.
+// The frame list of the validate page: one dense row per frame (small thumbnail, each lower-level
+// annotator's score with "Accept", their consensus, my score buttons 0–3 and the row's state). Pure
+// rendering; main.js owns state, saving and the keys that drive the list.
 import { frameImageUrl } from "../shared/api.js";
-import { frameNumber, h, SCORE_NAMES } from "../shared/ui.js";
+import { frameNumber, h, SCORE_MEANINGS } from "../shared/ui.js";
 
 /** The score every lower-level label of the frame agrees on, or null (none, or they differ). */
 export function agreedScore(frame) {
@@ -14,24 +15,34 @@ export function disagrees(frame) {
   return frame.scores.length > 1 && agreedScore(frame) === null;
 }
 
+/** The consensus of the lower levels: the score most of them gave (null: no labels, or a tie). */
+export function consensusScore(frame) {
+  const counts = [0, 0, 0, 0];
+  for (const label of frame.scores) counts[label.score] += 1;
+  const best = Math.max(...counts);
+  if (!best || counts.filter((n) => n === best).length > 1) return null;
+  return counts.indexOf(best);
+}
+
 function badge(score) {
-  return h(`span.badge.score-${score}`, { title: SCORE_NAMES[score] }, String(score));
+  return h(`span.badge.score-${score}`, { title: SCORE_MEANINGS[score] }, String(score));
 }
 
 function myLabel(frame, { saving, pending, level, onScore }) {
   const current = pending.has(frame.id) ? pending.get(frame.id) : frame.mine?.score;
   const buttons = [0, 1, 2, 3].map((score) => h(`button.score-choice${current === score ? `.score-${score}` : ""}`, {
     type: "button", "aria-pressed": String(current === score), disabled: saving.has(frame.id),
-    "aria-label": `Score frame ${frameNumber(frame.index)} as ${score}`, title: SCORE_NAMES[score],
+    "aria-label": `Score frame ${frameNumber(frame.index)} as ${score}`, title: `${SCORE_MEANINGS[score]} (key ${score})`,
     dataset: { key: `mine-${frame.id}-${score}` }, onclick: () => onScore(frame, score),
-  }, String(score)));
+  }, h("span.score-digit", {}, String(score))));
   let status;
   if (saving.has(frame.id)) status = h("span.state.saving", {}, "Saving…");
   else if (pending.has(frame.id)) status = h("span.state.unsaved", {}, "Unsaved");
   else if (frame.mine) {
     status = h("span.state.validated", {}, `✓ Validated${frame.mine.validation_level === level ? "" : ` (level ${frame.mine.validation_level})`}`);
   } else status = h("span.state.todo", {}, "Not validated");
-  return h("td.mine", {}, h("div.choices", { role: "group", "aria-label": `My score of frame ${frameNumber(frame.index)}` }, buttons), status);
+  return [h("td.mine", {}, h("div.choices", { role: "group", "aria-label": `My score of frame ${frameNumber(frame.index)}` }, buttons)),
+    h("td.status", {}, status)];
 }
 
 function annotatorCell(frame, person, { saving, onScore }) {
@@ -41,46 +52,47 @@ function annotatorCell(frame, person, { saving, onScore }) {
   return h("td.other", {},
     badge(label.score),
     label.source === "model" ? h("span.badge.model", { title: "made by a model" }, "model") : null,
-    accepted ? h("span.accepted", {}, "✓ agrees")
+    accepted ? h("span.accepted", { title: "My score agrees" }, "✓")
       : h("button.accept", { type: "button", disabled: saving.has(frame.id), dataset: { key: `accept-${frame.id}-${person.id}` },
         "aria-label": `Accept ${person.username}'s score ${label.score} for frame ${frameNumber(frame.index)}`,
         onclick: () => onScore(frame, label.score) }, "Accept"));
 }
 
-function row(frame, context) {
-  const { annotators, onZoom } = context;
-  const agreed = agreedScore(frame);
-  const tr = h("tr", { dataset: { frame: frame.id, index: frame.index },
-    class: [frame.mine ? "validated" : "", disagrees(frame) ? "disagreeing" : ""].join(" ").trim() || null },
+function row(frame, position, context) {
+  const { annotators, onZoom, cursor, videoId } = context;
+  const consensus = consensusScore(frame);
+  const current = position === cursor;
+  return h("tr", { dataset: { frame: frame.id, index: frame.index, position },
+    tabindex: current ? "0" : "-1", "aria-current": current ? "true" : null,
+    "aria-label": `Frame ${frameNumber(frame.index)}`,
+    class: [frame.mine ? "validated" : "", disagrees(frame) ? "disagreeing" : "", current ? "cursor" : ""].join(" ").trim() || null },
   h("th", { scope: "row" },
-    h("button.thumb", { type: "button", "aria-label": `Enlarge frame ${frameNumber(frame.index)}`, onclick: () => onZoom(frame) },
-      h("img", { src: frameImageUrl(frame), alt: `Frame ${frameNumber(frame.index)}`, loading: "lazy", width: "160" })),
-    h("div.index", {}, `#${frameNumber(frame.index)}`)),
+    h("button.thumb", { type: "button", tabindex: "-1", "aria-label": `Enlarge frame ${frameNumber(frame.index)}`,
+      onclick: () => onZoom(frame) },
+      h("img", { src: frameImageUrl(frame), alt: "", loading: "lazy", width: "48", height: "36" })),
+    h("span.index", {}, `#${frameNumber(frame.index)}`)),
   annotators.map((person) => annotatorCell(frame, person, context)),
   h("td.agreement", {}, !frame.scores.length ? h("span.muted", {}, "no labels")
-    : agreed !== null ? h("span", {}, "agree ", badge(agreed)) : h("span.disagree-text", {}, "disagree")),
-  myLabel(frame, context));
-  // 0–3 anywhere in the row sets my score; "a" accepts what the lower levels agree on.
-  tr.addEventListener("keydown", (event) => {
-    if (event.altKey || event.ctrlKey || event.metaKey) return;
-    if (/^[0-3]$/.test(event.key)) context.onScore(frame, Number(event.key), { fromKey: true });
-    else if (event.key === "a" && agreed !== null) context.onScore(frame, agreed, { fromKey: true });
-    else return;
-    event.preventDefault();
-  });
-  return tr;
+    : h("span", { title: disagrees(frame) ? "Lower levels disagree: the most frequent score" : "Lower levels agree" },
+      consensus !== null ? badge(consensus) : h("span.muted", {}, "tie"),
+      disagrees(frame) ? h("span.disagree-text", {}, " disagree") : null)),
+  myLabel(frame, context),
+  h("td.links", {}, h("a", { href: `/videos/${videoId}/annotate/?frame=${frameNumber(frame.index)}`, tabindex: "-1",
+    title: "Contours of this frame on the annotate page (C)" }, "Contours")));
 }
 
-/** frames: the frames of this page; context: {annotators, level, saving, pending, onScore, onZoom}. */
-export function frameTable(frames, context) {
-  return h("table.frames", {},
-    h("caption.visually-hidden", {}, "Frames: lower-level scores and my score"),
+/** frames: the frames shown; context: {annotators, level, saving, pending, cursor, videoId, onScore, onZoom}. */
+export function frameTable(frames, context, offset = 0) {
+  return h("table.frames.dense", {},
+    h("caption.visually-hidden", {}, "Frames: lower-level scores, their consensus and my score"),
     h("thead", {}, h("tr", {},
       h("th", { scope: "col" }, "Frame"),
-      context.annotators.map((person) => h("th", { scope: "col" }, person.username,
-        h("div.muted.small", {}, `${person.role} · level ${person.validation_level}`))),
-      h("th", { scope: "col" }, "Agreement"),
-      h("th", { scope: "col" }, `My score (level ${context.level})`))),
-    h("tbody", {}, frames.length ? frames.map((frame) => row(frame, context))
-      : h("tr", {}, h("td", { colspan: String(context.annotators.length + 3) }, "No frames match."))));
+      context.annotators.map((person) => h("th", { scope: "col", title: `${person.role} · level ${person.validation_level}` },
+        person.username, h("span.muted.small", {}, ` L${person.validation_level}`))),
+      h("th", { scope: "col" }, "Consensus"),
+      h("th", { scope: "col" }, `My score (level ${context.level})`),
+      h("th", { scope: "col" }, "State"),
+      h("th", { scope: "col" }, h("span.visually-hidden", {}, "Links")))),
+    h("tbody", {}, frames.length ? frames.map((frame, i) => row(frame, offset + i, context))
+      : h("tr", {}, h("td", { colspan: String(context.annotators.length + 5) }, "No frames match."))));
 }

@@ -1,16 +1,21 @@
-// Validate: the scores of lower validation levels side by side, frame by frame and for the video, and the
-// video findings (shown; my own are stated on the annotate page); accepting or correcting writes my own
-// label at my level (through the annotations API, see saver.js).
+// Validate: the scores of lower validation levels frame by frame in a dense list driven by the keyboard
+// (j/k or arrows move, 0–3 score, Enter accepts the consensus), the video score and the video findings;
+// accepting or correcting writes my own label at my level (through the annotations API, see saver.js).
+// Contours are validated on the annotate page, which shows every lower level's polygons (link per row).
 import { api, boot, frameImageUrl } from "../shared/api.js";
-import { dialog, fail, frameIndex, frameNumber, h, ready, SCORE_NAMES, toast } from "../shared/ui.js";
-import { agreedScore, disagrees, frameTable } from "./frames.js";
+import { dialog, fail, frameIndex, frameNumber, h, ready, SCORE_MEANINGS, toast } from "../shared/ui.js";
+import { findingsPanel } from "./findings.js";
+import { agreedScore, consensusScore, disagrees, frameTable } from "./frames.js";
 import { createSaver } from "./saver.js";
 
-const PAGE = 8;
+const PAGE = 200;  // rows per page: a whole ordinary video on one screen list
 const FILTERS = [["all", "All frames"], ["todo", "Not validated"], ["disagree", "Lower levels disagree"],
   ["agree-todo", "Agreeing, not validated"]];
+const KEYS = [["j", "↓"], "next frame", ["k", "↑"], "previous", ["0", "3"], "my score (then next)",
+  ["Enter"], "accept the consensus (then next)", ["e"], "enlarge", ["c"], "contours", ["Home", "End"], "first / last"];
 const app = document.getElementById("app");
-const state = { filter: "all", page: 0, pending: new Map(), pendingVideo: null, saving: new Set() };
+const state = { filter: "all", page: 0, cursor: 0, pending: new Map(), pendingVideo: null, saving: new Set(),
+  pendingFindings: new Map() };
 let saver;
 
 const matches = {
@@ -22,13 +27,9 @@ const matches = {
 const shown = () => state.frames.filter(matches[state.filter]);
 const agreeingTodo = () => state.frames.filter(matches["agree-todo"]);
 
-function onScore(frame, score, { fromKey = false } = {}) {
+function onScore(frame, score) {
   if (state.saving.has(frame.id)) return;
-  if (fromKey) {  // a shortcut moves the focus to the score chosen, as arrow keys do in a radio group
-    document.activeElement?.blur();
-    state.focusKey = `mine-${frame.id}-${score}`;
-  }
-  if (frame.mine?.score === score && !state.pending.has(frame.id)) { restoreFocus(); return; }
+  if (frame.mine?.score === score && !state.pending.has(frame.id)) return;
   saver.saveFrames([{ frame: frame.id, score }]);
 }
 
@@ -40,8 +41,8 @@ async function acceptAllAgreeing() {
 }
 
 function zoom(frame) {
-  const shown = `Frame ${frameNumber(frame.index)} of ${state.frames.length}`;
-  dialog(shown, h("img.zoomed", { src: frameImageUrl(frame), alt: shown }),
+  const title = `Frame ${frameNumber(frame.index)} of ${state.frames.length}`;
+  return dialog(title, h("img.zoomed", { src: frameImageUrl(frame), alt: title }),
     [{ label: "Close", value: true, primary: true }]);
 }
 
@@ -49,7 +50,7 @@ function summary() {
   const validated = state.frames.filter((frame) => frame.mine).length;
   const disagreeing = state.frames.filter(disagrees).length;
   const agreeing = agreeingTodo().length;
-  const unsaved = state.pending.size + (state.pendingVideo !== null ? 1 : 0);
+  const unsaved = state.pending.size + (state.pendingVideo !== null ? 1 : 0) + state.pendingFindings.size;
   return h("div.summary", {},
     h("div.validated-count", { role: "status" },
       h("strong", {}, `${validated} of ${state.frames.length}`), " frames validated · ",
@@ -68,7 +69,7 @@ function videoPanel() {
     const person = people.get(label.annotator);
     const accepted = state.myVideo && state.myVideo.score === label.score;
     return h("li", {}, h("span.who", {}, `${person?.username ?? label.annotator} (level ${label.validation_level})`),
-      h(`span.badge.score-${label.score}`, { title: SCORE_NAMES[label.score] }, String(label.score)),
+      h(`span.badge.score-${label.score}`, { title: SCORE_MEANINGS[label.score] }, String(label.score)),
       label.comment ? h("span.muted.comment", {}, `“${label.comment}”`) : null,
       accepted ? h("span.accepted", {}, "✓ agrees") : h("button.accept", { type: "button", disabled: saving,
         dataset: { key: `video-accept-${label.annotator}` },
@@ -79,40 +80,23 @@ function videoPanel() {
   if (saving) status = "Saving…";
   else if (state.pendingVideo !== null) status = "Unsaved";
   return h("section.card.video-panel", { "aria-labelledby": "video-scores-title" },
-    h("h2", { id: "video-scores-title" }, "Video score"),
+    h("h2", { id: "video-scores-title" }, "Video score and findings"),
     h("ul.video-scores", {}, others),
-    findingsPanel(people),
     h("div.mine", {}, h("span", {}, "My video score:"),
       h("div.choices", { role: "group", "aria-label": "My video score" }, [0, 1, 2, 3].map((score) =>
         h(`button.score-choice${mineScore === score ? `.score-${score}` : ""}`, {
-          type: "button", "aria-pressed": String(mineScore === score), disabled: saving, title: SCORE_NAMES[score],
+          type: "button", "aria-pressed": String(mineScore === score), disabled: saving, title: SCORE_MEANINGS[score],
           "aria-label": `Score the video as ${score}`, dataset: { key: `video-${score}` },
           onclick: () => { if (state.myVideo?.score !== score || state.pendingVideo !== null) saver.saveVideo(score); },
-        }, String(score)))),
-      h("span.state", {}, status)));
-}
-
-/** The video findings, per person (lower levels, then mine), read-only: present ✓, absent ✗. */
-function findingsPanel(people) {
-  const rows = new Map();
-  for (const f of [...state.videoFindings, ...state.myFindings]) {
-    if (!rows.has(f.annotator)) rows.set(f.annotator, []);
-    rows.get(f.annotator).push(f);
-  }
-  const me = state.myFindings[0]?.annotator;
-  const who = (id) => (id === me ? "Mine" : `${people.get(id)?.username ?? id} (level ${rows.get(id)[0].validation_level})`);
-  return h("div.findings-panel", {}, h("h3", {}, "Findings"),
-    rows.size ? h("dl.findings", {}, [...rows].map(([id, found]) => h("div.finding-row", {}, h("dt", {}, who(id)),
-      h("dd", {}, found.map((f) => h(`span.finding.${f.present ? "present" : "absent"}`,
-        { title: `${f.name}: ${f.present ? "present" : "absent"}` }, `${f.name} ${f.present ? "✓" : "✗"}`))))))
-      : h("p.muted", {}, "No findings stated below your level."),
-    h("p.muted.small", {}, "Your own findings are stated on the ", h("a", { href: `/videos/${state.video.id}/annotate/` }, "annotate page"), "."));
+        }, h("span.score-digit", {}, String(score))))),
+      h("span.state", {}, status)),
+    findingsPanel(state, people, { onSet: (code, present) => saver.saveFindings([{ finding: code, present }]) }));
 }
 
 function pager(count) {
   const pages = Math.max(1, Math.ceil(count / PAGE));
   state.page = Math.min(state.page, pages - 1);
-  const go = (page) => { state.page = page; render(); };
+  const go = (page) => { state.page = page; state.cursor = page * PAGE; render(); };
   const jump = h("input", { id: "goto-frame", type: "number", min: "1", max: String(state.frames.length),
     inputmode: "numeric", style: { width: "6em" } });
   const gotoFrame = (event) => {
@@ -120,18 +104,19 @@ function pager(count) {
     showFrame(Number(jump.value));
   };
   return h("nav.pager", { "aria-label": "Frame pages" },
-    h("button", { type: "button", disabled: state.page === 0, onclick: () => go(state.page - 1), dataset: { key: "prev" } }, "Previous"),
+    pages > 1 ? h("button", { type: "button", disabled: state.page === 0, onclick: () => go(state.page - 1), dataset: { key: "prev" } }, "Previous") : null,
     h("span", {}, count ? `Frames ${state.page * PAGE + 1}–${Math.min(count, (state.page + 1) * PAGE)} of ${count}` : "No frames"),
-    h("button", { type: "button", disabled: state.page >= pages - 1, onclick: () => go(state.page + 1), dataset: { key: "next" } }, "Next"),
+    pages > 1 ? h("button", { type: "button", disabled: state.page >= pages - 1, onclick: () => go(state.page + 1), dataset: { key: "next" } }, "Next") : null,
     h("form.goto", { onsubmit: gotoFrame }, h("label", { for: "goto-frame" }, "Go to frame #"), jump,
       h("button", { type: "submit" }, "Go")));
 }
 
-// Focus survives redraws: remember the focused control's data-key (kept while a control is disabled
-// during a save or a dialog is open) and focus its successor, or the row's chosen score.
+// Focus survives redraws: a control with a data-key gets it back (or, while it is disabled during a
+// save, the row it is in); a focused row keeps the focus on the cursor's row.
 function rememberFocus() {
   const active = document.activeElement;
   if (active?.dataset?.key) state.focusKey = active.dataset.key;
+  else if (active?.matches?.("tr[data-position]")) state.focusKey = "row";
   else if (active && active !== document.body && !active.closest("dialog")) state.focusKey = null;
 }
 
@@ -140,50 +125,123 @@ function restoreFocus() {
   if (!state.focusKey || (active && active !== document.body)) return;
   const key = state.focusKey;
   const row = key.match(/^(?:accept|mine)-(\d+)-/);
-  const target = document.querySelector(`[data-key="${key}"]:not([disabled])`)
+  const target = (key !== "row" && document.querySelector(`[data-key="${key}"]:not([disabled])`))
     || (row && document.querySelector(`tr[data-frame="${row[1]}"] button.score-choice[aria-pressed="true"]:not([disabled])`))
+    || ((key === "row" || row) && cursorRow())
     || ((key === "next" || key === "prev") && document.querySelector(`[data-key="${key === "next" ? "prev" : "next"}"]:not([disabled])`))
     || (key.startsWith("video-") && document.querySelector(".video-panel button.score-choice[aria-pressed=\"true\"]:not([disabled])"));
-  if (target) target.focus();
+  if (target) target.focus({ preventScroll: key !== "row" });
 }
 
+const cursorRow = () => document.querySelector(`tr[data-position="${state.cursor}"]`);
+
 function render() {
-  // Redraw everything (a page is a handful of rows).
+  // Redraw everything (at most PAGE rows).
   rememberFocus();
   const frames = shown();
+  state.cursor = Math.max(0, Math.min(state.cursor, frames.length - 1));
+  state.page = Math.floor(state.cursor / PAGE);
   const filter = h("select", { id: "frame-filter" }, FILTERS.map(([value, label]) => h("option", { value }, label)));
   filter.value = state.filter;
-  filter.addEventListener("change", () => { state.filter = filter.value; state.page = 0; render(); filterFocus(); });
-  const pageFrames = frames.slice(state.page * PAGE, (state.page + 1) * PAGE);
+  filter.addEventListener("change", () => { state.filter = filter.value; state.cursor = 0; render(); filterFocus(); });
+  const offset = state.page * PAGE;
   const body = document.getElementById("validate-body");
-  const controls = pager(frames.length);
   body.replaceChildren(
     summary(),
     videoPanel(),
-    h("div.toolbar", {}, h("label", { for: "frame-filter" }, "Show"), filter, controls),
-    frameTable(pageFrames, { annotators: state.annotators, level: state.level, saving: state.saving,
-      pending: state.pending, onScore, onZoom: zoom }));
+    h("div.toolbar", {}, h("label", { for: "frame-filter" }, "Show"), filter, pager(frames.length)),
+    frameTable(frames.slice(offset, offset + PAGE), { annotators: state.annotators, level: state.level,
+      saving: state.saving, pending: state.pending, cursor: state.cursor, videoId: state.video.id, onScore, onZoom: zoom },
+    offset));
   restoreFocus();
 }
 
-/** Open the page holding frame `number` (counted from 1, as shown and in `?frame=`) and focus its row. */
+/** Put the cursor on row `position` of the list shown (clamped) and focus that row. */
+function moveTo(position) {
+  const count = shown().length;
+  if (!count) return;
+  state.cursor = Math.max(0, Math.min(count - 1, position));
+  const samePage = Math.floor(state.cursor / PAGE) === state.page;
+  if (samePage) {
+    document.querySelector("tr.cursor")?.classList.remove("cursor");
+    document.querySelectorAll("tr[data-position]").forEach((tr) => {
+      const on = Number(tr.dataset.position) === state.cursor;
+      tr.tabIndex = on ? 0 : -1;
+      tr.classList.toggle("cursor", on);
+      if (on) tr.setAttribute("aria-current", "true"); else tr.removeAttribute("aria-current");
+    });
+  } else {
+    render();
+  }
+  const row = cursorRow();
+  row?.focus();
+  row?.scrollIntoView({ block: "nearest" });
+}
+
+/** The list's keys (not while typing in a field or with a dialog open). */
+function onKey(event) {
+  if (event.altKey || event.ctrlKey || event.metaKey || document.querySelector("dialog[open]")) return;
+  const target = event.target instanceof Element ? event.target : document.body;
+  if (target.closest("input, select, textarea")) return;
+  const inRow = target.closest("tr[data-position]");
+  if (inRow) state.cursor = Number(inRow.dataset.position);
+  const inList = Boolean(inRow) || target === document.body;
+  const frame = shown()[state.cursor];
+  const key = event.key;
+  const done = () => event.preventDefault();
+  if (key === "j" || key === "ArrowDown") { done(); moveTo(state.cursor + 1); }
+  else if (key === "k" || key === "ArrowUp") { done(); moveTo(state.cursor - 1); }
+  else if (!inList) return;  // other keys act on the list only when the focus is in it
+  else if (key === "Home") { done(); moveTo(0); }
+  else if (key === "End") { done(); moveTo(shown().length - 1); }
+  else if (key === "PageDown") { done(); moveTo(state.cursor + 10); }
+  else if (key === "PageUp") { done(); moveTo(state.cursor - 10); }
+  else if (!frame) return;
+  else if (/^[0-3]$/.test(key)) { done(); onScore(frame, Number(key)); moveTo(state.cursor + 1); }
+  else if ((key === "Enter" && !target.closest("button, a")) || key === "a") {
+    done();
+    const consensus = consensusScore(frame);
+    if (consensus === null) { toast(`Frame ${frameNumber(frame.index)}: no consensus to accept (score it with 0–3).`); return; }
+    onScore(frame, consensus);
+    moveTo(state.cursor + 1);
+  } else if (key === "e" || key === " ") {
+    if (target.closest("button, a")) return;
+    done();
+    zoom(frame).then(() => cursorRow()?.focus());
+  } else if (key === "c") { done(); location.assign(`/videos/${state.video.id}/annotate/?frame=${frameNumber(frame.index)}`); }
+}
+
+/** Show frame `number` (counted from 1, as shown and in `?frame=`) and focus its score buttons. */
 function showFrame(number) {
   const index = frameIndex(number);
   const position = shown().findIndex((frame) => frame.index === index);
   if (position < 0) { toast(`Frame #${number} is not in this list.`, "error"); return; }
-  state.page = Math.floor(position / PAGE);
+  state.cursor = position;
   render();
-  document.querySelector(`tr[data-index="${index}"] button.score-choice`)?.focus();
+  const row = cursorRow();
+  (row?.querySelector("button.score-choice[aria-pressed='true']") || row?.querySelector("button.score-choice"))?.focus();
+  row?.scrollIntoView({ block: "center" });
   history.replaceState(null, "", `${location.pathname}?frame=${number}`);
 }
 
 const filterFocus = () => document.getElementById("frame-filter")?.focus();
 
+function keyHelp() {
+  const parts = [];
+  for (let i = 0; i < KEYS.length; i += 2) {
+    const keys = KEYS[i];
+    parts.push(h("span.key-help", {}, keys.flatMap((key, n) => [n ? (keys[0] === "0" ? "–" : "/") : "", h("kbd", {}, key)]),
+      ` ${KEYS[i + 1]}`));
+  }
+  return h("p.muted.hint", { id: "validate-keys" }, parts.flatMap((part, i) => [i ? " · " : "", part]));
+}
+
 async function start() {
   const data = await api(`viewer/videos/${boot.video_id}/validate/`);
   Object.assign(state, { video: data.video, level: data.level, annotators: data.annotators, frames: data.frames,
     byId: new Map(data.frames.map((frame) => [frame.id, frame])), videoScores: data.video_scores,
-    myVideo: data.my_video_score, videoFindings: data.video_findings, myFindings: data.my_findings });
+    myVideo: data.my_video_score, videoFindings: data.video_findings, myFindings: data.my_findings,
+    vocabulary: data.findings });
   saver = createSaver(state, render);
   const v = data.video;
   app.replaceChildren(
@@ -191,10 +249,11 @@ async function start() {
       h("h1", {}, `Validate · ${v.original_name}`),
       h("p.muted", {}, `${v.site} · patient ${v.patient} · ${v.lung_zone || "zone unknown"} · ${v.probe} · `,
         `${v.frame_count} frames · scores below level ${data.level} · `,
-        h("a", { href: `/videos/${v.id}/annotate/` }, "annotate"), " · ", h("a", { href: "/worklist/" }, "worklist")),
-      h("p.muted.hint", {}, "Accept takes an annotator's score as yours; 0–3 correct it. In a row: ",
-        h("kbd", {}, "0"), "–", h("kbd", {}, "3"), " set my score, ", h("kbd", {}, "a"), " accepts an agreed score.")),
+        h("a", { href: `/videos/${v.id}/annotate/` }, "annotate (contours)"), " · ",
+        h("a", { href: `/videos/${v.id}/frames/` }, "frame view"), " · ", h("a", { href: "/worklist/" }, "worklist")),
+      keyHelp()),
     h("div", { id: "validate-body" }));
+  document.addEventListener("keydown", onKey);
   render();
   const asked = Number(new URLSearchParams(location.search).get("frame"));
   if (Number.isInteger(asked) && asked >= 1) showFrame(asked);

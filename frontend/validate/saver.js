@@ -1,13 +1,14 @@
 // Writes of the validator's own labels through the annotations API, as versioned writes
 // (shared/saver.js): a 409 shows the current state and lets the validator save again on top of it; a
 // failed write is kept as "unsaved" and retried by hand ("Retry unsaved"), never dropped.
-import { api } from "../shared/api.js";
+import { api, boot } from "../shared/api.js";
 import { askConflict, guardUnload, saveRequest, versionedWrite } from "../shared/saver.js";
 import { frameNumber, h, toast } from "../shared/ui.js";
 
 /**
  * state: {video, frames, byId (frame id → frame), myVideo, pending (frame id → score), pendingVideo,
- *         saving (Set of frame ids, "video")}; render(): redraws after any change.
+ *         myFindings, pendingFindings (code → present), saving (Set of frame ids, "video", "findings")};
+ * render(): redraws after any change.
  */
 export function createSaver(state, render) {
   const mine = (label) => ({ id: label.id, score: label.score, version: label.version,
@@ -91,15 +92,50 @@ export function createSaver(state, render) {
     });
   }
 
-  /** Everything that failed before, in one bulk request (plus the video score). */
+  /** changes: [{finding (code), present}] — my video findings, all or nothing. */
+  async function saveFindings(changes) {
+    if (!changes.length) return true;
+    const stored = () => new Map(state.myFindings.map((f) => [f.finding, f]));
+    const adoptLabel = (label) => {
+      const others = state.myFindings.filter((f) => f.finding !== label.finding);
+      const name = state.vocabulary.find((f) => f.code === label.finding)?.name ?? label.finding;
+      state.myFindings = [...others, { ...label, name, annotator: label.annotator ?? boot.user.id }];
+    };
+    return write(["findings"], () => saveRequest(`videos/${state.video.id}/findings/`, { method: "POST", body: {
+      items: changes.map(({ finding, present }) => ({ finding, present, version: stored().get(finding)?.version ?? 0 })) } }),
+    (current) => {
+      for (const entry of current) {
+        if (entry.current) adoptLabel({ finding: entry.finding, ...entry.current });
+        else state.myFindings = state.myFindings.filter((f) => f.finding !== entry.finding);
+      }
+      return ["Findings changed meanwhile", current.map((entry) => `${entry.finding}: `
+        + (entry.current ? `${entry.current.present ? "present" : "absent"} (version ${entry.current.version})` : "not stated"))];
+    }, {
+      saved: (labels) => {
+        for (const label of labels) {
+          adoptLabel(label);
+          state.pendingFindings.delete(label.finding);
+        }
+      },
+      drop: () => { for (const { finding } of changes) state.pendingFindings.delete(finding); },
+      keep: () => { for (const { finding, present } of changes) state.pendingFindings.set(finding, present); },
+      what: "Findings not saved", hint: ' — use "Retry unsaved"',
+    });
+  }
+
+  /** Everything that failed before, in one bulk request (plus the video score and findings). */
   async function retryUnsaved() {
     const changes = [...state.pending].map(([frame, score]) => ({ frame, score }));
     const results = [await saveFrames(changes)];
     if (state.pendingVideo !== null) results.push(await saveVideo(state.pendingVideo));
+    if (state.pendingFindings.size) {
+      results.push(await saveFindings([...state.pendingFindings].map(([finding, present]) => ({ finding, present }))));
+    }
     if (results.every(Boolean)) toast("Saved.", "success");
   }
 
-  const unsaved = () => state.pending.size + (state.pendingVideo !== null ? 1 : 0) + state.saving.size;
+  const unsaved = () => state.pending.size + (state.pendingVideo !== null ? 1 : 0) + state.pendingFindings.size
+    + state.saving.size;
   guardUnload(unsaved);  // unsaved or in-flight labels: ask before leaving
-  return { saveFrames, saveVideo, retryUnsaved, unsaved };
+  return { saveFrames, saveVideo, saveFindings, retryUnsaved, unsaved };
 }

@@ -2,7 +2,8 @@
 
 Open to the roles that may open the validate page (viewer.access: validators and admins). Accepting
 or correcting a label is a write of the validator's own label through the annotations API
-(POST /api/videos/<id>/frame-scores/, POST /api/video-scores/); this module only reads.
+(POST /api/videos/<id>/frame-scores/, POST /api/video-scores/, POST /api/videos/<id>/findings/); this
+module only reads.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from studies.selectors import videos_visible_to
 
 from ..access import page_permission
 from ..selectors.validate import validation_view
+from .annotate import FindingVocabularySerializer
 
 
 class ScoreLabelSerializer(serializers.Serializer):
@@ -81,6 +83,7 @@ class ValidationViewSerializer(serializers.Serializer):
     my_video_score = VideoScoreLabelSerializer(allow_null=True)
     video_findings = FindingLabelSerializer(many=True, help_text="Video findings below your validation level")
     my_findings = FindingLabelSerializer(many=True, help_text="Your own video findings")
+    findings = FindingVocabularySerializer(many=True, help_text="The findings vocabulary, in the viewer's order")
 
 
 class ValidationView(APIView):

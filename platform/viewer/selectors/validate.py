@@ -1,10 +1,10 @@
 """Reads for the viewer's validate page: the labels of lower validation levels beside the validator's own.
 
 Validators see their own labels and those below their level (annotations.selectors.labels_visible_to);
-admins see every label, and here too only those below their level are put up for validation. Six
+admins see every label, and here too only those below their level are put up for validation. Seven
 queries whatever the video's length: the frames, my and the others' frame scores, the video scores,
-the video findings, their annotators' names. Findings are shown, not validated here (a validator
-states their own on the annotate page).
+the video findings, their annotators' names, and the findings vocabulary (the validator states their own
+findings here, at their level, through the annotations API).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.db.models import Q
 
 from accounts.models import User
 from annotations.models import FrameScore, VideoFinding, VideoScore
-from annotations.selectors import labels_visible_to
+from annotations.selectors import findings_vocabulary, labels_visible_to
 from studies.models import Video
 
 
@@ -69,4 +69,6 @@ def validation_view(*, user: User, video: Video) -> dict[str, Any]:
         "my_video_score": {**_label(mine_video), "comment": mine_video.comment} if mine_video else None,
         "video_findings": [f for f in findings if f["annotator"] != user.pk],
         "my_findings": [f for f in findings if f["annotator"] == user.pk],
+        "findings": [{"code": code, "name": name, "description": description}
+                     for code, name, description in findings_vocabulary().values_list("code", "name", "description")],
     }

@@ -49,14 +49,12 @@ def test_validator_accepts_and_corrects(browse) -> None:  # type: ignore[no-unty
     expect(row(1).locator(".state")).to_have_text("✓ Validated")
     page.get_by_role("button", name="Score frame 5 as 3").click()
     expect(row(4).locator(".state")).to_have_text("✓ Validated")
-    # frame 8 is on the second page; the keyboard: 0–3 within a row set my score
-    page.get_by_role("button", name="Next").click()
-    expect(page.locator(".pager")).to_contain_text("Frames 9–10 of 10")
+    # every frame is on one dense list; the keyboard: 0–3 within a row set my score and move to the next row
+    expect(page.locator(".pager")).to_contain_text("Frames 1–10 of 10")
     row(8).get_by_role("button", name="Score frame 9 as 0").focus()
     page.keyboard.press("2")
     expect(row(8).locator(".state")).to_have_text("✓ Validated")
-    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Score frame 9 as 2"  # focus kept
-    page.get_by_role("button", name="Previous").click()
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Frame 10"  # on to the next row
     page.get_by_role("button", name="Accept wl-y's video score 3").click()
     expect(page.locator(".video-panel .state")).to_have_text("✓ Validated: 3")
     expect(page.locator(".validated-count")).to_contain_text("3 of 10")
@@ -124,3 +122,55 @@ def test_failed_save_is_kept_and_retried(browse) -> None:  # type: ignore[no-unt
     expect(page.locator("tr[data-index='2'] .state")).to_have_text("✓ Validated")
     label = FrameScore.objects.get(annotator=validator)
     assert (label.frame.index, label.score, label.validation_level) == (2, 3, 2)
+
+
+def test_dense_list_by_keyboard_and_findings(browse) -> None:  # type: ignore[no-untyped-def]
+    """One row per frame, all on one list: Enter accepts the consensus, 0–3 score, j/k and End move (each
+    score moves on); the validator states video findings here at their level."""
+    from annotations.models import VideoFinding
+    from tests.platform.viewer.test_findings_browser import _seed_findings
+
+    _seed_findings()
+    validator = make_user("dl-val", "validator", 2)
+    people = [make_user(f"dl-{n}", "annotator") for n in "xyz"]
+    exam = Exam.objects.create(patient=patient_upsert(site=site_ensure(name="Dense"), code="D-1"))
+    video = make_video(exam, "dense-l1", frames=30, lung_zone="L1")
+    frames = list(video.frames.order_by("index"))
+    scores = {person.pk: {f.pk: (f.index + k * (f.index % 3 == 0)) % 4 for f in frames}
+              for k, person in enumerate(people[:2])}
+    scores[people[2].pk] = scores[people[0].pk]  # z agrees with x: a consensus on every frame
+    for person in people:
+        frame_scores_import(annotator=person, scores=scores[person.pk])
+    consensus = {f.index: scores[people[0].pk][f.pk] for f in frames}
+
+    session = browse()
+    session.login("dl-val")
+    session.goto(f"/videos/{video.pk}/validate/")
+    page = session.page
+    expect(page.locator("table.frames tbody tr")).to_have_count(30)
+    expect(page.locator("#validate-keys")).to_contain_text("accept the consensus")
+    page.locator("tr[data-position='0']").focus()
+    page.keyboard.press("Enter")  # frame 1: the consensus, then on to frame 2
+    page.keyboard.press("3")      # frame 2: 3
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    page.keyboard.press("Enter")  # frame 3: the consensus
+    page.keyboard.press("End")
+    page.keyboard.press("1")      # frame 30: 1
+    for index in (0, 1, 2, 29):
+        expect(page.locator(f"tr[data-index='{index}'] .state")).to_have_text("✓ Validated")
+    mine = dict(FrameScore.objects.filter(annotator=validator).values_list("frame__index", "score"))
+    assert mine == {0: consensus[0], 1: 3, 2: consensus[2], 29: 1}
+    assert set(FrameScore.objects.filter(annotator=validator).values_list("validation_level", flat=True)) == {2}
+
+    # findings at the validator's level, by the Present / Absent buttons
+    page.get_by_role("button", name="B-lines: present").click()
+    expect(page.get_by_role("button", name="B-lines: present")).to_have_attribute("aria-pressed", "true")
+    page.get_by_role("button", name="A-lines: absent").click()
+    expect(page.get_by_role("button", name="A-lines: absent")).to_have_attribute("aria-pressed", "true")
+    stated = {f.finding.code: (f.present, f.validation_level) for f in VideoFinding.objects.filter(annotator=validator)}
+    assert stated == {"b_lines": (True, 2), "a_lines": (False, 2)}
+    page.get_by_role("button", name="B-lines: absent").click()  # a change, based on the version just saved
+    expect(page.get_by_role("button", name="B-lines: absent")).to_have_attribute("aria-pressed", "true")
+    assert VideoFinding.objects.get(annotator=validator, finding__code="b_lines").present is False
+    session.shot("validate-dense")
