@@ -8,20 +8,23 @@ const PAGE = 50;
 const ZONES = ["L1", "L2", "L3", "R1", "R2", "R3",
   ...Array.from({ length: 14 }, (_, i) => `Z${String(i + 1).padStart(2, "0")}`)];
 const STATUSES = [["not_started", "Not started"], ["in_progress", "In progress"], ["done", "Done"]];
-const reviewer = boot.user.role === "validator" || boot.user.role === "admin";
+const reviewer = boot.user.role === "validator" || boot.user.role === "admin" ? boot.user.role : false;
+// Validators start on what is ready for their level; "All" is then written as status=all in the URL.
+const DEFAULT_STATUS = boot.user.role === "validator" ? "ready" : "";
 const FILTERS = ["search", "site", "patient", "lung_zone", "probe", "status", "assignee"];
 
 // Filters, sort and page live in the URL, so reload and Back keep them.
 const params = new URLSearchParams(location.search);
 const state = { ordering: params.get("ordering") || "video", offset: Number(params.get("offset")) || 0 };
 for (const key of FILTERS) state[key] = params.get(key) || "";
+if (!params.has("status")) state.status = DEFAULT_STATUS;
 
 const app = document.getElementById("app");
 let inFlight = null;
 
-function select(name, label, options, { onchange } = {}) {
+function select(name, label, options, { onchange, all = "" } = {}) {
   const element = h("select", { id: `filter-${name}`, name },
-    h("option", { value: "" }, "All"),
+    h("option", { value: all }, "All"),
     options.map(([value, text]) => h("option", { value: String(value) }, text)));
   element.value = state[name];
   element.addEventListener("change", () => { state[name] = element.value; onchange?.(); reload(); });
@@ -31,7 +34,8 @@ function select(name, label, options, { onchange } = {}) {
 function syncUrl() {
   const shown = {};
   for (const key of [...FILTERS, "ordering", "offset"]) {
-    if (state[key] && !(key === "ordering" && state[key] === "video") && !(key === "offset" && !state[key])) {
+    if (state[key] && !(key === "ordering" && state[key] === "video") && !(key === "offset" && !state[key])
+      && !(key === "status" && state[key] === DEFAULT_STATUS)) {
       shown[key] = state[key];
     }
   }
@@ -71,11 +75,13 @@ async function renderToolbar() {
     siteField, patientField,
     select("lung_zone", "Lung zone", ZONES.map((z) => [z, z])),
     select("probe", "Probe", [["convex", "Convex"], ["linear", "Linear"]]),
-    select("status", "Status", STATUSES),
+    select("status", "Status", reviewer ? [["ready", "Ready for my level"], ...STATUSES] : STATUSES,
+      { all: DEFAULT_STATUS ? "all" : "" }),
   ];
   if (reviewer) fields.push(select("assignee", "Assignee", people.map((p) => [p.id, p.username])));
   const clear = h("button", { type: "button", onclick: () => {
     for (const key of FILTERS) state[key] = "";
+    state.status = DEFAULT_STATUS;
     renderToolbar().then(() => reload());
   } }, "Clear filters");
   const bar = h("form.toolbar.filters", { role: "search", "aria-label": "Filter videos", onsubmit: (e) => e.preventDefault() },
@@ -97,7 +103,7 @@ async function load() {
   inFlight?.abort();  // a newer filter wins over a slower older answer
   inFlight = new AbortController();
   const { ordering, offset } = state;
-  const filters = Object.fromEntries(FILTERS.map((key) => [key, state[key]]));
+  const filters = Object.fromEntries(FILTERS.map((key) => [key, key === "status" && state[key] === "all" ? "" : state[key]]));
   const results = document.getElementById("results");
   results.setAttribute("aria-busy", "true");
   try {
@@ -122,8 +128,10 @@ async function load() {
 }
 
 async function start() {
-  const who = reviewer
-    ? "Every video; pick an assignee to see their progress. Progress shown is that person's (or yours)."
+  const who = reviewer === "validator"
+    ? "Videos with labels below your level that you have not finished validating (Status: All shows every video); "
+      + "pick an assignee to see their progress. Enter opens the validate page."
+    : reviewer ? "Every video; pick an assignee to see their progress. Progress shown is that person's (or yours)."
     : "The videos assigned to you and how far you are with each.";
   app.replaceChildren(
     h("h1", {}, "Worklist"),

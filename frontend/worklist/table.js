@@ -6,6 +6,8 @@ const COLUMNS = [
   ["frames", "Frames"], ["progress", "Frames scored"], ["contoured", "Contoured"],
   ["video_score", "Video score"], ["status", "Status"], ["open", "Open", false],
 ];
+// Validators and admins also see how many frames lower levels scored (what waits for their level).
+const REVIEW_COLUMNS = [...COLUMNS.slice(0, -2), ["ready", "To validate"], ...COLUMNS.slice(-2)];
 const STATUS_TEXT = { not_started: "Not started", in_progress: "In progress", done: "Done" };
 
 function header([key, label, sortable = true], ordering, onSort) {
@@ -36,8 +38,9 @@ function scoreBadge(score) {
 }
 
 function row(video, reviewer) {
-  const annotate = `/videos/${video.id}/annotate/`;
-  const links = [h("a", { href: annotate }, "Annotate")];
+  // Validators open the validate page (Enter, double-click); annotators and admins the annotate page.
+  const annotate = reviewer === "validator" ? `/videos/${video.id}/validate/` : `/videos/${video.id}/annotate/`;
+  const links = [h("a", { href: `/videos/${video.id}/annotate/` }, "Annotate")];
   if (reviewer) links.push(h("a", { href: `/videos/${video.id}/validate/` }, "Validate"));
   const assignees = video.assignees.map((a) => a.username).join(", ");
   const tr = h("tr", { tabindex: "0", dataset: { video: video.id, href: annotate },
@@ -52,9 +55,11 @@ function row(video, reviewer) {
   progressCell(video),
   h("td.num", {}, video.contoured_frames),
   h("td", {}, scoreBadge(video.video_score)),
+  reviewer ? h("td.num", { title: "Frames scored below your validation level" }, video.ready_frames) : null,
   h("td", {}, h(`span.status.status-${video.status}`, {}, STATUS_TEXT[video.status])),
   h("td.links", {}, links));
-  // Enter on the row (not on a link inside it, which opens its own target) opens the annotate page.
+  // Enter on the row (not on a link inside it, which opens its own target) opens the annotate (validators:
+  // validate) page.
   tr.addEventListener("keydown", (event) => {
     if (event.target !== tr) return;
     if (event.key === "Enter") location.assign(annotate);
@@ -67,9 +72,10 @@ function row(video, reviewer) {
   return tr;
 }
 
-/** rows: the worklist API's results; onSort(key) is called with the column clicked. */
+/** rows: the worklist API's results; reviewer: false, or the role of a validator or admin; onSort(key) is
+ * called with the column clicked. */
 export function worklistTable(rows, { ordering, reviewer, onSort }) {
-  const columns = COLUMNS;
+  const columns = reviewer ? REVIEW_COLUMNS : COLUMNS;
   return h("table.worklist", {},
     h("caption.visually-hidden", {}, "Videos to work on; the column buttons sort"),
     h("thead", {}, h("tr", {}, columns.map((column) => header(column, ordering, onSort)))),

@@ -39,7 +39,9 @@ class WorklistQuerySerializer(serializers.Serializer):
     patient = serializers.IntegerField(required=False, min_value=1)
     lung_zone = serializers.ChoiceField(choices=LungZone.choices, required=False)
     probe = serializers.ChoiceField(choices=Probe.choices, required=False)
-    status = serializers.ChoiceField(choices=WorkStatus.CHOICES, required=False)
+    status = serializers.ChoiceField(
+        choices=WorkStatus.FILTER_CHOICES, required=False,
+        help_text="'ready': videos with frames scored below your validation level that the person is not done with")
     assignee = serializers.IntegerField(
         required=False, min_value=1,
         help_text="Validators and admins: only videos assigned to this user, with that user's progress")
@@ -72,6 +74,8 @@ class WorklistRowSerializer(serializers.Serializer):
     video_score = serializers.IntegerField(source="my_video_score", allow_null=True,
                                            help_text="The person's video score, null when not given")
     status = serializers.ChoiceField(choices=WorkStatus.CHOICES)
+    ready_frames = serializers.IntegerField(help_text="Frames scored by others below your validation level "
+                                                      "(0 for annotators)")
     assignees = AssigneeSerializer(many=True, help_text="Empty for annotators (blind annotation)")
 
     def to_representation(self, video: WorklistVideo) -> dict:
@@ -84,6 +88,7 @@ class WorklistRowSerializer(serializers.Serializer):
             "lung_zone": video.lung_zone, "probe": video.probe, "frame_count": video.frame_count,
             "scored_frames": video.scored_frames, "contoured_frames": video.contoured_frames,
             "video_score": video.my_video_score, "status": status_of(video.status_rank),
+            "ready_frames": video.ready_frames,
             "assignees": [{"id": a.annotator_id, "username": a.annotator.username}
                           for a in video.assignments.all()] if show_assignees else [],
         }

@@ -46,6 +46,7 @@ class WorklistProgress(TypedDict):
     my_video_score: ReadOnly[int | None]  # (read-only: the checker may infer a plain int)
     progress: float
     status_rank: int  # 0 not started, 1 in progress, 2 done (see status_of)
+    ready_frames: int  # frames scored by others below the user's validation level (validators and admins)
 
 
 if TYPE_CHECKING:
@@ -56,7 +57,9 @@ class WorkStatus:
     NOT_STARTED = "not_started"
     IN_PROGRESS = "in_progress"
     DONE = "done"
+    READY = "ready"  # a filter only: labels below my level wait for me and I am not done (validators, admins)
     CHOICES = [(NOT_STARTED, "Not started"), (IN_PROGRESS, "In progress"), (DONE, "Done")]
+    FILTER_CHOICES = [*CHOICES, (READY, "Ready for my level")]
 
 
 # Sort keys the page offers (column → database expression); the video id breaks ties.
@@ -71,6 +74,7 @@ ORDERINGS = {
     "contoured": "contoured_frames",
     "video_score": "my_video_score",
     "status": "status_rank",
+    "ready": "ready_frames",
 }
 # Columns of names, ordered naturally (natural.py).
 NATURAL_ORDERINGS = frozenset({"video", "site", "patient"})
@@ -107,7 +111,9 @@ def worklist_videos(*, user: User, filters: WorklistFilters) -> QuerySet[Worklis
     Annotators: their assigned videos and their own progress (studies.selectors.videos_visible_to).
     Validators and admins: every video, or those assigned to `filters.assignee`; progress is the
     assignee's when one is given, otherwise the user's own (a validator's own labels are the
-    validation done). Rows carry scored_frames, contoured_frames, my_video_score, status.
+    validation done). Rows carry scored_frames, contoured_frames, my_video_score, status, and
+    ready_frames: the frames others scored below the user's validation level (0 for annotators); status
+    "ready" keeps the videos with some that the person is not done with (a validator's default).
     """
     person = user.pk if is_annotator(user) or filters.assignee is None else filters.assignee
     videos = videos_visible_to(user)
@@ -130,7 +136,11 @@ def worklist_videos(*, user: User, filters: WorklistFilters) -> QuerySet[Worklis
                                  Count("frame", distinct=True))
     video_score = Subquery(VideoScore.objects.filter(annotator_id=person, video=OuterRef("pk")).values("score")[:1],
                            output_field=IntegerField())
-    videos = videos.annotate(scored_frames=scored, contoured_frames=contoured, my_video_score=video_score)
+    ready = Value(0) if is_annotator(user) else _per_video_count(
+        FrameScore.objects.filter(validation_level__lt=user.validation_level).exclude(annotator_id=user.pk),
+        "frame__video", Count("frame", distinct=True))
+    videos = videos.annotate(scored_frames=scored, contoured_frames=contoured, my_video_score=video_score,
+                             ready_frames=ready)
     videos = videos.annotate(
         progress=Case(When(frame_count=0, then=Value(0.0)),
                       default=Cast(F("scored_frames"), FloatField()) / Cast(F("frame_count"), FloatField()),
@@ -141,7 +151,9 @@ def worklist_videos(*, user: User, filters: WorklistFilters) -> QuerySet[Worklis
             When(Q(scored_frames=0) & Q(contoured_frames=0) & Q(my_video_score__isnull=True), then=Value(0)),
             default=Value(1), output_field=IntegerField()),
     )
-    if filters.status is not None:
+    if filters.status == WorkStatus.READY:
+        videos = videos.filter(ready_frames__gt=0, status_rank__lt=2)
+    elif filters.status is not None:
         rank = {WorkStatus.NOT_STARTED: 0, WorkStatus.IN_PROGRESS: 1, WorkStatus.DONE: 2}[filters.status]
         videos = videos.filter(status_rank=rank)
 

@@ -127,3 +127,16 @@ def test_constant_query_count(world, who, django_assert_max_num_queries) -> None
     with django_assert_max_num_queries(4):
         response = client.get(URL, {"limit": 100, "ordering": "-progress"})
     assert response.status_code == 200 and len(response.json()["results"]) >= 21
+
+
+def test_ready_for_my_level_is_what_lower_levels_scored_and_i_have_not_finished(world) -> None:  # type: ignore[no-untyped-def]
+    client = world.client(world.validator)
+    rows = _by_id(_rows(client))
+    # v1: frames 1 and 2 scored by level-1 annotators (the clinician's level-4 score of frame 3 is not below)
+    assert rows[world.v1.pk]["ready_frames"] == 2 and rows[world.v2.pk]["ready_frames"] == 0
+    assert [row["id"] for row in _rows(client, status="ready")] == [world.v1.pk]
+    # once the validator is done with v1 it is no longer waiting for them
+    frame_scores_import(annotator=world.validator, scores={f: 1 for f in world.v1.frames.values_list("id", flat=True)})
+    video_score_import(annotator=world.validator, video_id=world.v1.pk, score=1)
+    assert _rows(client, status="ready") == []
+    assert all(row["ready_frames"] == 0 for row in _rows(world.client(world.ann_a)))  # annotators: blind

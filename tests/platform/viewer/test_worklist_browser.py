@@ -99,15 +99,30 @@ def test_annotator_worklist(browse) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_validator_worklist_links_to_validate(browse) -> None:  # type: ignore[no-untyped-def]
+    """A validator's worklist starts on what is ready for their level (lower-level labels, not validated
+    yet); Status "All" shows every video."""
     make_user("wl-val", "validator", 2)
     ann = make_user("wl-ann2", "annotator")
     exam = Exam.objects.create(patient=patient_upsert(site=site_ensure(name="West"), code="W-1"))
     video = make_video(exam, "west-l1", frames=2, lung_zone="L1")
-    VideoAssignment.objects.create(video=video, annotator=ann)
+    unlabelled = make_video(exam, "west-l2", frames=2, lung_zone="L2")
+    for each in (video, unlabelled):
+        VideoAssignment.objects.create(video=each, annotator=ann)
+    frame_scores_import(annotator=ann, scores={f.pk: 1 for f in video.frames.all()})
     session = browse()
     session.login("wl-val")
     session.goto("/worklist/")
-    row = session.page.locator("table.worklist tbody tr").first
+    rows = session.page.locator("table.worklist tbody tr")
+    expect(session.page.get_by_label("Status", exact=True)).to_have_value("ready")
+    expect(rows).to_have_count(1)
+    assert "west-l1" in rows.first.inner_text()
+    assert rows.first.get_attribute("data-href") == f"/videos/{video.pk}/validate/"  # Enter opens validate
+    session.page.get_by_label("Status", exact=True).select_option(label="All")
+    session.page.wait_for_url("**status=all*")
+    expect(rows).to_have_count(2)
+    session.page.get_by_label("Status", exact=True).select_option(label="Ready for my level")
+    expect(rows).to_have_count(1)
+    row = rows.first
     assert "wl-ann2" in row.inner_text()
     session.page.get_by_label("Assignee", exact=True).select_option(label="wl-ann2")
     session.page.wait_for_url("**assignee=*")
