@@ -10,5 +10,21 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production")
 if not env.str("PLEURA_PSEUDONYM_KEY", default=""):
     raise ImproperlyConfigured("PLEURA_PSEUDONYM_KEY must be set in production")
+
+# HTTPS only (deploy/README.md, "HTTPS"): plain HTTP is redirected and browsers are told to come back over HTTPS
+# for a year; cookies travel only over HTTPS. DJANGO_SECURE_SSL_REDIRECT=0 where the proxy redirects itself.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=365 * 24 * 60 * 60)
+# Sub-domains and the browsers' preload list concern the whole domain (a hospital's, usually), not Pleura:
+# off unless its owner turns them on. Their deploy checks are silenced for that reason.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Behind a proxy that terminates TLS, Django sees plain HTTP: it may trust the proxy's X-Forwarded-Proto, but
+# only when that proxy always sets (or overwrites) the header; anyone could send it otherwise. Opt-in.
+if env.bool("DJANGO_TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Origins (scheme://host[:port]) that may POST when the proxy rewrites the Host header.
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
