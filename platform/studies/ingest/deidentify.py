@@ -113,6 +113,8 @@ def _replace_file_meta(dataset: Dataset, meta: FileMetaDataset, *, key: str) -> 
     for tag in list(meta.keys()):
         if int(tag) not in FILE_META_KEPT:
             del meta[tag]
+    if "SOPClassUID" in dataset and not meta.get("MediaStorageSOPClassUID"):
+        meta.MediaStorageSOPClassUID = dataset.SOPClassUID
     if "SOPInstanceUID" in dataset:
         meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
     elif "MediaStorageSOPInstanceUID" in meta:
