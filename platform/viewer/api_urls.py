@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("viewer.apis.dashboard")),
     path("", include("viewer.apis.agreement")),
     path("", include("viewer.apis.assignments")),
+    path("", include("viewer.apis.exports")),
 ]

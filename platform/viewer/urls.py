@@ -20,4 +20,5 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("agreement/", views.agreement, name="agreement"),
     path("assignments/", views.assignments, name="assignments"),
+    path("exports/", views.exports, name="exports"),
 ]

@@ -83,3 +83,8 @@ def assignments(request: HttpRequest) -> HttpResponse:
 @page_for_roles("agreement")
 def agreement(request: HttpRequest) -> HttpResponse:
     return _page(request, "agreement.html", "agreement")
+
+
+@page_for_roles("exports")
+def exports(request: HttpRequest) -> HttpResponse:
+    return _page(request, "exports.html", "exports")
