@@ -67,7 +67,7 @@ class SegmentationClass(models.Model):
     @property
     def display_name(self) -> str:
         """What people read: the linked finding's name (one vocabulary with the video findings)."""
-        return self.finding.name if self.finding_id else self.name
+        return self.finding.name if self.finding is not None else self.name
 
 
 class LabelSource(models.TextChoices):

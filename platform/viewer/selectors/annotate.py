@@ -131,7 +131,7 @@ def annotate_view(*, user: User, video: Video) -> dict[str, Any]:
                              "validation_level": people[pk].validation_level}, **labels}
               for pk, labels in sorted(by_annotator.items(), key=lambda item: people[item[0]].username)]
 
-    classes = [{"index": c.index, "name": c.display_name, "finding": c.finding.code if c.finding_id else None,
+    classes = [{"index": c.index, "name": c.display_name, "finding": c.finding.code if c.finding is not None else None,
                 "score": c.score, "colour": c.colour}
                for c in SegmentationClass.objects.filter(index__gt=0).select_related("finding").order_by("index")]
     patient = video.exam.patient
