@@ -41,6 +41,8 @@ from .formats import (
     ScoreRecord,
     ZipLimits,
     read_coco,
+    read_coco_findings,
+    read_labelme_findings,
     read_labelme_folder,
     read_score_csv,
     write_coco,
@@ -188,7 +190,8 @@ def labelme_archive_extract(*, path: Path, folder: Path) -> Path:
 
 
 def labels_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
-    """Import labels from a LabelMe folder, a COCO file or a score CSV (with video findings): all or nothing.
+    """Import labels from a LabelMe folder, a COCO file or a score CSV, each with its video findings (the
+    LabelMe export's findings.json, COCO's video_findings, the CSV's finding rows): all or nothing.
 
     Annotators named in the file must exist; only admins may import labels of other people (others'
     files are imported as their own). Raises FormatError or LabelValidationError.
@@ -206,10 +209,10 @@ def _records_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
     findings: list[FindingRecord] = []
     if fmt == "labelme":
         records = read_labelme_folder(path)
-        contours, scores = list(records), []
+        contours, scores, findings = list(records), [], read_labelme_findings(path)
     elif fmt == "coco":
         parsed = read_coco(path)
-        contours, scores = list(parsed), list(parsed.scores)
+        contours, scores, findings = list(parsed), list(parsed.scores), read_coco_findings(path)
     else:
         table = read_score_csv(path)
         contours, scores, findings = [], list(table), table.findings

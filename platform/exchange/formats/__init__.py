@@ -3,6 +3,7 @@ plain records. See :mod:`.rows` for the row types the platform provides."""
 
 from .archive import ZipLimits, zip_extract
 from .coco import write_coco
+from .finding_lists import read_coco_findings, read_labelme_findings
 from .labelme import LABELME_VERSION, labelme_document, labelme_name, write_labelme_zip
 from .manifest import write_manifest
 from .masks_zip import frame_mask, mask_name, write_masks_zip
@@ -40,6 +41,8 @@ __all__ = [
     "labelme_name",
     "mask_name",
     "read_coco",
+    "read_coco_findings",
+    "read_labelme_findings",
     "read_labelme_folder",
     "read_score_csv",
     "write_coco",

@@ -25,9 +25,10 @@ from ml.scores import MAX_SCORE
 
 from .readers import FrameKey, ScoreRecord, _int_cell, _Problems, _read_text
 
-__all__ = ["FindingRecord", "ScoreRecords", "read_score_csv"]
+__all__ = ["FINDING_CODE", "FindingRecord", "ScoreRecords", "read_score_csv"]
 
-_CODE = re.compile(r"^[a-z0-9_-]{1,32}$")
+#: What a finding code looks like (the vocabulary itself is the platform's).
+FINDING_CODE = re.compile(r"^[a-z0-9_-]{1,32}$")
 _BOOLEANS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False, "t": True,
              "f": False}
 
@@ -110,7 +111,7 @@ def _finding_row(value: Mapping[str, str], where: str, problems: _Problems) -> F
     else:
         video_id = _int_cell(value["video_id"], "video_id", where, problems, minimum=1)
     code = value.get("finding", "").lower()
-    if not _CODE.match(code):
+    if not FINDING_CODE.match(code):
         problems.add(where, f"finding {value.get('finding', '')!r} is not a finding code (e.g. b_lines)")
     present = _BOOLEANS.get(value.get("present", "").lower())
     if present is None:

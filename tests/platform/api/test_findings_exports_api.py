@@ -117,3 +117,21 @@ def test_csv_import_of_findings_is_validated_and_atomic(world):
     VideoFinding.objects.all().delete()
     again = client.post("/api/imports/", {"format": "csv", "file": io.BytesIO(round_trip)}, format="multipart")
     assert again.status_code == 201 and again.json()["video_findings"] == 3 == VideoFinding.objects.count()
+
+
+@pytest.mark.parametrize("fmt", ["coco", "labelme"])
+def test_coco_and_labelme_exports_import_their_findings_back(found, fmt):
+    from annotations.models import Contour
+
+    exported = body(found.client(found.clinician).get(f"/api/exports/?format={fmt}"))
+    before = set(VideoFinding.objects.filter(video=found.v1).values_list("annotator__username", "finding__code",
+                                                                         "present"))
+    assert len(before) == 4
+    VideoFinding.objects.all().delete()
+    Contour.objects.all().delete()
+    upload = io.BytesIO(exported)
+    upload.name = f"export.{'zip' if fmt == 'labelme' else 'json'}"
+    response = found.client(found.admin).post("/api/imports/", {"format": fmt, "file": upload}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert response.json()["video_findings"] == 4 and response.json()["contours"] == 1
+    assert set(VideoFinding.objects.values_list("annotator__username", "finding__code", "present")) == before

@@ -118,3 +118,49 @@ def test_manifest_has_finding_columns_where_known(tmp_path: Path) -> None:
     assert not any(k.startswith("finding_") for k in objects[1])
     parsed = load_ml_manifest_module().parse_row(objects[0], base=tmp_path)
     assert parsed.extra["finding_b_lines"] == 1 and parsed.score == 1
+
+
+def test_coco_and_labelme_findings_read_back(tmp_path: Path) -> None:
+    from exchange.formats import read_coco_findings, read_labelme_findings
+
+    frames = [frame_ref(tmp_path, 100, video_id=7)]
+    contours = [label("contour", label_id=10, frame_id=100, segmentation_class=1, vertices=SQUARE)]
+    expected = [FindingRecord(7, "alice", "b_lines", True), FindingRecord(7, "bob", "effusion", False)]
+    coco = tmp_path / "coco.json"
+    coco.write_bytes(join(write_coco(frames, contours, categories=CATEGORIES, video_findings=iter(findings()))))
+    assert read_coco_findings(coco) == expected
+    coco.write_bytes(join(write_coco(frames, contours, categories=CATEGORIES)))
+    assert read_coco_findings(coco) == []  # no video_findings key: none
+    data = join(write_labelme_zip([(frames[0], [contours[0]])], class_names=DEFAULT_CLASS_NAMES,
+                                  video_findings=iter(findings())))
+    folder = tmp_path / "labelme"
+    zipfile.ZipFile(io.BytesIO(data)).extractall(folder)
+    assert read_labelme_findings(folder) == expected
+    assert read_labelme_findings(tmp_path / "nowhere") == []
+
+
+def test_finding_lists_report_every_problem(tmp_path: Path) -> None:
+    from exchange.formats import read_coco_findings, read_labelme_findings
+
+    bad = {"images": [], "annotations": [], "categories": [], "video_findings": [
+        {"video_id": 0, "finding": "b_lines", "present": True}, {"video_id": 3, "finding": "B lines!", "present": True},
+        {"video_id": 3, "finding": "b_lines", "present": "yes"}, "x",
+        {"video_id": 3, "finding": "b_lines", "present": True, "annotator": "ann"},
+        {"video_id": 3, "finding": "B_LINES", "present": False, "annotator": "ann"}]}
+    path = tmp_path / "coco.json"
+    path.write_text(json.dumps(bad))
+    with pytest.raises(FormatError) as error:
+        read_coco_findings(path)
+    assert error.value.problems == [
+        ("video_findings[0]", "video_id 0 is below 1"),
+        ("video_findings[1]", "finding 'B lines!' is not a finding code (e.g. b_lines)"),
+        ("video_findings[2]", "present 'yes' is not true or false"),
+        ("video_findings[3]", "must be an object"),
+        ("video_findings[5]", "a second B_LINES finding for video 3 by ann (first at video_findings[4])"),
+    ]
+    (tmp_path / "findings.json").write_text('{"not": "a list"}')
+    with pytest.raises(FormatError, match="must be a list"):
+        read_labelme_findings(tmp_path)
+    (tmp_path / "findings.json").write_text("[" * 100_000)
+    with pytest.raises(FormatError):
+        read_labelme_findings(tmp_path)
