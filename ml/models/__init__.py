@@ -67,6 +67,7 @@ __all__ = [
     "ENCODERS",
     "MODEL_REGISTRY",
     "NUM_SEG_CLASSES",
+    "PRETRAINED_SEGMENTERS",
     "SEGMENTATION_MEMBERS",
     "TASKS",
     "CNNClassifier",
@@ -114,6 +115,8 @@ TASKS = ("frame", "segmentation", "sequence", "embedding")
 
 #: The paper's ensemble members (§IV-C).
 SEGMENTATION_MEMBERS: tuple[str, ...] = ("unet_roy", "unet_plusplus", "deeplabv3_plus")
+#: The members built on smp, which take a pretrained ``encoder`` (the paper's U-Net has its own encoder).
+PRETRAINED_SEGMENTERS: tuple[str, ...] = ("unet_plusplus", "deeplabv3_plus")
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ __all__ = [
     "check_encoder_args",
     "frame_classifier",
     "load_mapped_state",
+    "load_smp_encoder",
+    "smp_encoder_name",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -60,10 +62,16 @@ class EncoderSpec:
     imagenet_weights: Callable[[], Path]
     #: prefixes of the source file's tensors that the encoder does not have (the ImageNet classifier)
     skip_prefixes: tuple[str, ...] = ()
+    #: segmentation-models-pytorch's name for it (a timm universal encoder, ``features_only``), if any
+    smp_name: str | None = None
+    #: prefixes of the source file's tensors a ``features_only`` encoder lacks besides ``skip_prefixes``
+    #: (the last 1x1 convolution to the pooled features and its batch norm)
+    head_prefixes: tuple[str, ...] = ()
 
 
 ENCODERS: dict[str, EncoderSpec] = {
-    "efficientnet_lite0": EncoderSpec("efficientnet_lite0", 1280, _lite0_weights, skip_prefixes=("_fc.",)),
+    "efficientnet_lite0": EncoderSpec("efficientnet_lite0", 1280, _lite0_weights, skip_prefixes=("_fc.",),
+                                      smp_name="tu-efficientnet_lite0", head_prefixes=("_conv_head.", "_bn1.")),
 }
 
 
@@ -105,6 +113,26 @@ def build_encoder(name: str, pretrained: str | None = "imagenet") -> nn.Module:
         source = torch.load(spec.imagenet_weights(), map_location="cpu", weights_only=True)
         load_mapped_state(model, source, skip_prefixes=spec.skip_prefixes)
     return model
+
+
+def smp_encoder_name(encoder: str, pretrained: str | None) -> str:
+    """The smp ``encoder_name`` of a pretrained encoder (built with ``encoder_weights=None``, three input
+    channels, then :func:`load_smp_encoder`); ValueError when smp cannot build it."""
+    spec = check_encoder_args(encoder, pretrained)
+    if spec.smp_name is None:
+        raise ValueError(f"encoder {encoder!r} has no segmentation-models-pytorch counterpart")
+    return spec.smp_name
+
+
+def load_smp_encoder(smp_encoder: nn.Module, encoder: str | None, pretrained: str | None) -> int:
+    """Load the ImageNet weights of ``encoder`` into an smp timm-universal encoder (its ``model``, the
+    ``features_only`` network) by order, every shape checked; returns the tensors loaded (0: no weights asked)."""
+    if encoder is None or pretrained is None:
+        return 0
+    spec = check_encoder_args(encoder, pretrained)
+    source = torch.load(spec.imagenet_weights(), map_location="cpu", weights_only=True)
+    return load_mapped_state(smp_encoder.model, source,  # type: ignore[arg-type]
+                             skip_prefixes=spec.skip_prefixes + spec.head_prefixes)
 
 
 class ImageNetInput(nn.Module):

@@ -17,6 +17,7 @@ Classes (``num_classes=5``): 0 background, ``s + 1`` the marker of LUS score ``s
   nested decoder (``x_0_*``) depends on that map, so the other nodes are part of ``encode``.
 * :class:`SMPDeepLabV3Plus` -- smp DeepLabV3+ (ResNet-50, output stride 16); its latent dropout is the
   ASPP's own dropout (0.5), which smp places after the ASPP projection.
+* Both take ``encoder="efficientnet_lite0", pretrained="imagenet"`` (:mod:`ml.models.encoders`, offline).
 * :class:`SegmentationEnsemble` -- unweighted mean of the members' softmax; :meth:`~SegmentationEnsemble.predict`
   adds the MC-dropout uncertainty.
 
@@ -34,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .encoders import ImageNetInput, load_smp_encoder, smp_encoder_name
 from .upsample_conv import SplitUpsampleConv, add_per_frame, fold_batchnorm
 
 __all__ = [
@@ -180,6 +182,15 @@ def _smp() -> Any:
     return smp
 
 
+def _smp_encoder(encoder_name: str, encoder: str | None, pretrained: str | None) -> tuple[str, int, nn.Module]:
+    """(smp name, input channels, input module): grayscale, or three ImageNet-normalised channels."""
+    if encoder is None and pretrained is not None:
+        raise ValueError("pretrained needs encoder (e.g. encoder='efficientnet_lite0')")
+    if encoder is None:
+        return encoder_name, 1, nn.Identity()
+    return smp_encoder_name(encoder, pretrained), 3, ImageNetInput()
+
+
 def _check_common(num_classes: int, latent_dropout: float) -> None:
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
@@ -196,6 +207,8 @@ class SMPUnetPlusPlus(LatentDropoutSegmenter):
         encoder_depth: 3-5 encoder stages.
         decoder_channels: one width per decoder stage (smp default ``(256, 128, 64, 32, 16)``).
         latent_dropout: dropout probability on the deepest feature map (MC-dropout site).
+        encoder, pretrained: a pretrained encoder instead of ``encoder_name`` (``"efficientnet_lite0"``,
+            ``"imagenet"``: smp's ``tu-efficientnet_lite0``, offline weights, three ImageNet-normalised channels).
 
     Raises:
         ValueError: on bad arguments (smp's own errors for unknown encoders pass through).
@@ -209,6 +222,8 @@ class SMPUnetPlusPlus(LatentDropoutSegmenter):
         encoder_depth: int = 5,
         decoder_channels: Sequence[int] = (256, 128, 64, 32, 16),
         latent_dropout: float = 0.5,
+        encoder: str | None = None,
+        pretrained: str | None = None,
     ) -> None:
         super().__init__()
         _check_common(num_classes, latent_dropout)
@@ -216,15 +231,17 @@ class SMPUnetPlusPlus(LatentDropoutSegmenter):
             raise ValueError(f"decoder_channels needs {encoder_depth} widths, got {list(decoder_channels)}")
         self.num_classes = num_classes
         self.latent_dropout_p = float(latent_dropout)
+        name, channels, self.input = _smp_encoder(encoder_name, encoder, pretrained)
         self.net = _smp().UnetPlusPlus(
-            encoder_name=encoder_name, encoder_weights=None, encoder_depth=encoder_depth,
-            decoder_channels=tuple(decoder_channels), in_channels=1, classes=num_classes,
+            encoder_name=name, encoder_weights=None, encoder_depth=encoder_depth,
+            decoder_channels=tuple(decoder_channels), in_channels=channels, classes=num_classes,
         )  # fmt: skip
+        load_smp_encoder(self.net.encoder, encoder, pretrained)
         self.input_multiple = int(self.net.encoder.output_stride)
 
     def encode(self, x: torch.Tensor) -> SegState:
         dec = self.net.decoder
-        feats = self.net.encoder(x)[1:][::-1]  # as smp's decoder: drop the input, deepest first
+        feats = self.net.encoder(self.input(x))[1:][::-1]  # as smp's decoder: drop the input, deepest first
         depth = dec.depth
         split = self._splittable()
 
@@ -312,6 +329,7 @@ class SMPDeepLabV3Plus(LatentDropoutSegmenter):
         decoder_channels: ASPP / decoder width (smp default 256).
         atrous_rates: ASPP dilation rates.
         latent_dropout: dropout probability after the ASPP projection (smp default 0.5).
+        encoder, pretrained: a pretrained encoder instead of ``encoder_name``, as for :class:`SMPUnetPlusPlus`.
 
     Raises:
         ValueError: on bad arguments.
@@ -326,23 +344,27 @@ class SMPDeepLabV3Plus(LatentDropoutSegmenter):
         decoder_channels: int = 256,
         atrous_rates: Sequence[int] = (12, 24, 36),
         latent_dropout: float = 0.5,
+        encoder: str | None = None,
+        pretrained: str | None = None,
     ) -> None:
         super().__init__()
         _check_common(num_classes, latent_dropout)
         self.num_classes = num_classes
         self.latent_dropout_p = float(latent_dropout)
+        name, channels, self.input = _smp_encoder(encoder_name, encoder, pretrained)
         self.net = _smp().DeepLabV3Plus(
-            encoder_name=encoder_name, encoder_weights=None, encoder_output_stride=encoder_output_stride,
+            encoder_name=name, encoder_weights=None, encoder_output_stride=encoder_output_stride,
             decoder_channels=decoder_channels, decoder_atrous_rates=tuple(atrous_rates),
-            decoder_aspp_dropout=latent_dropout, in_channels=1, classes=num_classes,
+            decoder_aspp_dropout=latent_dropout, in_channels=channels, classes=num_classes,
         )  # fmt: skip
+        load_smp_encoder(self.net.encoder, encoder, pretrained)
         # the high-resolution branch is divided by 4 and the deepest by the output stride; the encoder's
         # stride-32 stage must still divide evenly before dilation takes over
         self.input_multiple = max(int(self.net.encoder.output_stride), 16)
 
     def encode(self, x: torch.Tensor) -> SegState:
         dec = self.net.decoder
-        feats = self.net.encoder(x)
+        feats = self.net.encoder(self.input(x))
         aspp = dec.aspp[0]
         pooled = torch.cat([conv(feats[-1]) for conv in aspp.convs], 1)
         latent = aspp.project[:-1](pooled)  # projection without its dropout

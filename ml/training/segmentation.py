@@ -43,7 +43,14 @@ from ml.data import (
     mask_score,
     uint8_to_float,
 )
-from ml.models import NUM_SEG_CLASSES, SEGMENTATION_MEMBERS, SegmentationEnsemble, get_model_spec
+from ml.models import (
+    NUM_SEG_CLASSES,
+    PRETRAINED_SEGMENTERS,
+    SEGMENTATION_MEMBERS,
+    SegmentationEnsemble,
+    get_model_spec,
+)
+from ml.models.encoders import check_encoder_args
 from ml.utils import autocast_context, pick_device, seed_everything
 
 from .common import ProgressCallback, StopCallback, TrainConfig, TrainingCancelled, TrainProgress
@@ -64,7 +71,9 @@ class SegTrainConfig(TrainConfig):
     ``model_kwargs`` maps a member name to its constructor arguments (e.g. a small encoder in tests).
     ``steps_per_epoch`` ``None`` means ``ceil(N / batch_size)``. ``max_time_s`` caps each member's training
     time (stopping at a batch boundary; the partial epoch counts). ``mc_samples`` and ``predict_frame_step``
-    are inference settings kept with the model.
+    are inference settings kept with the model. ``encoder``/``pretrained`` (e.g. ``"efficientnet_lite0"``,
+    ``"imagenet"``: offline ImageNet weights) go to the members smp builds (``PRETRAINED_SEGMENTERS``: U-Net++
+    and DeepLabV3+; the paper's U-Net keeps its own encoder) unless their ``model_kwargs`` say otherwise.
     """
 
     models: list[str] = field(default_factory=lambda: list(SEGMENTATION_MEMBERS))
@@ -85,6 +94,8 @@ class SegTrainConfig(TrainConfig):
     max_time_s: float | None = None
     mc_samples: int = 40
     predict_frame_step: int = 1
+    encoder: str | None = None
+    pretrained: str | None = None
 
     def __post_init__(self) -> None:
         self.size = (int(self.size[0]), int(self.size[1]))
@@ -105,11 +116,22 @@ class SegTrainConfig(TrainConfig):
         self._check_network_basics(min_side=16)
         if self.mc_samples < 0 or self.mc_samples == 1:
             raise ValueError(f"mc_samples must be 0 or >= 2, got {self.mc_samples}")
+        if self.encoder is not None or self.pretrained is not None:
+            if self.encoder is None:
+                raise ValueError("pretrained needs encoder (e.g. encoder='efficientnet_lite0')")
+            check_encoder_args(self.encoder, self.pretrained)
+            if not set(self.models) & set(PRETRAINED_SEGMENTERS):
+                raise ValueError(f"encoder applies to {', '.join(PRETRAINED_SEGMENTERS)}; none is trained")
 
     def member_specs(self) -> list[dict[str, Any]]:
         """``[{"model", "model_kwargs"}]`` of the members (what the ensemble checkpoint stores)."""
-        return [{"model": m, "model_kwargs": {"num_classes": self.num_classes, **self.model_kwargs.get(m, {})}}
-                for m in self.models]
+        return [{"model": m, "model_kwargs": {"num_classes": self.num_classes, **self._encoder_kwargs(m),
+                                              **self.model_kwargs.get(m, {})}} for m in self.models]
+
+    def _encoder_kwargs(self, member: str) -> dict[str, Any]:
+        if self.encoder is None or member not in PRETRAINED_SEGMENTERS:
+            return {}
+        return {"encoder": self.encoder, "pretrained": self.pretrained}
 
 
 
