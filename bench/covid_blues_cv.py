@@ -14,7 +14,14 @@ folds as ``bench/regstn_cv.py`` and ``bench/sequence_cv.py``. Methods:
   calibration temperature;
 * ``attention_mil``: gated attention pooling of the same embeddings, same fitting;
 * ``probe_argmax_mean`` / ``probe_uninorm``: the probe's per-frame probabilities aggregated by the mean
-  (argmax_mean) or by the paper's uninorm, fitted on the probe's own validation videos;
+  (argmax_mean) or by the paper's uninorm, fitted on inner out-of-fold frame probabilities of every training
+  patient (``EmbeddingTrainConfig.uninorm_folds`` = 5: inner patient-level CV inside the training fold);
+* ``lite0_lstm``: the CNN-LSTM with the frozen ImageNet EfficientNet-Lite0 trunk (``ml.models`` registry); the
+  frozen trunk's features are the cached embeddings, so its LSTM and head train on windows of them
+  (``XceptionLSTM.forward_features``, the same function as on frames): ``SequenceTrainConfig`` defaults
+  (windows of 20 sampled frames, stride 10, 10 epochs, batch 8, AdamW lr 1e-3 cosine, weight decay 1e-4,
+  class-balanced windows, gradient clip 5); a video's probabilities are the mean of its windows' softmax
+  (windows of 20, stride 10); no calibration, no findings heads;
 * ``reg_stn`` (+ uninorm / max_argmax / argmax_mean) and ``xception_lstm`` / ``densenet_lstm``: the
   scratch models, run by their own benchmarks (``--baselines`` reruns them, about 21 min on 1 thread);
   their F1 and accuracy come from ``bench/results/regstn_cv.json`` and ``sequence_cv.json``.
@@ -45,16 +52,23 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ml.aggregation import UninormAggregator, fit_aggregator
 from ml.data import patient_kfold, patient_max_scores
 from ml.embeddings import EmbeddingCache, EmbeddingSpec, VideoBag, folder_bags
 from ml.metrics.scoring import score_report
-from ml.training import EmbeddingTrainConfig, bag_predictions, finding_truth, train_embedding_model
+from ml.models import create_model
+from ml.training import (
+    EmbeddingTrainConfig,
+    SequenceTrainConfig,
+    bag_predictions,
+    finding_truth,
+    frame_aggregate_probs,
+    train_embedding_model,
+)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = Path("/work/shared/data/covid-blues-dev")
-EMBEDDING_METHODS = {
-    "probe": {},
+EMBEDDING_METHODS: dict[str, dict[str, Any]] = {
+    "probe": {"uninorm_folds": 5},
     "attention_mil": {"model": "attention_mil", "model_kwargs": {"hidden": 0}},
 }
 
@@ -72,14 +86,50 @@ def load_bags(folder: Path, spec: EmbeddingSpec, frame_step: int, cache: Embeddi
     return folder_bags(folder, cache, spec=spec, frame_step=frame_step, progress=progress)
 
 
-def aggregate(predictions: list[dict[str, Any]], aggregator: Any = None) -> np.ndarray:
-    """Video probabilities from per-frame ones: their mean, or the softmax of the fitted uninorm's
-    aggregates (the paper's reading of them as logits)."""
-    if aggregator is None:
-        return np.array([np.mean(p["frame_probs"], axis=0) for p in predictions])
-    with torch.no_grad():
-        return np.array([torch.softmax(aggregator(torch.tensor(p["frame_probs"], dtype=torch.float32)[None])[0], 0)
-                         .numpy() for p in predictions])
+def _windows(bag: VideoBag, window: int, stride: int) -> torch.Tensor:
+    """``(W, window, D)`` windows of a bag's embeddings; a shorter video repeats its last frame."""
+    x = torch.from_numpy(np.asarray(bag.embeddings, dtype=np.float32))
+    if len(x) < window:
+        x = torch.cat([x, x[-1:].expand(window - len(x), -1)])
+    starts = list(range(0, len(x) - window + 1, stride))
+    if starts[-1] != len(x) - window:
+        starts.append(len(x) - window)
+    return torch.stack([x[s:s + window] for s in starts])
+
+
+def train_lite0_lstm(train: list[VideoBag], seed: int) -> Any:
+    """``lite0_lstm`` with its frozen trunk's features taken from the cache (see the module docstring)."""
+    config = SequenceTrainConfig(model="lite0_lstm", seed=seed, device="cpu")
+    torch.manual_seed(seed)
+    model: Any = create_model("lite0_lstm", pretrained=None)  # the trunk never runs: its features are cached
+    windows = [_windows(b, config.window, config.stride) for b in train]
+    x = torch.cat(windows)
+    y = torch.cat([torch.full((len(w),), int(b.score), dtype=torch.long)  # type: ignore[arg-type]
+                   for w, b in zip(windows, train, strict=True)])
+    counts = torch.bincount(y, minlength=4).clamp_min(1).float()
+    params = [p for name, p in model.named_parameters() if not name.startswith("trunk.")]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    steps = config.epochs * -(-len(x) // config.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in range(config.epochs):
+        order = torch.multinomial((1.0 / counts)[y], len(x), replacement=True, generator=generator)
+        for start in range(0, len(order), config.batch_size):
+            batch = order[start:start + config.batch_size]
+            loss = torch.nn.functional.cross_entropy(model.forward_features(x[batch]).logits, y[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, config.grad_clip or float("inf"))
+            optimizer.step()
+            scheduler.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def lite0_lstm_probs(model: Any, bags: list[VideoBag], window: int = 20, stride: int = 10) -> np.ndarray:
+    """Each video's mean window softmax."""
+    return np.array([model.forward_features(_windows(b, window, stride)).probs().mean(0).numpy() for b in bags])
 
 
 def evaluate_fold(train: list[VideoBag], test: list[VideoBag], seed: int) -> dict[str, dict[str, Any]]:
@@ -94,15 +144,12 @@ def evaluate_fold(train: list[VideoBag], test: list[VideoBag], seed: int) -> dic
         predictions = bag_predictions(result.model, test)
         out[method] = score_report(truth, np.array([p["probs"] for p in predictions]),
                                    findings=finding_truth(test, predictions, config.findings))
-        if method != "probe":
-            continue
-        out["probe_argmax_mean"] = score_report(truth, aggregate(predictions))
-        validation = [b for b in train if b.patient in set(result.metrics["val_patients"])]
-        val_predictions = bag_predictions(result.model, validation)
-        aggregator = UninormAggregator()
-        fit_aggregator(aggregator, [torch.tensor(p["frame_probs"], dtype=torch.float32) for p in val_predictions],
-                       torch.tensor([b.score for b in validation]))
-        out["probe_uninorm"] = score_report(truth, aggregate(predictions, aggregator))
+        if result.uninorm is not None:
+            out[f"{method}_argmax_mean"] = score_report(truth, frame_aggregate_probs(predictions))
+            out[f"{method}_uninorm"] = score_report(truth, frame_aggregate_probs(predictions, result.uninorm))
+    started = time.monotonic()
+    out["lite0_lstm"] = score_report(truth, lite0_lstm_probs(train_lite0_lstm(train, seed), test))
+    log(f"lite0_lstm trained and scored in {time.monotonic() - started:.0f} s")
     return out
 
 

@@ -356,6 +356,11 @@ class XceptionLSTM(nn.Module):
         """
         validate_windows(x)
         b, t = x.shape[:2]
-        feats = self.trunk(x.reshape(b * t, *x.shape[2:])).view(b, t, -1)
+        return self.forward_features(self.trunk(x.reshape(b * t, *x.shape[2:])).view(b, t, -1))
+
+    def forward_features(self, feats: torch.Tensor) -> SequenceScorerOutput:
+        """``(B, T, F)`` frame features (the trunk's output) -> logits: with a frozen pretrained trunk the LSTM
+        and head can train on cached frame embeddings (:mod:`ml.embeddings`), the same function as
+        :meth:`forward` on the frames."""
         seq, _ = self.lstm(self.input_dropout(feats))
         return SequenceScorerOutput(logits=self.head(seq[:, -1]), per_frame=False)

@@ -162,3 +162,17 @@ def test_lite0_lstm_keeps_its_pretrained_trunk_frozen():
     assert all(p.grad is None for p in model.trunk.parameters())
     assert any(p.grad is not None for p in model.lstm.parameters())
     assert all(torch.equal(before[k], v) for k, v in model.trunk.state_dict().items())  # running stats unchanged
+
+
+def test_lite0_lstm_trains_on_cached_frame_features_as_on_frames():
+    """forward_features on the frozen trunk's features is forward on the frames: the LSTM and head can train on
+    cached embeddings (bench/covid_blues_cv.py does) and the result scores raw frames unchanged."""
+    import torch
+
+    from ml.models import create_model
+
+    model = create_model("lite0_lstm", pretrained=None).eval()
+    x = torch.rand(2, 3, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        feats = model.trunk(x.reshape(6, 1, 64, 64)).view(2, 3, -1)
+        torch.testing.assert_close(model.forward_features(feats).logits, model(x).logits)
