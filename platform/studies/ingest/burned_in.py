@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from .errors import IngestError
 
@@ -45,7 +46,8 @@ def _rects(rule: dict[str, Any]) -> list[Rect]:
     rects = []
     for rect in rule.get("rects") or []:
         if len(rect) != 4 or any(int(v) < 0 for v in rect):
-            raise ValueError(f"PLEURA_BURNED_IN_MASKS: a rectangle is [x, y, width, height] >= 0, got {rect!r}")
+            raise ImproperlyConfigured(f"PLEURA_BURNED_IN_MASKS: a rectangle is [x, y, width, height] >= 0, "
+                                       f"got {rect!r}")
         x, y, width, height = (int(v) for v in rect)
         rects.append((x, y, width, height))
     return rects

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import default_storage
 from PIL import Image
 from pydicom.data import get_testdata_file
@@ -110,3 +111,10 @@ def test_files_without_burned_in_annotation_are_not_masked(tmp_path, patient, se
         pytest.skip("pydicom test file US1_UNCR.dcm not installed")
     video = video_ingest(source=Path(path), original_name="clean.dcm", patient=patient).video
     assert not video.burned_in_masked
+
+
+def test_a_malformed_mask_is_a_configuration_error(tmp_path, patient, settings, media_root):
+    settings.PLEURA_BURNED_IN_MASKS = [{"rects": [[0, 0, 10]]}]
+    with pytest.raises(ImproperlyConfigured, match=r"PLEURA_BURNED_IN_MASKS: a rectangle is \[x, y, width, height\]"):
+        video_ingest(source=burned_in_file(tmp_path), original_name="burned.dcm", patient=patient)
+    assert media_files(media_root) == []
