@@ -1,15 +1,17 @@
 // Assignments (admins): filter videos (site, patient, BLUE zone, status), select all matching or some,
 // pick annotators/validators, Assign / Unassign; the workload table shows per person assigned and done.
 // Reads GET /api/viewer/assignments/, writes POST /api/viewer/assignments/ (studies.services underneath).
+// The filters live in the page's URL (a reload or a shared link keeps them); the zone filter lists only the
+// BLUE zones that have videos (of the chosen site and patient), with their counts, as the API reports them.
 import { api, apiAll, query } from "../shared/api.js";
 import { fail, h, ready, toast } from "../shared/ui.js";
 
-const ZONES = ["L1", "L2", "L3", "R1", "R2", "R3",
-  ...Array.from({ length: 14 }, (_, i) => `Z${String(i + 1).padStart(2, "0")}`)];
 const STATUSES = [["unassigned", "Unassigned"], ["assigned", "Assigned"]];
 const FILTERS = ["site", "patient", "lung_zone", "status"];
 
-const state = { site: "", patient: "", lung_zone: "", status: "", videos: [], workload: [], selected: new Set() };
+const fromUrl = new URLSearchParams(location.search);
+const state = { ...Object.fromEntries(FILTERS.map((key) => [key, fromUrl.get(key) || ""])),
+  videos: [], workload: [], zones: [], selected: new Set() };
 const app = document.getElementById("app");
 const filtersHost = h("form.toolbar.filters", { id: "filters", role: "search", "aria-label": "Filter videos",
   onsubmit: (e) => e.preventDefault() });
@@ -22,8 +24,23 @@ function select(name, label, options, onchange) {
   const element = h("select", { id: `filter-${name}`, name },
     h("option", { value: "" }, "All"), options.map(([value, text]) => h("option", { value: String(value) }, text)));
   element.value = state[name];
+  if (name !== "lung_zone" && element.value !== state[name]) state[name] = "";  // (zones come with the videos)
   element.addEventListener("change", () => { state[name] = element.value; onchange?.(); load(); });
   return h("div.field", {}, h("label", { for: element.id }, label), element);
+}
+
+/** The zone filter's choices: zones with videos, and the chosen one even when it has none. */
+function renderZones() {
+  const element = document.getElementById("filter-lung_zone");
+  if (!element) return;
+  const zones = state.zones.map((z) => [z.value, `${z.value} (${z.videos} video${z.videos === 1 ? "" : "s"})`]);
+  if (state.lung_zone && !state.zones.some((z) => z.value === state.lung_zone)) zones.push([state.lung_zone, `${state.lung_zone} (0 videos)`]);
+  element.replaceChildren(h("option", { value: "" }, "All"), ...zones.map(([value, text]) => h("option", { value }, text)));
+  element.value = state.lung_zone;
+}
+
+function keepInUrl() {
+  history.replaceState(null, "", `${location.pathname}${query(Object.fromEntries(FILTERS.map((key) => [key, state[key]])))}`);
 }
 
 async function patientOptions() {
@@ -40,7 +57,7 @@ async function renderFilters() {
     patientField.replaceWith(next);
     patientField = next;
   });
-  filtersHost.replaceChildren(siteField, patientField, select("lung_zone", "BLUE zone", ZONES.map((z) => [z, z])),
+  filtersHost.replaceChildren(siteField, patientField, select("lung_zone", "BLUE zone", []),
     select("status", "Status", STATUSES));
 }
 
@@ -124,10 +141,13 @@ async function load() {
   inFlight = new AbortController();
   app.setAttribute("aria-busy", "true");
   try {
+    keepInUrl();
     const filters = Object.fromEntries(FILTERS.map((key) => [key, state[key]]));
     const data = await api(`viewer/assignments/${query(filters)}`, { signal: inFlight.signal });
     state.videos = data.videos;
     state.workload = data.workload;
+    state.zones = data.zones;
+    renderZones();
     const ids = new Set(data.videos.map((v) => v.id));
     state.selected = new Set([...state.selected].filter((id) => ids.has(id)));
     const checked = new Set([...actionsHost.querySelectorAll("input[name=person]:checked")].map((i) => i.value));

@@ -25,6 +25,7 @@ from ..selectors.assignments import (
     assignment_videos,
     assignment_workload,
 )
+from ..selectors.filters import lung_zone_counts
 
 MayOpenAssignments = page_permission("assignments")
 
@@ -63,9 +64,18 @@ class AssignmentVideoSerializer(serializers.Serializer):
                 "assignees": [a.annotator.username for a in video.assignments.all()]}
 
 
+class ZoneCountSerializer(serializers.Serializer):
+    """A BLUE zone that has videos (viewer.selectors.filters.lung_zone_counts): filters list no empty zone."""
+
+    value = serializers.CharField()
+    label = serializers.CharField()
+    videos = serializers.IntegerField(help_text="Videos recorded at this zone (of the chosen site and patient)")
+
+
 class AssignmentsSerializer(serializers.Serializer):
     videos = AssignmentVideoSerializer(many=True)
     workload = WorkloadSerializer(many=True)
+    zones = ZoneCountSerializer(many=True, help_text="BLUE zones that have videos, for the zone filter")
 
 
 class AssignmentChangeSerializer(serializers.Serializer):
@@ -81,7 +91,7 @@ class AssignmentResultSerializer(serializers.Serializer):
 
 class Assignments(APIView):
     """GET: the videos matching the filters (site, patient, BLUE zone, status), with their assignees,
-    and every person's workload. POST: assign or unassign videos to or from people, all or nothing."""
+    every person's workload, and the zones that have videos (for the zone filter). POST: assign or unassign videos to or from people, all or nothing."""
 
     permission_classes = [MayOpenAssignments]
 
@@ -90,9 +100,11 @@ class Assignments(APIView):
     def get(self, request: Request) -> Response:
         params = AssignmentQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        videos = assignment_videos(filters=AssignmentFilters(**params.validated_data))
+        filters = AssignmentFilters(**params.validated_data)
+        videos = assignment_videos(filters=filters)
         return Response({"videos": AssignmentVideoSerializer(videos, many=True).data,
-                         "workload": WorkloadSerializer(assignment_workload(), many=True).data})
+                         "workload": WorkloadSerializer(assignment_workload(), many=True).data,
+                         "zones": lung_zone_counts(site=filters.site, patient=filters.patient)})
 
     @extend_schema(request=AssignmentChangeSerializer,
                    responses={200: AssignmentResultSerializer, 400: ErrorSerializer, 403: ErrorSerializer})

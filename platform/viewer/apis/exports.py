@@ -14,6 +14,7 @@ from api.serializers import ErrorSerializer
 
 from ..access import page_permission
 from ..selectors.exports import export_options
+from .assignments import ZoneCountSerializer
 
 MayOpenExports = page_permission("exports")
 
@@ -29,12 +30,6 @@ class ExportAnnotatorSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     role = serializers.CharField()
-
-
-class ZoneCountSerializer(serializers.Serializer):
-    value = serializers.CharField()
-    label = serializers.CharField()
-    videos = serializers.IntegerField(help_text="Videos recorded at this zone")
 
 
 class ChoiceSerializer(serializers.Serializer):
