@@ -191,12 +191,15 @@ def main() -> None:
         ("pre-annotation Dice", "preannotation_dice")]
     for label, key in lines:
         print(f"{label:28s}" + "".join(f"{_fmt(summary[s][key]):>15s}" for s in summary))
-    print("\nuser actions per contoured frame (ratio to by hand):")
-    for k, v in summary["all"]["actions_per_frame"].items():
-        print(f"  {k:32s} {v:7.2f}  ({summary['all']['action_ratio_vs_hand'][k]:.1f}x fewer)")
+    print("\nuser actions per contoured frame (how many times fewer than by hand):")
+    print(f"{'':32s}" + "".join(f"{k:>22s}" for k in summary))
+    for k in summary["all"]["actions_per_frame"]:
+        print(f"  {k:30s}" + "".join(f"{summary[s]['actions_per_frame'][k]:>13.2f} ({summary[s]['action_ratio_vs_hand'][k]:5.1f}x)"
+                                     for s in summary))
     print("\ngoals:")
-    for k, g in summary["all"]["goals"].items():
-        print(f"  {k:40s} {g['value']:.3f} (goal {g['goal']}) {'met' if g['met'] else 'NOT met'}")
+    for s in summary:
+        for k, g in summary[s]["goals"].items():
+            print(f"  {s:14s} {k:40s} {g['value']:.3f} (goal {g['goal']}) {'met' if g['met'] else 'NOT met'}")
 
 
 def _fmt(v: Any) -> str:
