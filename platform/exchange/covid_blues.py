@@ -55,6 +55,7 @@ class ImportSummary:
     scores_written: int = 0
     findings_written: int = 0
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # imported anyway (e.g. no clinical_variables.csv)
     video_ids: list[int] = field(default_factory=list)  # every video of the folder, new or already there
 
     @property
@@ -154,9 +155,14 @@ def covid_blues_import(*, root: Path, site_name: str = DEFAULT_SITE, workers: in
     if not videos_dir.is_dir():
         raise ValueError(f"{root}: no lus_videos/ folder, not a COVID-BLUeS layout")
     severity = read_severity(root / "severity.csv")
-    clinical = read_clinical_variables(root / "clinical_variables.csv")
     files = sorted(videos_dir.glob("*.mp4"))
     summary = ImportSummary()
+    clinical: dict[str, dict] = {}
+    if (root / "clinical_variables.csv").is_file():
+        clinical = read_clinical_variables(root / "clinical_variables.csv")
+    else:  # optional: a folder of videos and scores is worth importing without it
+        summary.warnings.append("no clinical_variables.csv: patients imported without clinical variables "
+                                "(COVID status unknown)")
 
     site = site_ensure(name=site_name)
     expert = user_ensure(username=EXPERT_USERNAME, role=Role.CLINICIAN, validation_level=EXPERT_LEVEL)

@@ -168,3 +168,21 @@ def test_unknown_assignee_is_an_error_before_importing(dev_data, tmp_path):
     with pytest.raises(CommandError, match="no such user: nobody"):
         call_command("import_dataset", str(root), "--assign", "nobody", verbosity=0)
     assert Video.objects.count() == 0 and Patient.objects.count() == 0
+
+
+def test_clinical_variables_are_optional(tmp_path, capsys):
+    """A folder with videos and severity.csv but no clinical_variables.csv imports, with a warning."""
+    from tests.platform.conftest import synthetic_frames, write_container
+
+    root = tmp_path / "tiny"
+    (root / "lus_videos").mkdir(parents=True)
+    write_container(root / "lus_videos" / "patient_7_L1.mp4", synthetic_frames(n=4), "mp4v")
+    (root / "severity.csv").write_text("video_file,Severity Score,A-lines,B-lines,comments\n"
+                                       "patient_7_L1.mp4,2,0,1,\n")
+    call_command("import_dataset", str(root), verbosity=0)
+    captured = capsys.readouterr()
+    assert "warning: no clinical_variables.csv" in captured.err
+    assert "1 patients, 1 videos (1 new" in captured.out
+    patient = Patient.objects.get(code="patient_7")
+    assert patient.covid_status == CovidStatus.UNKNOWN and patient.clinical_variables == {}
+    assert VideoScore.objects.get(video__exam__patient=patient).score == 2

@@ -27,10 +27,11 @@ def assignees(names: str) -> list[User]:
 
 
 class Command(BaseCommand):
-    help = "Import the COVID-BLUeS layout: lus_videos/*.mp4, severity.csv, clinical_variables.csv. Safe to re-run."
+    help = ("Import the COVID-BLUeS layout: lus_videos/*.mp4, severity.csv and (optional) clinical_variables.csv. "
+            "Safe to re-run.")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("path", type=Path, help="Folder holding lus_videos/, severity.csv, clinical_variables.csv")
+        parser.add_argument("path", type=Path, help="Folder holding lus_videos/, severity.csv and, optionally, clinical_variables.csv")
         parser.add_argument("--site", default=DEFAULT_SITE, help="Site (hospital) name to import under")
         parser.add_argument("--workers", type=int, default=2, help="Decoding threads (default 2)")
         parser.add_argument("--assign", metavar="USER[,USER]", default=None,
@@ -64,6 +65,8 @@ class Command(BaseCommand):
             f"{summary.videos_existing} already there), {summary.frames_created} frames added, "
             f"{summary.scores_written} expert scores, {summary.findings_written} expert findings, in {elapsed:.1f} s"
         )
+        for note in summary.warnings:
+            self.stderr.write(f"  warning: {note}")
         for problem in summary.errors:
             self.stderr.write(f"  error: {problem}")
         if summary.errors:
