@@ -1,8 +1,10 @@
 """Writes on labels.
 
 Imports (`*_import`) load labels in bulk from trusted sources (datasets, phantoms). Interactive writes
-(`*_write`, `label_delete`) are versioned: a write names the version it was based on; if the label
-changed since, nothing is written and LabelConflict carries the current state (the API answers 409).
+(`*_write`, `label_delete`) are versioned: a write names the version of the label it was based on (0 or
+None: no label yet). If the label changed since, or a concurrent save created it meanwhile, nothing is
+written and LabelConflict carries the current state (the API answers 409); a write that names no version
+of a label that already existed is LabelVersionRequired (428), not a silent overwrite.
 Bulk writes are all or nothing, every change is recorded in LabelChange, and nobody writes another
 person's label: every function writes the labels of `user` only.
 """
@@ -10,20 +12,19 @@ person's label: every function writes the labels of `user` only.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, PreconditionRequired
 from ml.geometry import polygon_problems
 from ml.scores import MAX_SCORE, is_score
 from studies.models import Frame, Video
 
+from . import score_writes
 from .models import (
     Contour,
     Finding,
@@ -35,9 +36,11 @@ from .models import (
     VideoFinding,
     VideoScore,
 )
+from .score_writes import FrameScoreRow, score_value
 from .signals import scores_changed
 
 BATCH = 2000
+BIGINT = 2**63  # ids at or above it are no row's (and would not fit the statement's arrays)
 
 
 def _valid_score(score: int) -> int:
@@ -118,6 +121,14 @@ class LabelConflict(Conflict):
         super().__init__("the label was changed meanwhile; reload and merge", current=current)
 
 
+class LabelVersionRequired(PreconditionRequired):
+    """The write names no version of a label that exists: it would overwrite it unseen; `current` is its state."""
+
+    def __init__(self, current: list[dict[str, Any]]) -> None:
+        super().__init__("the label exists: send the version your change is based on (0 for a new label)",
+                         current=current)
+
+
 class LabelValidationError(InvalidInput):
     """Field-level problems: {field path: [messages]}; nothing was written."""
 
@@ -125,11 +136,6 @@ class LabelValidationError(InvalidInput):
 
     def __init__(self, errors: dict[str, list[str]], *, detail: str = "invalid labels; nothing was written") -> None:
         super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()), errors=errors, detail=detail)
-
-
-def score_value(label: FrameScore | VideoScore) -> dict[str, Any]:
-    return {"id": label.pk, "score": label.score, "version": label.version,
-            "validation_level": label.validation_level, "updated_at": label.updated_at.isoformat()}
 
 
 def finding_value(label: VideoFinding, code: str) -> dict[str, Any]:
@@ -169,77 +175,103 @@ def _lock_labels(scope: str, *ids: int) -> None:
 
 @transaction.atomic
 def frame_scores_write(*, user: User, video: Video, items: Sequence[dict[str, Any]],
-                       source: str = LabelSource.HUMAN) -> list[FrameScore]:
-    """Set `user`'s scores of many frames of one video: items {frame, score, version (None = new)}.
+                       source: str = LabelSource.HUMAN, overwrite: bool = False) -> list[FrameScoreRow]:
+    """Set `user`'s scores of many frames of one video: items {frame, score, version}.
 
-    All or nothing: a frame of another video, a bad score or one stale version writes nothing.
+    `version` is that of the user's label the change is based on: 0 or None when they have none. A label
+    that exists needs its version (LabelVersionRequired, 428, when it is None, unless `overwrite`: the
+    importers' unconditional write); a stale one, or a label created meanwhile by a concurrent save, is a
+    LabelConflict (409). All or nothing: a frame of another video, a bad score, one conflict writes
+    nothing. Set-based on PostgreSQL (score_writes), the ORM on SQLite; history rows either way.
     """
     errors: dict[str, list[str]] = {}
     frame_ids = [item.get("frame") for item in items]
     if len(set(frame_ids)) != len(frame_ids):
         errors.setdefault("items", []).append("a frame appears twice")
-    frames = set(Frame.objects.filter(video=video, id__in=[f for f in frame_ids if isinstance(f, int)])
-                 .values_list("id", flat=True))
+    candidates = [f for f in frame_ids if type(f) is int and 0 < f < BIGINT]
+    postgres = connection.vendor == "postgresql"
+    states = (score_writes.frame_score_states(video_id=video.pk, user_id=user.pk, frame_ids=candidates) if postgres
+              else score_writes.frame_score_states_orm(video, user, candidates))
     for position, item in enumerate(items):
-        if item.get("frame") not in frames:
+        if item.get("frame") not in states:
             errors.setdefault(f"items[{position}].frame", []).append(
                 f"frame {item.get('frame')!r} is not a frame of video {video.pk}")
         _check_score(item.get("score"), f"items[{position}].score", errors)
     if errors:
         raise LabelValidationError(errors)
-    _lock_labels("frame_scores", video.pk, user.pk)
-    existing = {row.frame_id: row for row in FrameScore.objects.select_for_update().filter(
-        annotator=user, frame_id__in=frames)}  # (valid items: `frames` holds exactly their frame ids)
-    conflicts = []
+
+    level = user.validation_level
+    conflicts: list[dict[str, Any]] = []
+    required: list[dict[str, Any]] = []
+    updates: list[tuple[int, int, int]] = []  # (label id, its version, new score)
+    inserts: list[tuple[int, int]] = []  # (frame id, score)
+    targets: list[int] = []  # the frames of both
     for item in items:
-        row, base = existing.get(item["frame"]), item.get("version")
-        if (row is not None and base is not None and base != row.version) or (row is None and base):
-            conflicts.append({"frame": item["frame"], "current": score_value(row) if row else None})
+        frame, score, base = item["frame"], item["score"], item.get("version")
+        row = states[frame]
+        if row is None:
+            if base:
+                conflicts.append({"frame": frame, "current": None})
+            else:
+                inserts.append((frame, score))
+                targets.append(frame)
+        elif base is None and not overwrite:
+            required.append({"frame": frame, "current": score_value(row)})
+        elif base is not None and base != row.version:
+            conflicts.append({"frame": frame, "current": score_value(row)})
+        elif row.score != score or row.validation_level != level:
+            updates.append((row.pk, row.version, score))
+            targets.append(frame)
     if conflicts:
         raise LabelConflict(conflicts)
+    if required:
+        raise LabelVersionRequired(required)
+    if not targets:
+        return [states[item["frame"]] for item in items]  # type: ignore[misc]  # every one exists (checked)
 
+    _lock_labels("frame_scores", video.pk, user.pk)
     now = timezone.now()
-    created, updated, history = [], [], []
-    for item in items:
-        row = existing.get(item["frame"])
-        if row is None:
-            created.append(FrameScore(frame_id=item["frame"], annotator=user, score=item["score"],
-                                      validation_level=user.validation_level, source=source, version=1))
-        elif row.score != item["score"] or row.validation_level != user.validation_level:
-            old = score_value(row)
-            row.score, row.validation_level, row.version, row.updated_at = (
-                item["score"], user.validation_level, row.version + 1, now)
-            updated.append((row, old))
-    FrameScore.objects.bulk_create(created)
-    # At most one UPDATE per score value (Django's bulk_update builds a CASE per row and field, which
-    # dominated the request); the rows are locked above, so version + 1 is what each row now holds.
-    by_score: dict[int, list[int]] = defaultdict(list)
-    for row, _ in updated:
-        by_score[row.score].append(row.pk)
-    for score, ids in by_score.items():
-        FrameScore.objects.filter(pk__in=ids).update(score=score, validation_level=user.validation_level,
-                                                     version=F("version") + 1, updated_at=now)
-    history += [_change("frame_score", row, video_id=video.pk, frame_id=row.frame_id, user=user,
-                        action=LabelAction.CREATE, old=None, new=score_value(row)) for row in created]
-    history += [_change("frame_score", row, video_id=video.pk, frame_id=row.frame_id, user=user,
-                        action=LabelAction.UPDATE, old=old, new=score_value(row)) for row, old in updated]
-    LabelChange.objects.bulk_create(history)
+    if postgres:
+        scores = {item["frame"]: item["score"] for item in items}
+        written = [FrameScoreRow(pk, frame, user.pk, scores[frame], level, source, 1, now, now) if version == 1
+                   else states[frame]._replace(score=scores[frame], validation_level=level, version=version,  # type: ignore[union-attr]
+                                               updated_at=now)
+                   for pk, frame, version in score_writes.frame_scores_apply(
+                       video_id=video.pk, user_id=user.pk, level=level, source=source, now=now, updates=updates,
+                       inserts=inserts)]
+    else:
+        written = score_writes.frame_scores_apply_orm(video=video, user=user, source=source, now=now, updates=updates,
+                                          inserts=inserts, states=states)
+    if len(written) != len(targets):  # changed or created meanwhile: report it, nothing written
+        done = {row.frame_id for row in written}
+        lost = [frame for frame in targets if frame not in done]
+        now_states = (score_writes.frame_score_states(video_id=video.pk, user_id=user.pk, frame_ids=lost) if postgres
+                      else score_writes.frame_score_states_orm(video, user, lost))
+        raise LabelConflict([{"frame": frame, "current": score_value(row) if (row := now_states.get(frame)) else None}
+                             for frame in lost])
     _scores_changed()
-    by_frame = {**existing, **{row.frame_id: row for row in created}}
-    return [by_frame[item["frame"]] for item in items]
+    result = {**states, **{row.frame_id: row for row in written}}
+    return [result[item["frame"]] for item in items]  # type: ignore[misc]
 
 
 @transaction.atomic
 def video_score_write(*, user: User, video: Video, score: int, version: int | None = None, comment: str = "",
-                      source: str = LabelSource.HUMAN) -> VideoScore:
+                      source: str = LabelSource.HUMAN, overwrite: bool = False) -> VideoScore:
+    """Set `user`'s score of a video, based on `version` of their label (0 or None: none yet); versions
+    as in frame_scores_write (428 without one for a label that exists, 409 when stale or created meanwhile)."""
     errors: dict[str, list[str]] = {}
     _check_score(score, "score", errors)
     if errors:
         raise LabelValidationError(errors)
+    mine = VideoScore.objects.filter(video=video, annotator=user)
+    existed = mine.exists()  # before waiting for a concurrent save: what this request was made against
     _lock_labels("video_score", video.pk, user.pk)
-    row = VideoScore.objects.select_for_update().filter(video=video, annotator=user).first()
+    row = mine.select_for_update().first()
+    current = [{"video": video.pk, "current": score_value(row) if row else None}]
+    if row is not None and version is None and not overwrite:
+        raise LabelVersionRequired(current) if existed else LabelConflict(current)
     if (row is not None and version is not None and version != row.version) or (row is None and version):
-        raise LabelConflict([{"video": video.pk, "current": score_value(row) if row else None}])
+        raise LabelConflict(current)
     if row is None:
         row = VideoScore.objects.create(video=video, annotator=user, score=score, comment=comment, source=source,
                                         validation_level=user.validation_level)
@@ -259,11 +291,11 @@ def video_score_write(*, user: User, video: Video, score: int, version: int | No
 
 @transaction.atomic
 def video_findings_write(*, user: User, video: Video, items: Sequence[dict[str, Any]],
-                         source: str = LabelSource.HUMAN) -> list[VideoFinding]:
-    """Set `user`'s findings of one video: items {finding (code), present (bool), version (None = new)}.
+                         source: str = LabelSource.HUMAN, overwrite: bool = False) -> list[VideoFinding]:
+    """Set `user`'s findings of one video: items {finding (code), present (bool), version (0 or None = new)}.
 
-    All or nothing: an unknown finding, a finding twice, a present that is not a boolean or one stale
-    version writes nothing. Findings left out of `items` stay as they are.
+    All or nothing: an unknown finding, a finding twice, a present that is not a boolean or one conflict
+    writes nothing (versions as in frame_scores_write). Findings left out of `items` stay as they are.
     """
     errors: dict[str, list[str]] = {}
     codes = [item.get("finding") for item in items]
@@ -279,17 +311,24 @@ def video_findings_write(*, user: User, video: Video, items: Sequence[dict[str, 
                 f"present must be true or false, got {item.get('present')!r}")
     if errors:
         raise LabelValidationError(errors)
+    mine = VideoFinding.objects.filter(video=video, annotator=user, finding_id__in=vocabulary.values())
+    existed = set(mine.values_list("finding_id", flat=True))  # before waiting for a concurrent save
     _lock_labels("video_findings", video.pk, user.pk)
-    existing = {row.finding_id: row for row in VideoFinding.objects.select_for_update().filter(
-        video=video, annotator=user, finding_id__in=vocabulary.values())}
-    conflicts = []
+    existing = {row.finding_id: row for row in mine.select_for_update()}
+    conflicts: list[dict[str, Any]] = []
+    required: list[dict[str, Any]] = []
     for item in items:
         row, base = existing.get(vocabulary[item["finding"]]), item.get("version")
-        if (row is not None and base is not None and base != row.version) or (row is None and base):
-            conflicts.append({"video": video.pk, "finding": item["finding"],
-                              "current": finding_value(row, item["finding"]) if row else None})
+        state = {"video": video.pk, "finding": item["finding"],
+                 "current": finding_value(row, item["finding"]) if row else None}
+        if row is not None and base is None and not overwrite:
+            (required if row.finding_id in existed else conflicts).append(state)
+        elif (row is not None and base is not None and base != row.version) or (row is None and base):
+            conflicts.append(state)
     if conflicts:
         raise LabelConflict(conflicts)
+    if required:
+        raise LabelVersionRequired(required)
 
     result, history = [], []
     for item in items:
@@ -345,7 +384,8 @@ def finding_delete(*, finding: Finding) -> None:
 
 @transaction.atomic
 def label_delete(*, user: User, label: FrameScore | VideoScore | Contour, version: int | None) -> None:
-    """Delete one of `user`'s own labels (stale version -> conflict); the deletion is recorded."""
+    """Delete one of `user`'s own labels, based on its `version` (None: LabelVersionRequired; stale:
+    LabelConflict); the deletion is recorded."""
     if label.annotator_id != user.pk:
         raise PermissionError("labels are deleted only by their author")
     model = type(label)
@@ -353,7 +393,9 @@ def label_delete(*, user: User, label: FrameScore | VideoScore | Contour, versio
     if current is None:
         raise LabelConflict([{"id": label.pk, "current": None}])
     value = contour_value(current) if isinstance(current, Contour) else score_value(current)
-    if version is not None and version != current.version:
+    if version is None:
+        raise LabelVersionRequired([{"id": label.pk, "current": value}])
+    if version != current.version:
         raise LabelConflict([{"id": label.pk, "current": value}])
     label_type = {FrameScore: "frame_score", VideoScore: "video_score", Contour: "contour"}[model]
     frame_id: int | None

@@ -54,3 +54,10 @@ class Conflict(ApplicationError):
         if self.current is not None:
             body["current"] = self.current
         return body
+
+
+class PreconditionRequired(Conflict):
+    """A change of something that exists must say which version it was based on (428): without one it
+    would silently overwrite whatever is there now. `current` is that state, so the client can merge."""
+
+    status = 428

@@ -227,13 +227,13 @@ def _records_import(*, user: User, fmt: str, path: Path) -> dict[str, int]:
             video = None if record.video_id is None else videos_visible_to(user).filter(pk=record.video_id).first()
             if video is None:
                 raise LabelValidationError({f"scores[{position}]": [f"unknown video {record.video_id}"]})
-            video_score_write(user=owner, video=video, score=record.score)
+            video_score_write(user=owner, video=video, score=record.score, overwrite=True)
             counts["video_scores"] += 1
             continue
         frame = frames[_key(record.frame)]
         per_video[(owner, frame.video)].append({"frame": frame.pk, "score": record.score, "version": None})
     for (owner, video), items in per_video.items():
-        counts["frame_scores"] += len(frame_scores_write(user=owner, video=video, items=items))
+        counts["frame_scores"] += len(frame_scores_write(user=owner, video=video, items=items, overwrite=True))
     counts["video_findings"] = _findings_import(user, users, findings)
     per_frame: dict[tuple[User, Frame], list[dict]] = defaultdict(list)
     for contour in contours:
@@ -258,7 +258,7 @@ def _findings_import(user: User, users: Mapping[str | None, User], findings: lis
     for record in findings:
         per_video[(users[record.annotator], record.video_id)].append(
             {"finding": record.finding, "present": record.present, "version": None})
-    return sum(len(video_findings_write(user=owner, video=videos[video_id], items=items))
+    return sum(len(video_findings_write(user=owner, video=videos[video_id], items=items, overwrite=True))
                for (owner, video_id), items in per_video.items())
 
 

@@ -67,8 +67,9 @@ def test_label_changes_mark_reports_stale_and_queue_one_refresh(world, django_ca
     report = agreement_report_compute(report_id=agreement_report_request(scope={"kind": "frame"}).pk)
     frames = world.frames(world.v1)
     with django_capture_on_commit_callbacks(execute=True):
-        for score in (1, 2, 3):
-            frame_scores_write(user=world.ann_a, video=world.v1, items=[{"frame": frames[2].pk, "score": score}])
+        for version, score in enumerate((1, 2, 3)):
+            frame_scores_write(user=world.ann_a, video=world.v1, items=[{"frame": frames[2].pk, "score": score,
+                                                                         "version": version}])
     report.refresh_from_db()
     assert report.stale
     assert len(queued) == 1 and queued[0]["countdown"] > 0  # debounced: three saves, one delayed refresh

@@ -142,3 +142,125 @@ def test_malformed_json_is_a_400(world):
     response = world.client(world.ann_a).generic("POST", f"/api/videos/{world.v1.pk}/frame-scores/", "{not json",
                                                  content_type="application/json")
     assert response.status_code == 400
+
+
+def test_a_label_that_exists_is_not_written_without_its_version(world):
+    """Issue 16, item 7: no version where a label exists is 428 Precondition Required (with its state), not a
+    silent overwrite; a stale version stays 409. Nothing of the request is written either way."""
+    client = world.client(world.ann_a)
+    f0, _, f2 = world.frames(world.v1)  # ann-a has scored f0 (0) and f1 (1), not f2
+    url = f"/api/videos/{world.v1.pk}/frame-scores/"
+    refused = client.post(url, {"items": [{"frame": f2.pk, "score": 1}, {"frame": f0.pk, "score": 3}]}, format="json")
+    assert refused.status_code == 428
+    (entry,) = refused.json()["current"]
+    assert entry["frame"] == f0.pk and entry["current"]["score"] == 0 and entry["current"]["version"] == 1
+    assert not FrameScore.objects.filter(annotator=world.ann_a, frame=f2).exists()
+    assert own_score(world, world.ann_a, f0).score == 0
+
+    label = own_score(world, world.ann_a, f0)
+    assert client.put(f"/api/frame-scores/{label.pk}/", {"score": 2}, format="json").status_code == 428
+    assert client.put(f"/api/frame-scores/{label.pk}/", {"score": 2}, format="json",
+                      HTTP_IF_MATCH='"1"').status_code == 200
+    assert client.delete(f"/api/frame-scores/{label.pk}/").status_code == 428
+    assert client.delete(f"/api/frame-scores/{label.pk}/", HTTP_IF_MATCH='"2"').status_code == 204
+
+    assert client.post("/api/video-scores/", {"video": world.v1.pk, "score": 2}, format="json").status_code == 200
+    again = client.post("/api/video-scores/", {"video": world.v1.pk, "score": 3}, format="json")
+    assert again.status_code == 428 and again.json()["current"][0]["current"]["score"] == 2
+    findings = f"/api/videos/{world.v1.pk}/findings/"
+    assert client.post(findings, {"items": [{"finding": "b_lines", "present": True}]}, format="json").status_code == 200
+    assert client.post(findings, {"items": [{"finding": "b_lines", "present": False}]},
+                       format="json").status_code == 428
+
+
+def test_version_0_creates_and_conflicts_once_the_label_exists(world):
+    """What the viewer's savers send for a label they have not stored yet: version 0."""
+    client = world.client(world.ann_a)
+    f2 = world.frames(world.v1)[2]
+    url = f"/api/videos/{world.v1.pk}/frame-scores/"
+    made = client.post(url, {"items": [{"frame": f2.pk, "score": 1, "version": 0}]}, format="json")
+    assert made.status_code == 200 and made.json()[0]["version"] == 1
+    late = client.post(url, {"items": [{"frame": f2.pk, "score": 2, "version": 0}]}, format="json")
+    assert late.status_code == 409 and late.json()["current"][0]["current"]["score"] == 1
+    assert client.post("/api/video-scores/", {"video": world.v1.pk, "score": 2, "version": 0},
+                       format="json").status_code == 200
+    assert client.post("/api/video-scores/", {"video": world.v1.pk, "score": 1, "version": 0},
+                       format="json").status_code == 409
+
+
+def _history(label_id: int) -> list[tuple]:
+    return [(c.action, c.version, c.old_value, c.new_value, c.changed_by_id, c.owner_id, c.frame_id, c.video_id)
+            for c in LabelChange.objects.filter(label_type="frame_score", label_id=label_id).order_by("id")]
+
+
+def _value(label: FrameScore) -> dict:
+    return {"id": label.pk, "score": label.score, "version": label.version,
+            "validation_level": label.validation_level, "updated_at": label.updated_at.isoformat()}
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
+def test_bulk_save_writes_labels_and_history_alike_on_both_paths(world, monkeypatch, vendor):
+    """The set-based statement (PostgreSQL) and the ORM path (SQLite, the embedded demo; run here by
+    calling the connection sqlite) write the same rows, versions and history values."""
+    from django.db import connection
+
+    monkeypatch.setattr(connection, "vendor", vendor)
+    client = world.client(world.validator)
+    frames = world.frames(world.v1)
+    url = f"/api/videos/{world.v1.pk}/frame-scores/"
+    made = client.post(url, {"items": [{"frame": f.pk, "score": 1, "version": 0} for f in frames]}, format="json")
+    assert made.status_code == 200
+    first = {label.frame_id: label for label in FrameScore.objects.filter(annotator=world.validator)}
+    assert [row["id"] for row in made.json()] == [first[f.pk].pk for f in frames]
+    assert made.json()[0]["validation_level"] == 2 and made.json()[0]["source"] == "human"
+    changed = client.post(url, {"items": [{"frame": frames[0].pk, "score": 3, "version": 1},
+                                          {"frame": frames[1].pk, "score": 1, "version": 1}]}, format="json")
+    assert changed.status_code == 200
+    assert [(row["score"], row["version"]) for row in changed.json()] == [(3, 2), (1, 1)]  # unchanged: not bumped
+    assert changed.json()[1] == made.json()[1]
+    now = FrameScore.objects.get(pk=first[frames[0].pk].pk)
+    assert changed.json()[0]["updated_at"] == client.get(f"/api/frame-scores/{now.pk}/").json()["updated_at"]
+    assert _history(now.pk) == [
+        ("create", 1, None, _value(first[frames[0].pk]), world.validator.pk, world.validator.pk, frames[0].pk,
+         world.v1.pk),
+        ("update", 2, _value(first[frames[0].pk]), _value(now), world.validator.pk, world.validator.pk,
+         frames[0].pk, world.v1.pk)]
+    assert len(_history(first[frames[1].pk].pk)) == 1
+    stale = client.post(url, {"items": [{"frame": frames[0].pk, "score": 0, "version": 1}]}, format="json")
+    assert stale.status_code == 409 and stale.json()["current"] == [{"frame": frames[0].pk, "current": _value(now)}]
+
+
+def test_bulk_save_queries_do_not_grow_with_the_labels(world, django_assert_max_num_queries):
+    from studies.models import Frame
+
+    Frame.objects.bulk_create([Frame(video=world.v1, index=i, image=f"x/{i}.png") for i in range(3, 103)])
+    frames = [f.pk for f in world.frames(world.v1)][2:]  # 101 frames without a label of ann-a
+    client = world.client(world.ann_a)
+    url = f"/api/videos/{world.v1.pk}/frame-scores/"
+    with django_assert_max_num_queries(12):
+        made = client.post(url, {"items": [{"frame": f, "score": 1, "version": 0} for f in frames]}, format="json")
+    assert made.status_code == 200 and len(made.json()) == len(frames)
+    with django_assert_max_num_queries(12):
+        changed = client.post(url, {"items": [{"frame": f, "score": 2, "version": 1} for f in frames]}, format="json")
+    assert changed.status_code == 200 and {row["version"] for row in changed.json()} == {2}
+    assert LabelChange.objects.filter(label_type="frame_score", changed_by=world.ann_a).count() == 2 * len(frames)
+
+
+@pytest.mark.parametrize(("item", "field"), [
+    ({"frame": True, "score": 1}, "items.0.frame"),
+    ({"frame": "x", "score": 1}, "items.0.frame"),
+    ({"score": 1}, "items.0.frame"),
+    ({"frame": 1, "score": 1, "version": -1}, "items.0.version"),
+    ({"frame": 1, "score": 2.5}, "items.0.score"),
+])
+def test_items_a_saver_would_not_send_get_drfs_messages(world, item, field):
+    response = world.client(world.ann_a).post(f"/api/videos/{world.v1.pk}/frame-scores/", {"items": [item]},
+                                              format="json")
+    assert response.status_code == 400 and field in response.json()["errors"]
+
+
+def test_numeric_strings_are_still_accepted(world):
+    f2 = world.frames(world.v1)[2]
+    response = world.client(world.ann_a).post(f"/api/videos/{world.v1.pk}/frame-scores/", {"items": [
+        {"frame": str(f2.pk), "score": "2", "version": "0"}]}, format="json")
+    assert response.status_code == 200 and response.json()[0]["score"] == 2

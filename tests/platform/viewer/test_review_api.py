@@ -94,7 +94,7 @@ def test_grid_follows_an_accepted_model_score(review_world) -> None:
     response = client.post("/api/video-scores/", {"video": w.v2.pk, "score": 3, "version": 1}, format="json")
     assert response.status_code == 200
     response = client.post("/api/video-scores/", {"video": w.v2.pk, "score": 3, "version": None}, format="json")
-    assert response.status_code == 200  # no version: overwrite allowed by the domain API
+    assert response.status_code == 428  # no version of a score that exists: refused (issue 16, item 7)
     w.clinician.refresh_from_db()
     client = w.client(w.clinician)
     own = next(s for s in _video(client.get(f"/api/viewer/review/patients/{w.patient.pk}/").json(), w.v2)["scores"]
