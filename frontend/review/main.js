@@ -131,7 +131,7 @@ function drawPatient() {
     data, me: boot.user.id, saver,
     onScore: (video, score, comment) => saver.save({
       video: video.id, name: video.original_name, score, comment,
-      version: video.scores.find((s) => s.annotator === boot.user.id)?.version ?? null }),
+      version: video.scores.find((s) => s.annotator === boot.user.id)?.version ?? 0 }),
   };
   const model = data.model_version;
   main.replaceChildren(

@@ -1,7 +1,7 @@
 // The reviewer's own video scores, written through the annotations API (POST /api/video-scores/) so
 // they count in the consensus like any other label, as versioned writes (shared/saver.js): a 409 shows
 // the current score and asks; a failed write stays queued, is retried every few seconds, never dropped.
-import { askConflict, Backoff, guardUnload, saveRequest, versionedWrite } from "../shared/saver.js";
+import { askConflict, Backoff, baseVersion, guardUnload, saveRequest, versionedWrite } from "../shared/saver.js";
 import { h, toast } from "../shared/ui.js";
 
 const RETRY_MS = 5000;
@@ -27,7 +27,7 @@ export function createSaver({ onSaved, onChange }) {
       `Your score of ${item.name} was changed elsewhere; it is now ${now ? `${now.score} (version ${now.version})` : "gone"}. `
       + `Nothing was written.`), { theirs: "Keep the current score", mine: `Save ${item.score} over it` });
     if (choice !== "mine") return false;
-    item.version = now ? now.version : null;
+    item.version = baseVersion(now);
     return true;
   }
 
@@ -61,7 +61,7 @@ export function createSaver({ onSaved, onChange }) {
   }
 
   return {
-    /** Record my score of a video; `version` is that of my current score (null when I have none). */
+    /** Record my score of a video; `version` is that of my current score (0 when I have none). */
     save({ video, name, score, version, comment = "" }) {
       const item = { video, name, score, version, comment, error: null, saving: false };
       pending.set(video, item);

@@ -1,5 +1,6 @@
 // Versioned writes of my own labels, shared by annotate (autosave.js), validate and review (saver.js).
-// Every write names the version of the stored label it was based on; when that version is stale the
+// Every write names the version of the stored label it was based on, 0 for a label not stored yet (a
+// write without a version of a label that exists is refused with 428, never applied); when it is stale the
 // server answers 409 (412 with If-Match) with the current state, and the page shows both sides and asks
 // whether to write again on top of it. A write that fails otherwise is kept and sent again (after a
 // backoff, or by hand), never dropped; only a refusal that would repeat (400, most other 4xx) is given up,
@@ -12,17 +13,22 @@ import { dialog } from "./ui.js";
 
 const KEY_HEADER = "Idempotency-Key";
 
+/** The version a write of `label` (my stored label, or null/undefined) is based on: 0 when none is stored. */
+export function baseVersion(label) {
+  return label?.version ?? 0;
+}
+
 /**
- * What a failed write means: "conflict" (stale version: the body holds the current state), "invalid"
- * (400, with field errors), "refused" (another 4xx that would fail the same way again), or "transient"
- * (offline, 5xx, 408, 429: worth sending again).
+ * What a failed write means: "conflict" (stale version, or 428: no version of a label that exists; the
+ * body holds the current state either way), "invalid" (400, with field errors), "refused" (another 4xx
+ * that would fail the same way again), or "transient" (offline, 5xx, 408, 429: worth sending again).
  */
 export function failure(error) {
   const status = error.status;
   // The server still running an earlier try of this same save (its Idempotency-Key is in flight): sending
   // it again shortly gets that try's answer.
   if (status === 409 && error.body?.errors?.[KEY_HEADER]) return "transient";
-  if (status === 409 || status === 412) return "conflict";
+  if (status === 409 || status === 412 || status === 428) return "conflict";
   if (status === 400) return "invalid";
   if (status >= 400 && status < 500 && status !== 408 && status !== 429) return "refused";
   return "transient";

@@ -2,7 +2,7 @@
 // (shared/saver.js): a 409 shows the current state and lets the validator save again on top of it; a
 // failed write is kept as "unsaved" and retried by hand ("Retry unsaved"), never dropped.
 import { api, boot } from "../shared/api.js";
-import { askConflict, guardUnload, saveRequest, versionedWrite } from "../shared/saver.js";
+import { askConflict, baseVersion, guardUnload, saveRequest, versionedWrite } from "../shared/saver.js";
 import { frameNumber, h, toast } from "../shared/ui.js";
 
 /**
@@ -56,7 +56,7 @@ export function createSaver(state, render) {
     if (!changes.length) return true;
     const frames = changes.map(({ frame }) => frame);
     return write(frames, () => saveRequest(`videos/${state.video.id}/frame-scores/`, { method: "POST", body: {
-      items: changes.map(({ frame, score }) => ({ frame, score, version: state.byId.get(frame).mine?.version ?? null })) } }),
+      items: changes.map(({ frame, score }) => ({ frame, score, version: baseVersion(state.byId.get(frame).mine) })) } }),
     (current) => {
       for (const entry of current) {
         const frame = state.byId.get(entry.frame);
@@ -79,7 +79,7 @@ export function createSaver(state, render) {
 
   async function saveVideo(score) {
     return write(["video"], () => saveRequest("video-scores/", { method: "POST", body: { video: state.video.id, score,
-      version: state.myVideo?.version ?? null, comment: state.myVideo?.comment ?? "" } }),
+      version: baseVersion(state.myVideo), comment: state.myVideo?.comment ?? "" } }),
     (current) => {
       const label = current[0]?.current || null;
       state.myVideo = label ? mine(label) : null;
@@ -102,7 +102,7 @@ export function createSaver(state, render) {
       state.myFindings = [...others, { ...label, name, annotator: label.annotator ?? boot.user.id }];
     };
     return write(["findings"], () => saveRequest(`videos/${state.video.id}/findings/`, { method: "POST", body: {
-      items: changes.map(({ finding, present }) => ({ finding, present, version: stored().get(finding)?.version ?? 0 })) } }),
+      items: changes.map(({ finding, present }) => ({ finding, present, version: baseVersion(stored().get(finding)) })) } }),
     (current) => {
       for (const entry of current) {
         if (entry.current) adoptLabel({ finding: entry.finding, ...entry.current });
