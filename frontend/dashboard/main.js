@@ -124,6 +124,8 @@ async function start() {
     statsHost,
     h("div.train-row", {}, h("section.card", {}, form), h("div.train-side", {}, liveHost, jobsHost)), versionsHost);
   await Promise.all([refreshJobs(), refreshVersions()]);
+  const linked = Number(new URLSearchParams(location.search).get("job"));  // /dashboard/?job=N follows job N
+  if (linked) watch(linked);
   ready();
 }
 

@@ -4,7 +4,7 @@
 // Reads: /api/viewer/review/…; writes: POST /api/video-scores/ (saver.js).
 import { api, boot, query } from "../shared/api.js";
 import { matrixChart } from "../shared/charts.js";
-import { dialog, fail, h, ready, toast } from "../shared/ui.js";
+import { dialog, fail, h, patientLabel, ready, toast } from "../shared/ui.js";
 import { zoneGrid } from "./grid.js";
 import { createSaver } from "./saver.js";
 
@@ -136,8 +136,9 @@ function drawPatient() {
   const model = data.model_version;
   main.replaceChildren(
     h("div.patient-head", {},
-      h("h2", { tabindex: "-1" }, `Patient ${data.patient.code}`, h("span.muted", {}, ` · ${data.patient.site} · COVID-19 ${data.patient.covid_status}`)),
+      h("h2", { tabindex: "-1" }, patientLabel(data.patient.code, { title: true }), h("span.muted", {}, ` · ${data.patient.site} · COVID-19 ${data.patient.covid_status}`)),
       h("div.toolbar", {}, versionSelect(data), examSelect(data))),
+    scoringNote(data.scoring),
     h("p.summary", {}, model ? `Model: v${model.id} ${model.name} (${model.kind}). ` : "No model has scored these videos. ",
       model ? qualityNote(model.quality) : "",
       `Consensus rule: ${data.consensus_rule.replace("_", " ")}. `,
@@ -164,6 +165,18 @@ async function start() {
 }
 
 start().catch(fail);
+
+/** The shown model's scores are still being computed (a version just activated): say so, with the job
+ * (admins follow it on the dashboard) and a way to look again. */
+function scoringNote(scoring) {
+  if (!scoring) return "";
+  const progress = scoring.total ? `, ${scoring.done} of ${scoring.total} videos` : "";
+  const job = boot.user.role === "admin"
+    ? h("a", { href: `/dashboard/?job=${scoring.job}` }, `job #${scoring.job}`) : `job #${scoring.job}`;
+  return h("p.notice.scoring", { role: "status" }, "Scoring in progress (", job, ` ${scoring.status}${progress}): `,
+    "the model's scores appear here when it is done. ",
+    h("button.link", { type: "button", onclick: () => loadPatient() }, "Check again"));
+}
 
 /** What the model is worth, next to its scores: cross-validated figures, calibration, warnings. */
 function qualityNote(quality) {

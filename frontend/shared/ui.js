@@ -91,3 +91,11 @@ export const frameIndex = (number) => number - 1;
 export function formatDate(iso) {
   return iso ? new Date(iso).toLocaleString() : "";
 }
+
+/** How pages name a patient: the code alone when it says "patient" already ("patient_10", not "patient
+ * patient_10"), else "patient P1" ("Patient P1" with `title`). */
+export function patientLabel(code, { title = false } = {}) {
+  const text = String(code ?? "");
+  if (/^patient/i.test(text)) return text;
+  return `${title ? "Patient" : "patient"} ${text}`;
+}

@@ -3,7 +3,7 @@
 // accepting or correcting writes my own label at my level (through the annotations API, see saver.js).
 // Contours are validated on the annotate page, which shows every lower level's polygons (link per row).
 import { api, boot, frameImageUrl } from "../shared/api.js";
-import { dialog, fail, frameIndex, frameNumber, h, ready, SCORE_MEANINGS, toast } from "../shared/ui.js";
+import { dialog, fail, frameIndex, frameNumber, h, patientLabel, ready, SCORE_MEANINGS, toast } from "../shared/ui.js";
 import { findingsPanel } from "./findings.js";
 import { agreedScore, consensusScore, disagrees, frameTable } from "./frames.js";
 import { createSaver } from "./saver.js";
@@ -247,7 +247,7 @@ async function start() {
   app.replaceChildren(
     h("div.heading", {},
       h("h1", {}, `Validate · ${v.original_name}`),
-      h("p.muted", {}, `${v.site} · patient ${v.patient} · ${v.lung_zone || "zone unknown"} · ${v.probe} · `,
+      h("p.muted", {}, `${v.site} · ${patientLabel(v.patient)} · ${v.lung_zone || "zone unknown"} · ${v.probe} · `,
         `${v.frame_count} frames · scores below level ${data.level} · `,
         h("a", { href: `/videos/${v.id}/annotate/` }, "annotate (contours)"), " · ",
         h("a", { href: `/videos/${v.id}/frames/` }, "frame view"), " · ", h("a", { href: "/worklist/" }, "worklist")),

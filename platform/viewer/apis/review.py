@@ -147,6 +147,13 @@ class ReviewVideoSerializer(serializers.Serializer):
     model_disagrees = serializers.BooleanField()
 
 
+class ReviewScoringSerializer(serializers.Serializer):
+    job = serializers.IntegerField(help_text="The scoring job (admins follow it on the dashboard)")
+    status = serializers.CharField(help_text="queued or running")
+    done = serializers.IntegerField(help_text="Videos scored so far (times models)")
+    total = serializers.IntegerField(help_text="Videos to score (times models); 0 until it starts")
+
+
 class ReviewPatientSerializer(serializers.Serializer):
     patient = PatientRefSerializer()
     exams = ExamRefSerializer(many=True)
@@ -159,6 +166,8 @@ class ReviewPatientSerializer(serializers.Serializer):
     confusion = ConfusionSerializer()
     may_annotate = serializers.BooleanField()
     may_validate = serializers.BooleanField()
+    scoring = ReviewScoringSerializer(allow_null=True, help_text=(
+        "Scoring in progress with the shown version (null when none is queued or running)"))
 
 
 class ReviewConfusionSerializer(serializers.Serializer):

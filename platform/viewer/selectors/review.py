@@ -22,6 +22,7 @@ from annotations.models import LabelSource, VideoFinding, VideoScore
 from annotations.selectors import labels_visible_to
 from ml.scores import NUM_SCORES
 from modelling.models import ModelKind, ModelVersion, VideoPrediction
+from modelling.selectors import scoring_job_pending
 from studies.models import LungZone, Patient, Video
 from studies.selectors import patients_visible_to, videos_visible_to
 
@@ -182,7 +183,18 @@ def review_patient(*, user: User, patient_id: int, model_version: int | None = N
         "confusion": confusion.as_dict(),
         "may_annotate": may_open(user, "annotate"),
         "may_validate": may_open(user, "validate"),
+        "scoring": review_scoring(version),
     }
+
+
+def review_scoring(version: ModelVersion | None) -> dict[str, Any] | None:
+    """The queued or running job scoring every video with `version` (e.g. just activated, no predictions
+    yet): the page says its scores are on their way instead of leaving "no prediction" unexplained."""
+    job = scoring_job_pending(version) if version is not None else None
+    if job is None:
+        return None
+    progress = job.progress or {}
+    return {"job": job.pk, "status": job.status, "done": progress.get("step", 0), "total": progress.get("steps", 0)}
 
 
 def review_confusion(*, user: User, site: int | None = None, model_version: int | None = None) -> dict[str, Any]:

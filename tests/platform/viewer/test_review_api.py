@@ -179,3 +179,23 @@ def test_queries_do_not_grow(review_world, django_assert_max_num_queries, path) 
     assert Patient.objects.count() > 10
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert client.get(url).status_code == 200
+
+
+def test_a_version_being_scored_says_so(world, tmp_path) -> None:
+    """Activating a version without predictions queues its scoring; the review of any patient shows that
+    job (instead of an unexplained "no prediction") until it ends."""
+    from modelling.models import JobStatus, TrainingJob
+    from modelling.services import model_version_activate
+    from tests.platform.modelling.test_job_submission import make_version
+
+    client = world.client(world.clinician)
+    path = f"/api/viewer/review/patients/{world.v1.exam.patient_id}/"
+    assert client.get(path).json()["scoring"] is None
+    version = model_version_activate(version=make_version(tmp_path))
+    job = TrainingJob.objects.get(model_version=version)
+    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, progress={"step": 1, "steps": 2})
+    body = client.get(path).json()
+    assert body["model_version"]["id"] == version.pk
+    assert body["scoring"] == {"job": job.pk, "status": "running", "done": 1, "total": 2}
+    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
+    assert client.get(path).json()["scoring"] is None
