@@ -156,6 +156,25 @@ class Session:
         return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
 
 
+def _wait_for_function_under_csp(page):  # type: ignore[no-untyped-def]
+    """A stand-in for ``page.wait_for_function``: Playwright's evaluates the predicate with ``eval`` inside the
+    page, which the Content-Security-Policy (no 'unsafe-eval') refuses; ``page.evaluate`` goes over the
+    DevTools protocol instead, so the tests keep the policy enforced on every page."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    def wait_for_function(expression: str, *, arg: object = None, timeout: float | None = None,
+                          polling: object = None) -> None:
+        function = expression if re.match(r"^\s*(\(|async\b|function\b|\w+\s*=>)", expression) \
+            else f"() => ({expression})"
+        deadline = time.monotonic() + (30_000 if timeout is None else timeout) / 1000
+        while not page.evaluate(function, arg):
+            if time.monotonic() > deadline:
+                raise PlaywrightTimeoutError(f"wait_for_function: timed out waiting for {expression}")
+            page.wait_for_timeout(25)
+
+    return wait_for_function
+
+
 @pytest.fixture
 def browse(chromium, live: LiveServer) -> Iterator[callable]:  # type: ignore[no-untyped-def,valid-type]
     """browse() → a new logged-out Session (call twice for two users). No console errors allowed."""
@@ -164,6 +183,7 @@ def browse(chromium, live: LiveServer) -> Iterator[callable]:  # type: ignore[no
     def open_session() -> Session:
         context = chromium.new_context(viewport=VIEWPORT, base_url=live.url)
         page = context.new_page()
+        page.wait_for_function = _wait_for_function_under_csp(page)
         session = Session(live, context, page)
         page.on("console", lambda msg: msg.type == "error" and session.errors.append(f"console: {msg.text}"))
         page.on("pageerror", lambda exc: session.errors.append(f"page error: {exc}"))
