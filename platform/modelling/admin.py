@@ -10,6 +10,7 @@ from accounts.models import User
 from .models import (
     FramePrediction,
     JobStatus,
+    JobType,
     ModelActivation,
     ModelVersion,
     SegmentationPrediction,
@@ -94,11 +95,11 @@ class TrainingJobForm(forms.ModelForm):
 @admin.register(TrainingJob)
 class TrainingJobAdmin(admin.ModelAdmin):
     form = TrainingJobForm
-    list_display = ("id", "kind", "status", "progress_summary", "created_by", "created_at", "started_at",
+    list_display = ("id", "job_type", "kind", "status", "progress_summary", "created_by", "created_at", "started_at",
                     "finished_at")
-    list_filter = ("kind", "status")
+    list_filter = ("job_type", "kind", "status")
     list_select_related = ("created_by",)
-    readonly_fields = ("status", "progress", "log_tail", "error", "model_version", "attempts", "task_id",
+    readonly_fields = ("job_type", "status", "progress", "log_tail", "error", "model_version", "attempts", "task_id",
                        "worker_host", "device", "created_by", "created_at", "started_at", "finished_at")
     actions = ["retrain", "cancel"]
     change_form_template = "admin/modelling/trainingjob/change_form.html"
@@ -111,6 +112,8 @@ class TrainingJobAdmin(admin.ModelAdmin):
     @admin.display(description="progress")
     def progress_summary(self, job: TrainingJob) -> str:
         progress = job.progress or {}
+        if job.job_type == JobType.SCORING and progress.get("steps"):
+            return f"{progress.get('step', 0)}/{progress['steps']} videos"
         if "epoch" not in progress:
             return "—"
         loss = progress.get("loss")
@@ -127,7 +130,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retrain: queue a new job with the same model, parameters and data selection")
     def retrain(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
-        for job in queryset:
+        for job in queryset.filter(job_type=JobType.TRAINING):  # (scoring jobs are queued by activation)
             try:
                 new = training_job_submit(kind=job.kind, parameters=job.parameters,
                                           data_selection=job.data_selection,

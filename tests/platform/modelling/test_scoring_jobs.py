@@ -123,3 +123,10 @@ def test_a_queued_scoring_job_records_its_scope():
     assert queued.kind == ModelKind.SEGMENTATION and queued.status == JobStatus.QUEUED
     assert queued.parameters == {"video_ids": [3, 4], "patient_id": None, "kinds": ["segmentation"]}
     assert str(queued) == f"scoring job {queued.pk} (segmentation, queued)"
+
+
+def test_the_admin_lists_scoring_jobs_with_their_progress(admin_client):
+    job(JobType.SCORING, JobStatus.RUNNING)
+    TrainingJob.objects.filter(job_type=JobType.SCORING).update(progress={"phase": "scoring", "step": 3, "steps": 4})
+    page = admin_client.get("/admin/modelling/trainingjob/?job_type__exact=scoring").content.decode()
+    assert "3/4 videos" in page and "Scoring" in page
