@@ -4,8 +4,11 @@ Usage: .venv/bin/python bench/api_load.py [--clients 32] [--requests 20] [--anno
 Imports the COVID-BLUeS dev folder into a re-created database `pleura_bench_api`, gives every frame a
 score from 5 synthetic annotators (~100,000 labels), then measures on loopback only:
 - export of all labels as CSV and as JSON Lines (goal < 5 s each) and the server's peak memory;
+- the in-process CPU of one 100-label bulk save (label_write_cpu.py, before the server starts; goal
+  <= 8 ms), what bounds the saves a core serves per second;
 - frame image GET (the authenticated API and the signed URL the API hands out) and bulk score POST
-  (100 frames) latency with 32 concurrent clients (goals p99 < 50 ms and < 100 ms), back to back;
+  (100 frames, each with the version the client last got back, as the viewer's savers send them)
+  latency with 32 concurrent clients (goals p99 < 50 ms and < 100 ms), back to back;
 - the bulk POST again with the 32 clients paced, each saving once every 4 s and every 2 s (``--paced``):
   the latency an annotator sees while the server is not saturated.
 """
@@ -28,6 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _platform import DEV_DATA, REPO, free_port, setup_django
+from label_write_cpu import measure as bulk_save_cpu
+from label_write_cpu import summary as cpu_summary
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -71,10 +76,11 @@ def timed_get_body(port: int, path: str, token: str) -> bytes:
 
 
 def load(port: int, clients: int, requests: int, make_request,  # type: ignore[no-untyped-def]
-         interval_s: float | None = None) -> list[float]:
+         interval_s: float | None = None, answered=None) -> list[float]:
     """Latencies of ``requests`` requests from each of ``clients`` concurrent clients: back to back (closed
     loop, the saturating case) or, with ``interval_s``, each client sending on a fixed schedule of one request
-    per interval from a random phase (paced, like annotators whose autosave fires now and then)."""
+    per interval from a random phase (paced, like annotators whose autosave fires now and then).
+    ``answered(client number, body)`` sees each successful answer (a saver's next versions)."""
     latencies: list[float] = []
     lock = threading.Lock()
     errors: list[str] = []
@@ -94,10 +100,12 @@ def load(port: int, clients: int, requests: int, make_request,  # type: ignore[n
             started = time.perf_counter()
             conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
-            response.read()
+            answer = response.read()
             elapsed = time.perf_counter() - started
             if response.status >= 300:
                 errors.append(f"{method} {path}: {response.status}")
+            elif answered is not None:
+                answered(number, answer)
             with lock:
                 latencies.append(elapsed)
         conn.close()
@@ -144,6 +152,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--paced", type=float, nargs="*", default=[4.0, 2.0], metavar="S",
                         help="also run the bulk POST with each client saving once every S seconds")
+    parser.add_argument("--only-writes", action="store_true",
+                        help="skip the exports and frame GETs: the save CPU and the bulk POST scenarios only")
+    parser.add_argument("--threads", type=int, default=1, help="accepted for symmetry with the other benches")
     args = parser.parse_args()
     scratch = setup_django(postgres_db="pleura_bench_api")
     from rest_framework.authtoken.models import Token
@@ -167,6 +178,20 @@ def main() -> None:
     writer_tokens = [Token.objects.get_or_create(user=u)[0].key for u in writers]
     videos = {v: list(Frame.objects.filter(video_id=v).order_by("index").values_list("id", flat=True)[:100])
               for v in Video.objects.values_list("id", flat=True)}
+    from rest_framework.test import APIClient
+
+    cpu_writer = user_ensure(username="bench-cpu-writer", role=Role.CLINICIAN, validation_level=4)
+    cpu_client = APIClient(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=cpu_writer)[0].key}",
+                           SERVER_NAME="localhost")
+    cpu_videos = [v for v, frames in videos.items() if len(frames) == 100][:12]
+    bulk_save_cpu(cpu_client, video_id=cpu_videos[0], frame_ids=videos[cpu_videos[0]], requests=2)  # warm-up
+    first: list[float] = []
+    for video in cpu_videos[1:-1]:
+        first += bulk_save_cpu(cpu_client, video_id=video, frame_ids=videos[video], requests=1)["insert"]
+    cpu = bulk_save_cpu(cpu_client, video_id=cpu_videos[-1], frame_ids=videos[cpu_videos[-1]], requests=40)
+    print("in-process CPU per 100-label bulk save (PostgreSQL, DEBUG off):")
+    print("  " + cpu_summary("first save (100 inserts)", first))
+    print("  " + cpu_summary("save (100 updates)", cpu["update"]))
     from django.db import connections
 
     connections.close_all()
@@ -174,7 +199,7 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "pleura.settings.production", "DJANGO_SECRET_KEY": "bench-" * 8,
            "PLEURA_PSEUDONYM_KEY": "bench", "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_DEBUG": "false",
-           "DJANGO_SECURE_COOKIES": "false"}
+           "DJANGO_SECURE_COOKIES": "false", "DJANGO_SECURE_SSL_REDIRECT": "false"}
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "pleura.wsgi:application", "--chdir", str(REPO / "platform"),
          "-b", f"127.0.0.1:{port}", "-w", str(args.workers), "-k", "gthread", "--threads", "8",
@@ -190,7 +215,7 @@ def main() -> None:
         base_memory = peak_rss_mib(server.pid)
         print(f"labels               {len(frame_ids) * args.annotators:,} frame scores from {args.annotators} "
               f"annotators + {len(videos)} video scores")
-        for fmt in ("csv", "jsonl"):
+        for fmt in ("csv", "jsonl") if not args.only_writes else ():
             elapsed, size = timed_get(port, f"/api/exports/?format={fmt}", admin_token)
             print(f"export {fmt:<6}         {elapsed:.2f} s, {size / 2**20:.1f} MiB")
         print(f"server peak memory   {base_memory:.0f} MiB before exports, {peak_rss_mib(server.pid):.0f} MiB after "
@@ -202,14 +227,22 @@ def main() -> None:
             return "GET", f"/api/frames/{rng.choice(frame_list)}/image/", None, {
                 "Authorization": f"Token {admin_token}"}
 
+        versions: list[dict[int, int]] = [{} for _ in writers]  # each writer's labels: frame -> version
+
         def bulk_post(number: int, rng: random.Random):  # type: ignore[no-untyped-def]
             video = rng.choice(list(videos))
-            items = [{"frame": f, "score": rng.randrange(4)} for f in videos[video]]
+            items = [{"frame": f, "score": rng.randrange(4), "version": versions[number].get(f, 0)}
+                     for f in videos[video]]
             return "POST", f"/api/videos/{video}/frame-scores/", json.dumps({"items": items}), {
                 "Authorization": f"Token {writer_tokens[number]}", "Content-Type": "application/json"}
 
+        def saved(number: int, body: bytes) -> None:
+            versions[number].update((label["frame"], label["version"]) for label in json.loads(body))
+
         load(port, args.clients, 3, frame_get)  # warm-up
-        if shutil.which("wrk"):
+        if args.only_writes:
+            pass
+        elif shutil.which("wrk"):
             sample = random.Random(1).sample(frame_ids, min(len(frame_ids), 5000))
             print(wrk_paths(port, [f"/api/frames/{f}/image/" for f in sample], label="frame image API GET",
                             token=admin_token, clients=args.clients, seconds=15, scratch=scratch))
@@ -219,11 +252,13 @@ def main() -> None:
                             scratch=scratch))
         else:
             print("wrk not found (apt-get install wrk): frame GETs measured with the Python client only")
-        scenarios = [("frame image GET", frame_get, None), ("bulk score POST", bulk_post, None)]
+        scenarios = [("frame image GET", frame_get, None)] if not args.only_writes else []
+        scenarios += [("bulk score POST", bulk_post, None)]
         scenarios += [(f"bulk POST every {s:g} s", bulk_post, s) for s in args.paced]
         for name, make, interval in scenarios:
             started = time.perf_counter()
-            latencies = load(port, args.clients, args.requests, make, interval)
+            latencies = load(port, args.clients, args.requests, make, interval,
+                             answered=saved if make is bulk_post else None)
             wall = time.perf_counter() - started
             print(f"{name:<20} {len(latencies)} requests, {args.clients} clients"
                   f"{' (paced)' if interval else ''}: p50 {statistics.median(latencies) * 1000:.0f} ms, "

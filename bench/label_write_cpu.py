@@ -16,6 +16,7 @@ import os
 import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -26,15 +27,18 @@ PRODUCTION_ENV = {"DJANGO_SETTINGS_MODULE": "pleura.settings.production", "DJANG
                   "DJANGO_DEBUG": "false", "DJANGO_SECURE_COOKIES": "false", "DJANGO_SECURE_SSL_REDIRECT": "false"}
 
 
-def measure(client, *, video_id: int, frame_ids: list[int], requests: int) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
+def measure(client, *, video_id: int, frame_ids: list[int], requests: int,  # type: ignore[no-untyped-def]
+            idempotency_keys: bool = False) -> dict[str, list[float]]:
     """CPU ms of `requests` bulk saves of `frame_ids` by the `client`'s user (an APIClient with its token;
-    one for every call: a new one loads the middleware again): the first inserts, the rest update."""
+    one for every call: a new one loads the middleware again): the first inserts, the rest update. With
+    `idempotency_keys`, each save carries a new Idempotency-Key, as the viewer's savers send them."""
     versions = dict.fromkeys(frame_ids, 0)
     cpu: dict[str, list[float]] = {"insert": [], "update": []}
     for n in range(requests):
         items = [{"frame": f, "score": (n + i) % 4, "version": versions[f]} for i, f in enumerate(frame_ids)]
+        headers = {"HTTP_IDEMPOTENCY_KEY": str(uuid.uuid4())} if idempotency_keys else {}
         started = time.process_time()
-        response = client.post(f"/api/videos/{video_id}/frame-scores/", {"items": items}, format="json")
+        response = client.post(f"/api/videos/{video_id}/frame-scores/", {"items": items}, format="json", **headers)
         elapsed = (time.process_time() - started) * 1000
         assert response.status_code == 200, (response.status_code, response.content[:300])
         versions.update((label["frame"], label["version"]) for label in response.json())
@@ -58,6 +62,8 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="the embedded mode's SQLite instead of PostgreSQL")
     parser.add_argument("--db", default="pleura_bench_writes", help="PostgreSQL database (re-created)")
     parser.add_argument("--threads", type=int, default=1, help="accepted for symmetry; the bench is one thread")
+    parser.add_argument("--idempotency-keys", action="store_true",
+                        help="send an Idempotency-Key with each save, as the viewer does (its cost included)")
     args = parser.parse_args()
     os.environ.update(PRODUCTION_ENV)
     scratch = setup_django(postgres_db=None if args.sqlite else args.db)
@@ -93,12 +99,15 @@ def main() -> None:
         profile.enable()
     inserts: list[float] = []
     for video_id, frames in videos[1:-1]:
-        inserts += measure(client, video_id=video_id, frame_ids=frames, requests=1)["insert"]
-    cpu = measure(client, video_id=videos[-1][0], frame_ids=videos[-1][1], requests=args.requests)
+        inserts += measure(client, video_id=video_id, frame_ids=frames, requests=1,
+                           idempotency_keys=args.idempotency_keys)["insert"]
+    cpu = measure(client, video_id=videos[-1][0], frame_ids=videos[-1][1], requests=args.requests,
+                  idempotency_keys=args.idempotency_keys)
     if profile is not None:
         profile.disable()
         profile.dump_stats(os.environ["BENCH_PROFILE"])
-    print(f"# {args.labels}-label bulk save, in-process CPU per request ({connection.vendor}, DEBUG off, token auth)")
+    print(f"# {args.labels}-label bulk save, in-process CPU per request ({connection.vendor}, DEBUG off, token auth"
+          f"{', Idempotency-Key' if args.idempotency_keys else ''})")
     print(summary(f"first save ({args.labels} inserts)", inserts))
     print(summary(f"save ({args.labels} updates)", cpu["update"]))
 

@@ -12,6 +12,7 @@ adapted lists. SQLite (the embedded demo) takes the ORM path below: the same row
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -52,10 +53,14 @@ _VALUE = ("jsonb_build_object('id', {p}id, 'score', {p}score, 'version', {p}vers
 # Timestamps travel as integer microseconds since the epoch: exact, and no per-value datetime parsing.
 _MICROS = "(extract(epoch FROM s.{column}) * 1000000)::bigint"
 
+# With a lock key, the read first takes that advisory lock (held to the end of the transaction). The rows
+# are those of the statement's snapshot, taken before any wait: a save that waited sees what it was
+# made against, and the write statement finds what changed meanwhile.
 STATES_SQL = f"""
 SELECT f.id, s.id, s.score, s.validation_level, s.source, s.version, {_MICROS.format(column="created_at")},
        {_MICROS.format(column="updated_at")}
-FROM {_FRAMES} f LEFT JOIN {_SCORES} s ON s.frame_id = f.id AND s.annotator_id = %(user)s
+FROM (SELECT CASE WHEN %(lock)s::bigint IS NULL THEN NULL ELSE pg_advisory_xact_lock(%(lock)s::bigint) END) AS l,
+     {_FRAMES} f LEFT JOIN {_SCORES} s ON s.frame_id = f.id AND s.annotator_id = %(user)s
 WHERE f.video_id = %(video)s AND f.id = ANY(%(frames)s::bigint[])
 """
 
@@ -92,10 +97,19 @@ def int_array(values: Iterable[int]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
-def frame_score_states(*, video_id: int, user_id: int, frame_ids: Iterable[int]) -> dict[int, FrameScoreRow | None]:
-    """{frame id: the user's label or None} for those of `frame_ids` that are frames of the video."""
+def advisory_key(scope: str, *ids: int) -> int:
+    """The PostgreSQL advisory lock key of one person's writes of a kind on one video or frame."""
+    digest = hashlib.blake2b(f"{scope}:{':'.join(map(str, ids))}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def frame_score_states(*, video_id: int, user_id: int, frame_ids: Iterable[int],
+                       lock: bool = False) -> dict[int, FrameScoreRow | None]:
+    """{frame id: the user's label or None} for those of `frame_ids` that are frames of the video; with
+    `lock`, after taking the user's frame-score lock on the video (see STATES_SQL)."""
+    key = advisory_key("frame_scores", video_id, user_id) if lock else None
     with connection.cursor() as cursor:
-        cursor.execute(STATES_SQL, {"user": user_id, "video": video_id, "frames": int_array(frame_ids)})
+        cursor.execute(STATES_SQL, {"user": user_id, "video": video_id, "frames": int_array(frame_ids), "lock": key})
         rows = cursor.fetchall()
     return {frame: None if pk is None else FrameScoreRow(
         pk, frame, user_id, score, level, source, version, EPOCH + timedelta(microseconds=created),

@@ -11,7 +11,6 @@ person's label: every function writes the labels of `user` only.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -168,9 +167,8 @@ def _lock_labels(scope: str, *ids: int) -> None:
     SQLite (the embedded demo) serialises writers anyway."""
     if connection.vendor != "postgresql":
         return
-    digest = hashlib.blake2b(f"{scope}:{':'.join(map(str, ids))}".encode(), digest_size=8).digest()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [score_writes.advisory_key(scope, *ids)])
 
 
 @transaction.atomic
@@ -190,8 +188,10 @@ def frame_scores_write(*, user: User, video: Video, items: Sequence[dict[str, An
         errors.setdefault("items", []).append("a frame appears twice")
     candidates = [f for f in frame_ids if type(f) is int and 0 < f < BIGINT]
     postgres = connection.vendor == "postgresql"
-    states = (score_writes.frame_score_states(video_id=video.pk, user_id=user.pk, frame_ids=candidates) if postgres
-              else score_writes.frame_score_states_orm(video, user, candidates))
+    # On PostgreSQL this read takes the user's lock on the video (_lock_labels' "frame_scores"), so
+    # a concurrent save of theirs waits here and then finds its inserts taken or versions moved (409).
+    states = (score_writes.frame_score_states(video_id=video.pk, user_id=user.pk, frame_ids=candidates, lock=True)
+              if postgres else score_writes.frame_score_states_orm(video, user, candidates))
     for position, item in enumerate(items):
         if item.get("frame") not in states:
             errors.setdefault(f"items[{position}].frame", []).append(
@@ -229,7 +229,6 @@ def frame_scores_write(*, user: User, video: Video, items: Sequence[dict[str, An
     if not targets:
         return [states[item["frame"]] for item in items]  # type: ignore[misc]  # every one exists (checked)
 
-    _lock_labels("frame_scores", video.pk, user.pk)
     now = timezone.now()
     if postgres:
         scores = {item["frame"]: item["score"] for item in items}
