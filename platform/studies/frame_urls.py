@@ -9,10 +9,15 @@ expiry. Whatever can check the signature serves the bytes: the plain WSGI layer 
 The expiry is rounded to whole days, so a frame keeps the same URL for a day and browsers reuse their
 cached copy; a leaked URL stops working within two days. Only frame PNGs under FileSystemStorage are
 served this way; the authenticated `/api/frames/<id>/image/` remains.
+
+nginx cannot compute an HMAC-SHA256, so with `PLEURA_FRAME_LINK_SECRET` set each URL also carries `m`, the
+token nginx's `secure_link_md5 "$secure_link_expires$uri <secret>"` checks (deploy/nginx/pleura.conf): nginx
+then serves frames from the media folder with no request to Django. Both cover the same name and expiry.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import time
@@ -40,9 +45,16 @@ def expiry(now: float | None = None) -> int:
     return (int(now) // DAY + 2) * DAY
 
 
-def signed_path(key: bytes, name: str, *, now: float | None = None) -> str:
+def link_token(link_secret: str, name: str, expires: int) -> str:
+    """nginx `secure_link_md5 "$secure_link_expires$uri <secret>"` of a frame: base64url MD5, no padding."""
+    digest = hashlib.md5(f"{expires}{PREFIX}{name} {link_secret}".encode(), usedforsecurity=False).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def signed_path(key: bytes, name: str, *, now: float | None = None, link_secret: str = "") -> str:
     expires = expiry(now)
-    return f"{PREFIX}{quote(name)}?e={expires}&s={_signature(key, name, expires)}"
+    url = f"{PREFIX}{quote(name)}?e={expires}&s={_signature(key, name, expires)}"
+    return f"{url}&m={link_token(link_secret, name, expires)}" if link_secret else url
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,8 @@ def django_media_root() -> Path | None:
 
 def frame_image_url(name: str) -> str | None:
     """The signed URL of a stored frame (None where storage cannot serve it this way)."""
+    from django.conf import settings
+
     if django_media_root() is None:
         return None
-    return signed_path(django_signing_key(), name)
+    return signed_path(django_signing_key(), name, link_secret=settings.PLEURA_FRAME_LINK_SECRET)

@@ -173,6 +173,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# Signed frame URLs also carry a token nginx's secure_link checks when this is set (studies.frame_urls): the
+# same value as in nginx's config; nginx then serves /frames/ from the media folder itself.
+PLEURA_FRAME_LINK_SECRET = env.str("PLEURA_FRAME_LINK_SECRET", default="")
+
 # Ingestion limits, read by studies.ingest: a frame larger than this many pixels is refused, and so
 # is a video with more frames (both protect the disk and the workers from hostile or broken files).
 PLEURA_MAX_FRAME_PIXELS = env.int("PLEURA_MAX_FRAME_PIXELS", default=4096 * 4096)
@@ -272,6 +276,8 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from drf-spectacular-sidecar's static files (served by WhiteNoise), never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Operations taking an Idempotency-Key also document its 409 and 422 (api.idempotency).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.idempotency.schema_responses"],
     # One name per choice set that several fields share (else a W001 warning and names like Format428Enum).
     "ENUM_NAME_OVERRIDES": {"ModelKindEnum": "modelling.models.ModelKind", "VideoFormatEnum": "studies.models.VideoFormat"},
 }

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from studies.frame_urls import PREFIX, expiry, resolve, signed_path, signing_key, with_signed_frames
+from studies.frame_urls import (
+    PREFIX,
+    expiry,
+    link_token,
+    resolve,
+    signed_path,
+    signing_key,
+    with_signed_frames,
+)
 
 KEY = signing_key("test-secret")
 NOW = 1_800_000_000.0
@@ -111,3 +119,18 @@ def test_api_signs_only_visible_frames_and_django_serves_them(world, django_asse
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     assert b"".join(response.streaming_content) == first.image.open("rb").read()
     assert Client().get(frames[0]["image_url"].replace("s=", "s=0")).status_code == 403
+
+
+def test_nginx_secure_link_token_is_added_only_with_a_link_secret() -> None:
+    """`m` is what nginx's secure_link_md5 "$secure_link_expires$uri <secret>" computes (the expected value is
+    `echo -n "1800144000/frames/v1/frames/000000.png link-secret" | openssl md5 -binary | base64url`)."""
+    plain = signed_path(KEY, "v1/frames/000000.png", now=NOW)
+    with_link = signed_path(KEY, "v1/frames/000000.png", now=NOW, link_secret="link-secret")
+    assert "m=" not in plain
+    assert with_link == f"{plain}&m=gXCeYYE4avYrxP1H-AgqwQ"
+    assert link_token("link-secret", "v1/frames/000000.png", expiry(NOW)) == "gXCeYYE4avYrxP1H-AgqwQ"
+
+
+def test_urls_with_the_nginx_token_still_resolve_in_django(media: Path) -> None:
+    url = signed_path(KEY, "v1/frames/000000.png", now=NOW, link_secret="link-secret")
+    assert resolve(KEY, media, *_split(url), now=NOW).status.startswith("200")
