@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from pleura.health import healthz
 from studies.views import signed_frame
 
 admin.site.site_header = "Pleura administration"
@@ -20,6 +21,7 @@ urlpatterns = [
     path("api/", include("agreement.urls")),
     path("api/viewer/", include("viewer.api_urls")),
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),  # readiness probe: no authentication, no secrets (pleura.health)
     path("frames/<path:name>", signed_frame, name="signed-frame"),  # wsgi.py answers these first
     path("", include("viewer.urls")),
 ]
