@@ -88,7 +88,7 @@ WITH updated AS (
     SELECT 'frame_score', id, frame_id, %(video)s, annotator_id, %(user)s, '{LabelAction.CREATE.value}', version,
            NULL, {_VALUE.format(p="", updated="%(now_iso)s")}, %(now)s FROM created
 )
-SELECT id, frame_id, version FROM updated UNION ALL SELECT id, frame_id, version FROM created
+SELECT id, frame_id, score, version FROM updated UNION ALL SELECT id, frame_id, score, version FROM created
 """
 
 
@@ -116,19 +116,26 @@ def frame_score_states(*, video_id: int, user_id: int, frame_ids: Iterable[int],
         EPOCH + timedelta(microseconds=updated)) for frame, pk, score, level, source, version, created, updated in rows}
 
 
-def frame_scores_apply(*, video_id: int, user_id: int, level: int, source: str, now: datetime,
-                       updates: Sequence[tuple[int, int, int]], inserts: Sequence[tuple[int, int]]) -> list[tuple]:
-    """Update (label id, expected version, score) and insert (frame id, score), history included, in one
-    statement; returns (id, frame id, version) of the rows written. A label whose version moved, or a
-    first label someone else inserted meanwhile, is simply not among them (the caller reports it)."""
+def frame_scores_apply(*, video: Video, user: User, source: str, now: datetime,
+                       updates: Sequence[tuple[int, int, int]], inserts: Sequence[tuple[int, int]],
+                       states: Mapping[int, FrameScoreRow | None]) -> list[FrameScoreRow]:
+    """Update (label id, expected version, score) and insert (frame id, score) of `states` (what
+    frame_score_states read), history included, in one statement; returns the rows written. A label
+    whose version moved, or a first label someone else inserted meanwhile, is simply not among them
+    (the caller reports it)."""
+    level = user.validation_level
     params: dict[str, int | str | datetime] = {
-        "user": user_id, "video": video_id, "level": level, "source": source, "now": now, "now_iso": now.isoformat(),
+        "user": user.pk, "video": video.pk, "level": level, "source": source, "now": now, "now_iso": now.isoformat(),
         "ids": int_array(u[0] for u in updates), "versions": int_array(u[1] for u in updates),
         "scores": int_array(u[2] for u in updates), "frames": int_array(i[0] for i in inserts),
         "new_scores": int_array(i[1] for i in inserts)}
     with connection.cursor() as cursor:
         cursor.execute(WRITE_SQL, params)
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+    return [FrameScoreRow(pk, frame, user.pk, score, level, source, 1, now, now) if version == 1  # inserted
+            else states[frame]._replace(score=score, validation_level=level, version=version,  # type: ignore[union-attr]
+                                        updated_at=now)
+            for pk, frame, score, version in rows]
 
 
 def score_value(label: FrameScore | VideoScore | FrameScoreRow) -> dict[str, Any]:

@@ -230,17 +230,8 @@ def frame_scores_write(*, user: User, video: Video, items: Sequence[dict[str, An
         return [states[item["frame"]] for item in items]  # type: ignore[misc]  # every one exists (checked)
 
     now = timezone.now()
-    if postgres:
-        scores = {item["frame"]: item["score"] for item in items}
-        written = [FrameScoreRow(pk, frame, user.pk, scores[frame], level, source, 1, now, now) if version == 1
-                   else states[frame]._replace(score=scores[frame], validation_level=level, version=version,  # type: ignore[union-attr]
-                                               updated_at=now)
-                   for pk, frame, version in score_writes.frame_scores_apply(
-                       video_id=video.pk, user_id=user.pk, level=level, source=source, now=now, updates=updates,
-                       inserts=inserts)]
-    else:
-        written = score_writes.frame_scores_apply_orm(video=video, user=user, source=source, now=now, updates=updates,
-                                          inserts=inserts, states=states)
+    apply = score_writes.frame_scores_apply if postgres else score_writes.frame_scores_apply_orm
+    written = apply(video=video, user=user, source=source, now=now, updates=updates, inserts=inserts, states=states)
     if len(written) != len(targets):  # changed or created meanwhile: report it, nothing written
         done = {row.frame_id for row in written}
         lost = [frame for frame in targets if frame not in done]
