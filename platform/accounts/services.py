@@ -63,7 +63,7 @@ def token_issue(*, user: User) -> Token:
         return token
     if token is not None:
         token.delete()
-    return Token.objects.create(user=user)
+    return Token.objects.get_or_create(user=user)[0]  # a concurrent first login may have just made it
 
 
 def tokens_revoke(*, user: User) -> int:
