@@ -46,6 +46,17 @@ def peak_rss_mib(pid: int) -> float:
     return total
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process and its children have used so far, seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid, *map(int, subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split())]
+    for p in pids:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
@@ -157,6 +168,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="accepted for symmetry with the other benches")
     args = parser.parse_args()
     scratch = setup_django(postgres_db="pleura_bench_api")
+    for folder in ("queue", "processed"):  # the embedded broker: label saves queue an agreement refresh
+        (scratch / "broker" / folder).mkdir(parents=True, exist_ok=True)
     from rest_framework.authtoken.models import Token
 
     from accounts.models import Role
@@ -256,13 +269,14 @@ def main() -> None:
         scenarios += [("bulk score POST", bulk_post, None)]
         scenarios += [(f"bulk POST every {s:g} s", bulk_post, s) for s in args.paced]
         for name, make, interval in scenarios:
-            started = time.perf_counter()
+            started, server_cpu = time.perf_counter(), cpu_seconds(server.pid)
             latencies = load(port, args.clients, args.requests, make, interval,
                              answered=saved if make is bulk_post else None)
-            wall = time.perf_counter() - started
+            wall, server_cpu = time.perf_counter() - started, cpu_seconds(server.pid) - server_cpu
             print(f"{name:<20} {len(latencies)} requests, {args.clients} clients"
                   f"{' (paced)' if interval else ''}: p50 {statistics.median(latencies) * 1000:.0f} ms, "
-                  f"p99 {percentile(latencies, 99) * 1000:.0f} ms, {len(latencies) / wall:.0f} req/s")
+                  f"p99 {percentile(latencies, 99) * 1000:.0f} ms, {len(latencies) / wall:.0f} req/s, "
+                  f"server CPU {server_cpu / len(latencies) * 1000:.1f} ms/request")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
