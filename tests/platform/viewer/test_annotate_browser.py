@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from annotations.models import (
     Contour,
+    Finding,
     FrameScore,
     LabelChange,
     ProjectSettings,
@@ -33,10 +34,15 @@ CONFLICT = "status of 409"
 
 
 def _seed_classes() -> None:
-    """The migration's marker classes: after an earlier transactional test flushed the database they are
-    gone (the live fixture's serialized rollback does not restore them in this process)."""
+    """The migrations' marker classes and findings, and the classes' links to the findings that name them:
+    after an earlier transactional test flushed the database they are gone (the live fixture's serialized
+    rollback does not restore them in this process)."""
     for index, name, score, colour in import_module("annotations.migrations.0002_default_scale").CLASSES:
         SegmentationClass.objects.get_or_create(index=index, defaults={"name": name, "score": score, "colour": colour})
+    for order, (code, name, description) in enumerate(import_module("annotations.migrations.0005_seed_findings").FINDINGS):
+        Finding.objects.get_or_create(code=code, defaults={"name": name, "description": description, "order": order})
+    for index, code in import_module("annotations.migrations.0006_segmentation_class_finding").MARKER_FINDINGS.items():
+        SegmentationClass.objects.filter(index=index).update(finding=Finding.objects.get(code=code))
 
 
 def _video(annotator) -> Video:  # type: ignore[no-untyped-def]
@@ -148,7 +154,7 @@ def test_score_range_and_contour_are_saved_and_persist(browse) -> None:  # type:
     assert scores == [-1, -1, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1]
     _timeline_click(session, 2)
     expect(page.locator(".contour-list li")).to_have_count(1)
-    expect(page.locator(".contour-list li")).to_contain_text("score 2 marker · 3 vertices")
+    expect(page.locator(".contour-list li")).to_contain_text("Consolidation · 3 vertices")  # class 3, by its finding
     expect(page.locator(".score-button.score-2")).to_have_attribute("aria-pressed", "true")
 
     page.keyboard.press("?")
