@@ -1,7 +1,8 @@
 // Export labels (admins and clinicians): choose a format and filters, then the exchange API does the
 // export. GET /api/exports/?format=…&filters streams the file (shown as bytes received, then offered to
 // save), or answers 202 with a job when the selection is large (or "run in the background" is ticked):
-// the job is followed (GET /api/exports/jobs/<id>/) until its download link is ready.
+// the job is followed (GET /api/exports/jobs/<id>/: its labels and the bytes written so far) until its
+// download link is ready.
 // Choices: GET /api/viewer/exports/options/ (formats, annotators, BLUE zones with videos, levels, sources),
 // /api/sites/, /api/patients/?site=. The filters live in the page's URL, so a reload or a shared link keeps them.
 import { api, apiAll, query } from "../shared/api.js";
@@ -118,7 +119,11 @@ async function download(response, signal) {
   link.focus();
 }
 
-const JOB_TEXT = { queued: "Queued: waiting for the analysis worker…", running: "Running: writing the file…" };
+function jobText(job) {
+  if (job.status === "queued") return "Queued: waiting for the analysis worker…";
+  if (job.status === "running") return `Running: ${job.rows} labels, ${sizeText(job.bytes_written)} written so far…`;
+  return job.status;
+}
 
 /** Follow an export job until its file is ready, then offer the download. */
 function follow(job) {
@@ -126,7 +131,8 @@ function follow(job) {
   if (job.status === "succeeded") {
     const link = h("a.button.primary", { href: job.download, download: "", id: "export-download" },
       `Download (${job.rows} labels)`);
-    showStatus(h("p", { id: "export-progress", "aria-live": "polite" }, `Export job ${job.id} is ready: ${job.rows} labels in ${job.format}.`),
+    showStatus(h("p", { id: "export-progress", "aria-live": "polite" },
+      `Export job ${job.id} is ready: ${job.rows} labels in ${job.format}, ${sizeText(job.bytes_written)}.`),
       h("progress", { max: 1, value: 1, "aria-label": "Export progress" }), link);
     link.focus();
     return;
@@ -135,7 +141,7 @@ function follow(job) {
     showStatus(h("p.form-error", { id: "export-progress", role: "alert" }, `Export job ${job.id} failed: ${job.error}`));
     return;
   }
-  showStatus(h("p", { id: "export-progress", "aria-live": "polite" }, `Export job ${job.id}. ${JOB_TEXT[job.status] || job.status}`),
+  showStatus(h("p", { id: "export-progress", "aria-live": "polite" }, `Export job ${job.id}. ${jobText(job)}`),
     h("progress", { "aria-label": "Export progress" }));
   pollTimer = setTimeout(async () => {
     try {

@@ -40,7 +40,8 @@ class ExportJobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ExportJob
-        fields = ["id", "format", "filters", "status", "rows", "error", "created_at", "finished_at", "download"]
+        fields = ["id", "format", "filters", "status", "rows", "bytes_written", "error", "created_at", "finished_at",
+                  "download"]
 
     def get_download(self, job: ExportJob) -> str | None:
         return f"/api/exports/jobs/{job.pk}/download/" if job.status == ExportStatus.SUCCEEDED else None

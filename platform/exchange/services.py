@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -154,18 +155,28 @@ def export_job_create(*, user: User, fmt: str, params: Mapping[str, Any]) -> Exp
     return job
 
 
+#: How often a running export job records the bytes written so far (its progress on the export page).
+EXPORT_PROGRESS_INTERVAL_S = 1.0
+
+
 def export_job_run(*, job_id: int) -> ExportJob:
-    """Write the export to media storage (exports/<id>.<ext>)."""
+    """Write the export to media storage (exports/<id>.<ext>), recording its size and, as it goes, the
+    bytes written (what the export page shows while it runs)."""
     job = ExportJob.objects.select_related("created_by").get(pk=job_id)
-    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING)
     try:
+        job.rows = export_size(user=job.created_by, fmt=job.format, params=job.filters)
+        ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING, rows=job.rows)
         with tempfile.TemporaryFile() as spool:
+            written, reported = 0, time.monotonic()
             for chunk in export_stream(user=job.created_by, fmt=job.format, params=job.filters):
                 spool.write(chunk)
+                written += len(chunk)
+                if time.monotonic() - reported >= EXPORT_PROGRESS_INTERVAL_S:
+                    reported = time.monotonic()
+                    ExportJob.objects.filter(pk=job.pk).update(bytes_written=written)
             spool.seek(0)
             job.file.save(f"exports/{job.pk}.{FORMATS[job.format].extension}", File(spool), save=False)
-        job.status, job.finished_at = ExportStatus.SUCCEEDED, timezone.now()
-        job.rows = export_size(user=job.created_by, fmt=job.format, params=job.filters)
+        job.status, job.finished_at, job.bytes_written = ExportStatus.SUCCEEDED, timezone.now(), written
     except Exception as error:  # the job records why; the worker log has the traceback
         job.status, job.error, job.finished_at = ExportStatus.FAILED, f"{type(error).__name__}: {error}", timezone.now()
     job.save()

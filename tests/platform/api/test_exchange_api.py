@@ -98,7 +98,9 @@ def test_large_exports_become_jobs_with_a_download_link(world, settings, django_
     detail = client.get(f"/api/exports/jobs/{job.pk}/").json()
     assert detail["status"] == "succeeded" and detail["download"]
     download = client.get(detail["download"])
-    assert download.status_code == 200 and body(download).startswith(b"label_type")
+    content = body(download)
+    assert download.status_code == 200 and content.startswith(b"label_type")
+    assert detail["bytes_written"] == len(content) and detail["rows"] == len(content.splitlines()) - 1
     assert world.client(world.ann_a).get(f"/api/exports/jobs/{job.pk}/").status_code == 404  # someone else's
     assert ExportJob.objects.count() == 1
 

@@ -67,7 +67,7 @@ def test_export_page_streams_and_runs_background_jobs(browse, labelled) -> None:
     page.get_by_label("Site").select_option("")
     page.get_by_label("Run in the background").check()
     page.get_by_role("button", name="Export").click()
-    expect(page.locator("#export-progress")).to_contain_text("Queued")
+    expect(page.locator("#export-progress")).to_contain_text("Queued")  # (the job runs below, as a worker)
     job = ExportJob.objects.get()
     runner = threading.Thread(target=lambda: export_job_run(job_id=job.pk))
     runner.start()
