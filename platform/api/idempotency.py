@@ -129,6 +129,21 @@ def replay(row: IdempotencyKey) -> Response:
     return Response(row.body, status=row.status, headers={**row.headers, REPLAYED_HEADER: "true"})
 
 
+def schema_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: every operation taking the header documents its 409 and 422
+    (the error shape, ErrorSerializer's component), beside the answers its view documents."""
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or not any(
+                    parameter.get("name") == HEADER for parameter in operation.get("parameters", [])):
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("409", {**error, "description": "a request with this key is still running"})
+            responses.setdefault("422", {**error, "description": "this key came with another request"})
+    return result
+
+
 View = Callable[..., Response]
 
 

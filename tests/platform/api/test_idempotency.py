@@ -172,3 +172,6 @@ def test_schema_documents_the_header_on_every_label_write(client, world):
                      "POST /api/videos/{id}/findings/", "POST /api/videos/{id}/frame-scores/",
                      "PUT /api/frame-scores/{id}/", "PUT /api/frames/{id}/contours/"]
     assert PARAMETER.name == HEADER and callable(idempotent)
+    bulk = paths["/api/videos/{id}/frame-scores/"]["post"]["responses"]
+    assert bulk["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert bulk["409"]["content"]["application/json"]["schema"]["$ref"].endswith("Conflict")  # the view's stays
