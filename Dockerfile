@@ -36,7 +36,8 @@ LABEL org.opencontainers.image.title="pleura" org.opencontainers.image.descripti
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=pleura.settings.production \
-    PLEURA_VAR_DIR=/srv/pleura/var PLEURA_MEDIA_ROOT=/srv/pleura/media PLEURA_STATIC_ROOT=/srv/pleura/static
+    PLEURA_VAR_DIR=/srv/pleura/var PLEURA_MEDIA_ROOT=/srv/pleura/media PLEURA_STATIC_ROOT=/srv/pleura/static \
+    MPLCONFIGDIR=/tmp/matplotlib XDG_CACHE_HOME=/tmp/cache
 # libglib2.0-0: OpenCV's video decoding; tini is PID 1 (signals reach celery/daphne, zombies reaped).
 RUN apt-get update && apt-get install -y --no-install-recommends libglib2.0-0 tini \
     && rm -rf /var/lib/apt/lists/* \
