@@ -356,11 +356,23 @@ def prediction_run(*, video_ids: list[int] | None = None, patient_id: int | None
     return scoring_job_queue(video_ids=video_ids, patient_id=patient_id, created_by=created_by)
 
 
+@transaction.atomic
 def videos_score_if_model_active(video_ids: list[int]) -> bool:
-    """Queue scoring of new videos when a model that scores videos is active (called after ingestion commits)."""
+    """Queue scoring of new videos when a model that scores videos is active (called after ingestion commits).
+    Videos arriving while such a job still waits join it: an import of many videos is one job, not one each
+    (the row is locked, and a worker that took the job first has made it running, so nothing is lost)."""
     if not video_ids or not any(active_version(kind) is not None for kind in PREDICTING_KINDS):
         return False
-    scoring_job_queue(video_ids=video_ids)
+    waiting = (TrainingJob.objects.select_for_update()
+               .filter(job_type=JobType.SCORING, status=JobStatus.QUEUED, kind="", model_version=None,
+                       parameters__patient_id=None).exclude(parameters__video_ids=None)
+               .order_by("-created_at", "-id").first())
+    if waiting is None:
+        scoring_job_queue(video_ids=video_ids)
+        return True
+    known = list(waiting.parameters["video_ids"])
+    waiting.parameters = {**waiting.parameters, "video_ids": known + [v for v in video_ids if v not in set(known)]}
+    waiting.save(update_fields=["parameters"])
     return True
 
 

@@ -130,3 +130,16 @@ def test_the_admin_lists_scoring_jobs_with_their_progress(admin_client):
     TrainingJob.objects.filter(job_type=JobType.SCORING).update(progress={"phase": "scoring", "step": 3, "steps": 4})
     page = admin_client.get("/admin/modelling/trainingjob/?job_type__exact=scoring").content.decode()
     assert "3/4 videos" in page and "Scoring" in page
+
+
+def test_videos_arriving_while_their_scoring_waits_join_that_job(tmp_path: Path, patient):
+    from modelling.services import videos_score_if_model_active
+
+    model_version_activate(version=make_version(tmp_path))  # (its own job: every video, this version)
+    assert videos_score_if_model_active([11]) and videos_score_if_model_active([12, 11])
+    new_videos = TrainingJob.objects.filter(job_type=JobType.SCORING, model_version=None)
+    assert [job.parameters["video_ids"] for job in new_videos] == [[11, 12]]  # one job for the batch
+    new_videos.update(status=JobStatus.RUNNING)  # a worker took it: later videos get a job of their own
+    assert videos_score_if_model_active([13])
+    assert sorted(job.parameters["video_ids"] for job in new_videos.model.objects.filter(
+        job_type=JobType.SCORING, model_version=None)) == [[11, 12], [13]]
