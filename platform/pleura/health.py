@@ -50,7 +50,7 @@ def broker_ok() -> bool:
     if url.startswith(("redis://", "rediss://")):
         return redis_ok(url)
     if url.startswith("filesystem://"):  # the embedded mode's folder broker
-        return Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]).is_dir()
+        return Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])).is_dir()
     return True  # another transport: not checked here
 
 
