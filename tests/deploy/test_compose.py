@@ -112,10 +112,12 @@ def test_required_settings_have_no_default(raw: dict[str, Any]) -> None:
 
 def test_services_and_their_wiring(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"web", "worker-cpu", "worker-gpu", "postgres", "redis", "minio", "nginx", "migrate"} <= services.keys()
+    assert {"web", "worker-cpu", "worker-gpu", "worker-scoring", "postgres", "redis", "minio", "nginx",
+            "migrate"} <= services.keys()
     assert services["web"]["command"] == ["web"] and services["migrate"]["command"] == ["migrate"]
     assert services["worker-cpu"]["environment"]["PLEURA_WORKER_QUEUES"] == "ingest,analysis"
-    assert services["worker-gpu"]["environment"]["PLEURA_WORKER_QUEUES"] == "gpu,scoring"
+    assert services["worker-gpu"]["environment"]["PLEURA_WORKER_QUEUES"] == "gpu"
+    assert services["worker-scoring"]["environment"]["PLEURA_WORKER_QUEUES"] == "scoring"
     for name, service in services.items():
         for needed, condition in service.get("depends_on", {}).items():
             assert needed in services, f"{name} depends on unknown {needed}"
@@ -126,7 +128,7 @@ def test_services_and_their_wiring(compose: dict[str, Any]) -> None:
             assert source in compose["volumes"], f"{name}: volume {source} not declared"
         for secret in service.get("secrets", []):
             assert secret in compose["secrets"]
-    for name in ("web", "worker-cpu", "worker-gpu"):
+    for name in ("web", "worker-cpu", "worker-gpu", "worker-scoring"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert "healthcheck" in services[name]
     # Only nginx is published on the host; Django, the database, Redis and MinIO stay inside.
@@ -134,8 +136,9 @@ def test_services_and_their_wiring(compose: dict[str, Any]) -> None:
     assert services["nginx"]["volumes"] == ["media:/srv/pleura/media:ro"]
 
 
-def test_gpu_worker_reserves_a_gpu(compose: dict[str, Any]) -> None:
-    gpu = compose["services"]["worker-gpu"]
+@pytest.mark.parametrize("name", ["worker-gpu", "worker-scoring"])
+def test_gpu_workers_reserve_a_gpu(compose: dict[str, Any], name: str) -> None:
+    gpu = compose["services"][name]
     devices = gpu["deploy"]["resources"]["reservations"]["devices"]
     assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
     assert gpu["build"]["args"]["VARIANT"] == "cuda" and gpu["profiles"] == ["gpu"]
@@ -143,7 +146,8 @@ def test_gpu_worker_reserves_a_gpu(compose: dict[str, Any]) -> None:
 
 
 def test_every_process_gets_the_same_settings(compose: dict[str, Any]) -> None:
-    envs = [compose["services"][name]["environment"] for name in ("web", "worker-cpu", "worker-gpu", "migrate")]
+    envs = [compose["services"][name]["environment"] for name in ("web", "worker-cpu", "worker-gpu", "worker-scoring",
+                                                                "migrate")]
     shared = ("DATABASE_URL", "CELERY_BROKER_URL", "CHANNEL_REDIS_URL", "DJANGO_SECRET_KEY", "PLEURA_PSEUDONYM_KEY",
               "PLEURA_FRAME_LINK_SECRET", "PLEURA_MEDIA_STORAGE", "AWS_S3_ENDPOINT_URL")
     for key in shared:

@@ -127,14 +127,16 @@ def test_probes_queues_and_the_gpu() -> None:
     web = deployments["pleura-web"]["spec"]["template"]["spec"]["containers"][0]
     assert web["readinessProbe"]["httpGet"]["path"] == "/healthz" and "livenessProbe" in web
     queues = {}
-    for name in ("pleura-worker-cpu", "pleura-worker-gpu"):
+    for name in ("pleura-worker-cpu", "pleura-worker-gpu", "pleura-worker-scoring"):
         worker = deployments[name]["spec"]["template"]["spec"]["containers"][0]
         assert worker["livenessProbe"]["exec"]["command"] == ["pleura-healthcheck"]
         queues[name] = {v["name"]: v["value"] for v in worker["env"]}["PLEURA_WORKER_QUEUES"]
-    assert queues == {"pleura-worker-cpu": "ingest,analysis", "pleura-worker-gpu": "gpu,scoring"}
-    gpu = deployments["pleura-worker-gpu"]["spec"]["template"]["spec"]
-    assert gpu["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
-    assert gpu["nodeSelector"] and any(t["key"] == "nvidia.com/gpu" for t in gpu["tolerations"])
+    assert queues == {"pleura-worker-cpu": "ingest,analysis", "pleura-worker-gpu": "gpu",
+                      "pleura-worker-scoring": "scoring"}
+    for name in ("pleura-worker-gpu", "pleura-worker-scoring"):
+        gpu = deployments[name]["spec"]["template"]["spec"]
+        assert gpu["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+        assert gpu["nodeSelector"] and any(t["key"] == "nvidia.com/gpu" for t in gpu["tolerations"])
     job = named("Job")["pleura-migrate"]["spec"]["template"]["spec"]
     assert job["containers"][0]["args"] == ["migrate"] and job["restartPolicy"] == "Never"
 
