@@ -37,8 +37,8 @@ from ml.utils import seed_everything
 from .common import ProgressCallback, StopCallback, TrainConfig, TrainingCancelled, TrainProgress
 
 __all__ = ["EmbeddingTrainConfig", "EmbeddingTrainResult", "bag_predictions", "cross_validate", "finding_truth",
-           "fit_uninorm", "frame_aggregate_probs", "oof_predictions", "split_validation", "train_embedding_model",
-           "uninorm_from_state", "uninorm_state"]
+           "fit_uninorm", "frame_aggregate_probs", "oof_predictions", "patient_folds", "split_validation",
+           "train_embedding_model", "uninorm_from_state", "uninorm_state"]
 
 
 @dataclass
@@ -330,7 +330,9 @@ def finding_truth(bags: Sequence[VideoBag], predictions: Sequence[dict[str, Any]
     return truth
 
 
-def _patient_folds(labelled: Sequence[VideoBag], k: int, seed: int) -> list[tuple[list[str], list[str]]]:
+def patient_folds(labelled: Sequence[VideoBag], k: int, seed: int) -> list[tuple[list[str], list[str]]]:
+    """The recipe's patient-level folds over labelled bags, stratified by each patient's worst score (what
+    :func:`cross_validate` and the hyper-parameter search (:mod:`ml.search`) both use)."""
     worst = patient_max_scores([b.patient for b in labelled], [int(b.score) for b in labelled])  # type: ignore[arg-type]
     patients = sorted(worst)
     return patient_kfold(patients, min(k, len(patients)), seed, labels=[worst[p] for p in patients])
@@ -342,7 +344,7 @@ def oof_predictions(config: EmbeddingTrainConfig, bags: Sequence[VideoBag]) -> l
     labelled = [b for b in bags if b.score is not None]
     inner = dataclasses.replace(config, uninorm_folds=0)
     by_video: dict[str, dict[str, Any]] = {}
-    for index, (_, held_patients) in enumerate(_patient_folds(labelled, config.uninorm_folds, config.seed)):
+    for index, (_, held_patients) in enumerate(patient_folds(labelled, config.uninorm_folds, config.seed)):
         held = set(held_patients)
         test = [b for b in labelled if b.patient in held]
         result = train_embedding_model(dataclasses.replace(inner, seed=config.seed + 100 + index),
@@ -397,7 +399,7 @@ def cross_validate(config: EmbeddingTrainConfig, bags: Sequence[VideoBag], *, k:
     With ``uninorm_folds`` the frame probabilities' ``argmax_mean`` and the fold's uninorm (fitted on its
     inner out-of-fold predictions) are reported too, under ``aggregators``."""
     labelled = [b for b in bags if b.score is not None]
-    folds = _patient_folds(labelled, k, seed)
+    folds = patient_folds(labelled, k, seed)
     per_fold, oof = [], []
     per_aggregator: dict[str, list[dict[str, Any]]] = {"argmax_mean": [], "uninorm": []}
     for index, (_, test_patients) in enumerate(folds):
