@@ -34,6 +34,8 @@ from _platform import DEV_DATA, REPO, free_port, setup_django
 from label_write_cpu import measure as bulk_save_cpu
 from label_write_cpu import summary as cpu_summary
 
+BENCH_DB = "pleura_bench_api"
+
 
 def peak_rss_mib(pid: int) -> float:
     """Peak resident memory of a process and its children (VmHWM), MiB."""
@@ -46,15 +48,31 @@ def peak_rss_mib(pid: int) -> float:
     return total
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process and its children have used so far, seconds."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pids = [pid, *map(int, subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split())]
+def process_cpu(pids: list[int]) -> dict[int, float]:
+    """CPU time (user + system) each process has used so far, seconds (gone ones left out)."""
+    ticks, times = os.sysconf("SC_CLK_TCK"), {}
     for p in pids:
-        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        times[p] = (int(fields[11]) + int(fields[12])) / ticks
+    return times
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process and its children have used so far, seconds."""
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return sum(process_cpu([pid, *map(int, children)]).values())
+
+
+def database_cpu(database: str) -> dict[int, float]:
+    """CPU used so far by the PostgreSQL backends connected to `database` (the server keeps its
+    connections, so the same backends serve a whole scenario)."""
+    pids = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc",
+                           f"SELECT pid FROM pg_stat_activity WHERE datname = '{database}'"],
+                          capture_output=True, text=True).stdout.split()
+    return process_cpu([int(p) for p in pids])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -167,7 +185,7 @@ def main() -> None:
                         help="skip the exports and frame GETs: the save CPU and the bulk POST scenarios only")
     parser.add_argument("--threads", type=int, default=1, help="accepted for symmetry with the other benches")
     args = parser.parse_args()
-    scratch = setup_django(postgres_db="pleura_bench_api")
+    scratch = setup_django(postgres_db=BENCH_DB)
     for folder in ("queue", "processed"):  # the embedded broker: label saves queue an agreement refresh
         (scratch / "broker" / folder).mkdir(parents=True, exist_ok=True)
     from rest_framework.authtoken.models import Token
@@ -269,14 +287,16 @@ def main() -> None:
         scenarios += [("bulk score POST", bulk_post, None)]
         scenarios += [(f"bulk POST every {s:g} s", bulk_post, s) for s in args.paced]
         for name, make, interval in scenarios:
-            started, server_cpu = time.perf_counter(), cpu_seconds(server.pid)
+            started, server_cpu, db_cpu = time.perf_counter(), cpu_seconds(server.pid), database_cpu(BENCH_DB)
             latencies = load(port, args.clients, args.requests, make, interval,
                              answered=saved if make is bulk_post else None)
             wall, server_cpu = time.perf_counter() - started, cpu_seconds(server.pid) - server_cpu
+            db_spent = sum(t - db_cpu.get(p, 0.0) for p, t in database_cpu(BENCH_DB).items())
             print(f"{name:<20} {len(latencies)} requests, {args.clients} clients"
                   f"{' (paced)' if interval else ''}: p50 {statistics.median(latencies) * 1000:.0f} ms, "
                   f"p99 {percentile(latencies, 99) * 1000:.0f} ms, {len(latencies) / wall:.0f} req/s, "
-                  f"server CPU {server_cpu / len(latencies) * 1000:.1f} ms/request")
+                  f"CPU per request: server {server_cpu / len(latencies) * 1000:.1f} ms, "
+                  f"PostgreSQL {db_spent / len(latencies) * 1000:.1f} ms")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
