@@ -128,7 +128,7 @@ export class Panel {
     });
     const note = agreement
       ? h("li.muted.consensus-note", {}, `Consensus of ${agreement.raters} people`
-        + (agreement.mine !== null ? ` · my Dice ${fmt(agreement.mine)} (as saved)` : ""))
+        + (agreement.mine !== null ? ` · my Dice ${fmt(agreement.mine)} (at page load)` : ""))
       : h("li.muted.consensus-note", {}, "Dice: fewer than two people contoured this frame.");
     this.othersBox.querySelector("ul").replaceChildren(...rows, note);
   }

@@ -3,7 +3,7 @@
 // accepting or correcting writes my own label at my level (through the annotations API, see saver.js).
 // Contours are validated on the annotate page, which shows every lower level's polygons (link per row).
 import { api, boot, frameImageUrl } from "../shared/api.js";
-import { dialog, fail, frameIndex, frameNumber, h, patientLabel, ready, SCORE_MEANINGS, toast } from "../shared/ui.js";
+import { dialog, fail, frameIndex, frameNumber, h, patientLabel, ready, SCORE_LABELS, SCORE_MEANINGS, toast } from "../shared/ui.js";
 import { findingsPanel } from "./findings.js";
 import { agreedScore, consensusScore, disagrees, frameTable } from "./frames.js";
 import { createSaver } from "./saver.js";
@@ -189,8 +189,9 @@ function onKey(event) {
   const frame = shown()[state.cursor];
   const key = event.key;
   const done = () => event.preventDefault();
-  if (key === "j" || key === "ArrowDown") { done(); moveTo(state.cursor + 1); }
-  else if (key === "k" || key === "ArrowUp") { done(); moveTo(state.cursor - 1); }
+  // From outside the list, the first move only brings the focus back to the cursor's row.
+  if (key === "j" || key === "ArrowDown") { done(); moveTo(inRow ? state.cursor + 1 : state.cursor); }
+  else if (key === "k" || key === "ArrowUp") { done(); moveTo(inRow ? state.cursor - 1 : state.cursor); }
   else if (!inList) return;  // other keys act on the list only when the focus is in it
   else if (key === "Home") { done(); moveTo(0); }
   else if (key === "End") { done(); moveTo(shown().length - 1); }
@@ -233,7 +234,10 @@ function keyHelp() {
     parts.push(h("span.key-help", {}, keys.flatMap((key, n) => [n ? (keys[0] === "0" ? "–" : "/") : "", h("kbd", {}, key)]),
       ` ${KEYS[i + 1]}`));
   }
-  return h("p.muted.hint", { id: "validate-keys" }, parts.flatMap((part, i) => [i ? " · " : "", part]));
+  const legend = SCORE_LABELS.map((label, score) => h("span.score-legend", { title: SCORE_MEANINGS[score] },
+    h(`span.badge.score-${score}`, {}, String(score)), ` ${label}`));
+  return [h("p.muted.hint", { id: "validate-keys" }, parts.flatMap((part, i) => [i ? " · " : "", part])),
+    h("p.muted.hint.legend", { "aria-label": "Scores (Soldati et al.)" }, legend.flatMap((part, i) => [i ? "  " : "", part]))];
 }
 
 async function start() {
