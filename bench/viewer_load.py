@@ -111,7 +111,8 @@ def start_server(scratch: Path, workers: int = 3) -> tuple[subprocess.Popen, str
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "pleura.settings.production", "DJANGO_DEBUG": "false",
            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-viewer-" * 4),
-           "PLEURA_PSEUDONYM_KEY": "bench", "DJANGO_SECURE_COOKIES": "false", "PYTHONUNBUFFERED": "1"}
+           "PLEURA_PSEUDONYM_KEY": "bench", "DJANGO_SECURE_COOKIES": "false", "PYTHONUNBUFFERED": "1",
+           "DJANGO_SECURE_SSL_REDIRECT": "0"}  # plain HTTP on loopback (production redirects to HTTPS)
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "pleura.wsgi:application", "--chdir", str(REPO / "platform"),
          "-b", f"127.0.0.1:{port}", "-w", str(workers), "-k", "gthread", "--threads", "8", "--log-level", "warning"],
