@@ -22,6 +22,9 @@ folds as ``bench/regstn_cv.py`` and ``bench/sequence_cv.py``. Methods:
   (windows of 20 sampled frames, stride 10, 10 epochs, batch 8, AdamW lr 1e-3 cosine, weight decay 1e-4,
   class-balanced windows, gradient clip 5); a video's probabilities are the mean of its windows' softmax
   (windows of 20, stride 10); no calibration, no findings heads;
+* ``probe_finetuneN`` (``--finetune-blocks N --max-time-s S``, off by default): the probe warm-started, then
+  the encoder's last N stages fine-tuned with it on cached front feature maps within S seconds per fold
+  (:mod:`ml.training.finetune`);
 * ``reg_stn`` (+ uninorm / max_argmax / argmax_mean) and ``xception_lstm`` / ``densenet_lstm``: the
   scratch models, run by their own benchmarks (``--baselines`` reruns them, about 21 min on 1 thread);
   their F1 and accuracy come from ``bench/results/regstn_cv.json`` and ``sequence_cv.json``.
@@ -64,6 +67,7 @@ from ml.training import (
     frame_aggregate_probs,
     train_embedding_model,
 )
+from ml.training.finetune import FrontEmbedder, finetune_embedding_model, finetuned_predictions
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = Path("/work/shared/data/covid-blues-dev")
@@ -132,13 +136,18 @@ def lite0_lstm_probs(model: Any, bags: list[VideoBag], window: int = 20, stride:
     return np.array([model.forward_features(_windows(b, window, stride)).probs().mean(0).numpy() for b in bags])
 
 
-def evaluate_fold(train: list[VideoBag], test: list[VideoBag], seed: int) -> dict[str, dict[str, Any]]:
-    """Every embedding method (and the majority) trained on `train`, reported on `test`."""
+def evaluate_fold(train: list[VideoBag], test: list[VideoBag], seed: int, *, methods: set[str] | None = None,
+                  maps: dict[str, VideoBag] | None = None, finetune: tuple[int, float] = (0, 0.0)
+                  ) -> dict[str, dict[str, Any]]:
+    """Every embedding method (and the majority) trained on `train`, reported on `test` (`methods`: only those;
+    `finetune` (stages, seconds) with `maps`, the front maps of every video, adds the fine-tuned probe)."""
     truth = np.array([b.score for b in test])
     out: dict[str, dict[str, Any]] = {}
     majority = np.bincount([int(b.score) for b in train], minlength=4).argmax()  # type: ignore[arg-type]
     out["majority"] = score_report(truth, np.eye(4)[[majority] * len(test)])
     for method, overrides in EMBEDDING_METHODS.items():
+        if methods is not None and method not in methods:
+            continue
         config = EmbeddingTrainConfig(**{**overrides, "seed": seed})
         result = train_embedding_model(config, train)
         predictions = bag_predictions(result.model, test)
@@ -147,9 +156,18 @@ def evaluate_fold(train: list[VideoBag], test: list[VideoBag], seed: int) -> dic
         if result.uninorm is not None:
             out[f"{method}_argmax_mean"] = score_report(truth, frame_aggregate_probs(predictions))
             out[f"{method}_uninorm"] = score_report(truth, frame_aggregate_probs(predictions, result.uninorm))
-    started = time.monotonic()
-    out["lite0_lstm"] = score_report(truth, lite0_lstm_probs(train_lite0_lstm(train, seed), test))
-    log(f"lite0_lstm trained and scored in {time.monotonic() - started:.0f} s")
+    if methods is None or "lite0_lstm" in methods:
+        started = time.monotonic()
+        out["lite0_lstm"] = score_report(truth, lite0_lstm_probs(train_lite0_lstm(train, seed), test))
+        log(f"lite0_lstm trained and scored in {time.monotonic() - started:.0f} s")
+    if finetune[0] and maps is not None:
+        stages, seconds = finetune
+        config = EmbeddingTrainConfig(seed=seed)
+        result = finetune_embedding_model(config, [maps[b.video] for b in train], stages=stages, max_time_s=seconds)
+        predictions = finetuned_predictions(result.model, [maps[b.video] for b in test])
+        out[f"probe_finetune{stages}"] = score_report(truth, np.array([p["probs"] for p in predictions]),
+                                                       findings=finding_truth(test, predictions, config.findings))
+        log(f"fine-tuned {stages} stage(s): {result.metrics}")
     return out
 
 
@@ -234,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--baselines", action="store_true", help="rerun bench/regstn_cv.py and sequence_cv.py first")
+    p.add_argument("--methods", nargs="+", choices=[*EMBEDDING_METHODS, "lite0_lstm"],
+                   help="only these methods (default: all; the majority always)")
+    p.add_argument("--finetune-blocks", type=int, default=0,
+                   help="also fine-tune the encoder's last N stages on cached front maps (probe_finetuneN)")
+    p.add_argument("--max-time-s", type=float, default=120.0, help="fine-tuning time budget per fold")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     recipe = EmbeddingTrainConfig()
@@ -249,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     log(f"embedding {args.data} ({spec.key}, every {recipe.frame_step}th frame; cache {args.cache})")
     bags = load_bags(args.data, spec, recipe.frame_step, cache)
+    maps = None
+    if args.finetune_blocks:
+        log(f"front maps for fine-tuning the last {args.finetune_blocks} stage(s)")
+        front = FrontEmbedder(spec, stages=args.finetune_blocks)
+        maps = {b.video: b for b in folder_bags(args.data, EmbeddingCache(args.cache / f"front{args.finetune_blocks}"),
+                                                spec=spec, frame_step=recipe.frame_step, embedder=front)}
     embedded = time.monotonic() - started
     worst = patient_max_scores([b.patient for b in bags], [int(b.score) for b in bags])  # type: ignore[arg-type]
     patients = sorted(worst)
@@ -257,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     for index, (_, test_patients) in enumerate(folds):
         held = set(test_patients)
         fold = evaluate_fold([b for b in bags if b.patient not in held], [b for b in bags if b.patient in held],
-                             args.seed + index)
+                             args.seed + index, methods=set(args.methods) if args.methods else None, maps=maps,
+                             finetune=(args.finetune_blocks, args.max_time_s))
         results.append(fold)
         log(f"fold {index + 1}: " + ", ".join(f"{m} {r['f1_weighted']:.3f}" for m, r in fold.items()))
     summary = {**summarise(results), **baselines(args.out, args.threads, args.baselines)}
@@ -265,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "dataset": str(args.data), "n_videos": len(bags), "n_patients": len(patients),
         "protocol": f"patient-level {args.folds}-fold CV (seed {args.seed}, stratified by worst score)",
-        "recipe": dataclasses.asdict(recipe), "methods": {"embedding": EMBEDDING_METHODS},
+        "recipe": dataclasses.asdict(recipe), "methods": {"embedding": EMBEDDING_METHODS, "only": args.methods,
+                                                           "finetune": {"stages": args.finetune_blocks,
+                                                                        "max_time_s": args.max_time_s}},
         "summary": summary, "folds": results,
         "timing_s": {"embedding": round(embedded, 1), "total": round(time.monotonic() - started, 1)},
         "machine": {"threads": args.threads, "python": platform.python_version(), "torch": torch.__version__},
