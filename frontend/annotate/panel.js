@@ -66,9 +66,11 @@ export class Panel {
           h("label.video-score-option", { for: radio.id, title: SCORE_MEANINGS[score] }, radio, scoreBadge(score), ` ${SCORE_NAMES[score].split(" · ")[1]}`))),
         readonly ? null : [h("label", { for: "video-comment" }, "Comment"), this.comment],
         videoOthers.length ? h("div.others-line", {}, videoOthers) : null,
-        h("div.findings", { role: "group", "aria-label": "Findings in this video (checked: present, unchecked: absent, "
-          + "dash: not stated)" }, h("span.findings-title", {}, "Findings"), this.findingBoxes),
-        findingOthers.length ? h("div.others-line.finding-others", {}, findingOthers) : null),
+        readonly ? null : h("div.findings", { role: "group", "aria-label": "Findings in this video (checked: present, "
+          + "unchecked: absent, dash: not stated)" }, h("span.findings-title", {}, "Findings"), this.findingBoxes),
+        findingOthers.length ? h("div.others-line.finding-others", {}, findingOthers) : null,
+        readonly && !videoOthers.length && !findingOthers.length
+          ? h("p.muted", {}, "No video score or findings stated yet.") : null),
       readonly ? null : h("fieldset", {}, h("legend", {}, "Contours"),
         h("div.class-toggles", { role: "group", "aria-label": "Show marker classes (V: the current one)" }, this.classToggles),
         this.contourList),

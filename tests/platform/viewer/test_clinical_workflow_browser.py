@@ -10,7 +10,12 @@ import pytest
 from playwright.sync_api import expect
 
 from annotations.models import Contour, FrameScore
-from annotations.services import contours_import, frame_scores_import
+from annotations.services import (
+    contours_import,
+    frame_scores_import,
+    video_findings_import,
+    video_score_import,
+)
 from modelling.models import FramePrediction, ModelVersion
 from studies.models import VideoAssignment
 from tests.platform.viewer.conftest import make_user
@@ -58,6 +63,8 @@ def test_clinician_frame_view_is_read_only(browse) -> None:  # type: ignore[no-u
     frames = list(video.frames.order_by("index"))
     frame_scores_import(annotator=ann, scores={f.pk: 1 for f in frames})
     contours_import(annotator=ann, contours=[(frames[2].pk, 2, SQUARE_A)])
+    video_score_import(annotator=ann, video_id=video.pk, score=1)
+    video_findings_import(annotator=ann, video_id=video.pk, findings={"b_lines": True})
 
     session = browse()
     session.login("cw-doc")
@@ -70,13 +77,15 @@ def test_clinician_frame_view_is_read_only(browse) -> None:  # type: ignore[no-u
     expect(page.locator("#frame-counter")).to_have_text(f"Frame 3 / {FRAMES}")
     expect(page.locator("h1")).to_contain_text("Frames ·")
     # no write control anywhere: no score buttons, video score, comment, polygon tool or save state
-    for selector in (".score-button", "input[name='video-score']", "#video-comment", "#marker-class", "#save-state"):
+    for selector in (".score-button", "input[name='video-score']", "#video-comment", "input[data-finding]",
+                     "#marker-class", "#save-state"):
         expect(page.locator(selector)).to_have_count(0)
-    expect(page.locator("input[data-finding]").first).to_be_disabled()
     # the model's per-frame output, its P(score) timeline, the annotator's row and their contours
     assert page.locator(".tl-label").all_inner_texts()[:2] == ["cw-ann (L1)", "Model"]
     assert page.locator("canvas.tl-chart").is_visible()
     expect(page.locator(".others-line").first).to_contain_text("Model:")
+    expect(page.locator(".finding-others")).to_contain_text("cw-ann: B-lines ✓")
+    expect(page.locator(".others-line", has_text="cw-ann: 1").last).to_be_visible()  # their video score
     expect(page.locator(".other-contour-list li[data-person]")).to_contain_text("cw-ann (L1) · 1 polygon")
     expect(page.get_by_role("button", name="Accept cw-ann's contours on this frame as mine")).to_have_count(0)
     # keys: overlays and stepping work, score keys write nothing; the URL follows the frame (from 1)
