@@ -4,9 +4,9 @@
 set -eu
 role="${1:-web}"
 [ "$#" -gt 0 ] && shift
-cd /srv/pleura/app
+cd "${PLEURA_APP_DIR:-/srv/pleura/app}"
 # The image's HEALTHCHECK reads which process this container runs (deploy/docker/healthcheck.py).
-echo "$role" > /tmp/pleura.role
+echo "$role" > "${PLEURA_ROLE_FILE:-/tmp/pleura.role}"
 case "$role" in
   web)
     # ASGI: HTTP and the job-progress websockets. Behind nginx, which sets X-Forwarded-For/-Proto.

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """The image's HEALTHCHECK: web answers GET /healthz with 200; a worker answers `celery inspect ping`.
 
-Which one is read from /tmp/pleura.role (written by the entry point); migrate and beat only need to run.
+Which one is read from /tmp/pleura.role (PLEURA_ROLE_FILE; written by the entry point); migrate and beat
+only need to run.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ def web() -> int:
 def worker() -> int:
     node = f"{os.environ.get('PLEURA_WORKER_NAME', 'cpu')}@{socket.gethostname()}"
     result = subprocess.run(["celery", "--workdir", "platform", "-A", "pleura", "inspect", "ping", "-d", node,
-                             "--timeout", "5"], cwd="/srv/pleura/app", capture_output=True, text=True, timeout=30)
+                             "--timeout", "5"], cwd=os.environ.get("PLEURA_APP_DIR", "/srv/pleura/app"),
+                            capture_output=True, text=True, timeout=30)
     return 0 if result.returncode == 0 and "pong" in result.stdout else 1
 
 
 def main() -> int:
-    role_file = Path("/tmp/pleura.role")
+    role_file = Path(os.environ.get("PLEURA_ROLE_FILE", "/tmp/pleura.role"))
     role = role_file.read_text().strip() if role_file.is_file() else "web"
     return {"web": web, "worker": worker}.get(role, lambda: 0)()
 
