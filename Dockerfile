@@ -1,6 +1,5 @@
-# syntax=docker/dockerfile:1.7
-# Pleura: one image for web (ASGI), Celery workers, beat and migrations, plus an nginx image with the static
-# files. Build (deploy/README.md, "Containers"):
+# Pleura (needs BuildKit, the default builder since Docker 23): one image for web (ASGI), Celery workers,
+# beat and migrations, plus an nginx image with the static files. Build (deploy/README.md, "Containers"):
 #   docker build -t pleura:cpu .                                   # CPU-only torch (small)
 #   docker build -t pleura:cuda --build-arg VARIANT=cuda .         # torch with CUDA (GPU workers)
 #   docker build -t pleura-nginx --target nginx .                  # nginx with the collected static files
