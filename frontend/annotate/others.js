@@ -1,6 +1,6 @@
 // Other people's polygons on the frame (validators: lower levels; clinicians and admins: everyone), each
 // person toggled on or off, drawn as dashed outlines in their marker class's colour with the person's
-// initial, and each one's Dice against the others' consensus on this frame (GET
+// name, and each one's Dice against the others' consensus on this frame (GET
 // /api/viewer/videos/<id>/contour-agreement/, fetched after the first frame: rasterising is the server's).
 // Vertices use the editor's convention (pixel centres at integers, contours.js).
 
@@ -78,7 +78,7 @@ export class OtherContours {
         ctx.setLineDash([]);
         ctx.fillStyle = "#fff";
         ctx.font = `${11 * unit}px system-ui, sans-serif`;
-        ctx.fillText(person.username.slice(0, 2), vertices[0][0] + 3 * unit, vertices[0][1] - 3 * unit);
+        ctx.fillText(person.username, vertices[0][0] + 3 * unit, vertices[0][1] - 3 * unit);
       }
     });
   }
