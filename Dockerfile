@@ -15,14 +15,16 @@ ARG VARIANT=cpu
 # Where the CPU-only torch wheels come from (VARIANT=cpu); VARIANT=cuda takes torch from the default index.
 ARG TORCH_CPU_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+# Debian packages unpinned on purpose: the release's security updates come with each build.
+# hadolint ignore=DL3008
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 COPY requirements.txt constraints.txt ./
 RUN set -eux; \
     if [ "$VARIANT" = cpu ]; then \
-      pip wheel --wheel-dir /wheels --no-deps --index-url "$TORCH_CPU_INDEX_URL" \
-        $(grep -E '^(torch|torchvision)==' constraints.txt); \
+      grep -E '^(torch|torchvision)==' constraints.txt > torch-pins.txt; \
+      pip wheel --wheel-dir /wheels --no-deps --index-url "$TORCH_CPU_INDEX_URL" -r torch-pins.txt; \
     elif [ "$VARIANT" != cuda ]; then echo "VARIANT must be cpu or cuda" >&2; exit 1; fi; \
     pip wheel --wheel-dir /wheels --find-links /wheels -c constraints.txt -r requirements.txt; \
     cp requirements.txt constraints.txt /wheels/
@@ -38,6 +40,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
     PLEURA_VAR_DIR=/srv/pleura/var PLEURA_MEDIA_ROOT=/srv/pleura/media PLEURA_STATIC_ROOT=/srv/pleura/static \
     MPLCONFIGDIR=/tmp/matplotlib XDG_CACHE_HOME=/tmp/cache
 # libglib2.0-0: OpenCV's video decoding; tini is PID 1 (signals reach celery/daphne, zombies reaped).
+# hadolint ignore=DL3008
 RUN apt-get update && apt-get install -y --no-install-recommends libglib2.0-0 tini \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 pleura \
@@ -45,7 +48,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libglib2.0-0 ti
 # Installed from the builder's wheels through a bind mount: the wheels themselves never enter a layer.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     python -m venv /opt/venv \
-    && pip install --no-index --find-links /wheels -c /wheels/constraints.txt -r /wheels/requirements.txt
+    && pip install --no-cache-dir --no-index --find-links /wheels -c /wheels/constraints.txt -r /wheels/requirements.txt
 WORKDIR /srv/pleura/app
 COPY manage.py pyproject.toml ./
 COPY platform ./platform
@@ -58,7 +61,7 @@ COPY deploy/docker/healthcheck.py /usr/local/bin/pleura-healthcheck
 RUN DJANGO_SECRET_KEY=build-only PLEURA_PSEUDONYM_KEY=build-only python manage.py collectstatic --noinput \
     && mkdir -p /srv/pleura/media /srv/pleura/var \
     && chown pleura:pleura /srv/pleura/media /srv/pleura/var
-USER pleura:pleura
+USER 10001:10001
 EXPOSE 8000
 VOLUME ["/srv/pleura/media"]
 # web: GET /healthz is 200 (database and broker reachable); worker: `celery inspect ping` of its own node.
