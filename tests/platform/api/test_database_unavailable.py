@@ -108,3 +108,15 @@ def test_other_server_errors_stay_500(client, world, monkeypatch):
     response = client.post(f"/api/videos/{world.v1.pk}/frame-scores/",
                            {"items": [{"frame": frame.pk, "score": 1}]}, content_type="application/json")
     assert response.status_code == 500 and "Retry-After" not in response
+
+
+def test_under_asgi_too(world, monkeypatch):
+    """daphne serves through Django's ASGI handler, which runs the error handling in another thread."""
+    from asgiref.sync import async_to_sync
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.test import AsyncClient
+
+    monkeypatch.setattr(SessionMiddleware, "process_response", _fail(TERMINATED))
+    client = AsyncClient(raise_request_exception=False)
+    _assert_503(async_to_sync(client.get)("/login/"), api=False)
+    _assert_503(async_to_sync(client.get)("/api/findings/"), api=True)
