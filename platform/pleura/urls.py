@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/", include("annotations.urls")),
     path("api/", include("modelling.urls")),
     path("api/", include("exchange.urls")),
+    path("api/", include("pacs.urls")),
     path("api/", include("agreement.urls")),
     path("api/viewer/", include("viewer.api_urls")),
     path("admin/", admin.site.urls),

@@ -18,7 +18,7 @@ PLATFORM = REPO / "platform"
 #: The platform's layers, lowest first: an app imports only apps below it (the same order as in
 #: platform/README.md). `ml` (the pure core) is below them all and imports none of them, except its
 #: Celery entry points `ml.tasks`, which sit above them all and which nothing imports.
-LAYERS = ["core", "api", "accounts", "studies", "annotations", "modelling", "agreement", "exchange", "viewer",
+LAYERS = ["core", "api", "accounts", "studies", "annotations", "modelling", "agreement", "exchange", "pacs", "viewer",
           "workflows", "pleura"]
 TASKS = "ml.tasks"
 

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "modelling",
     "agreement",
     "exchange",
+    "pacs",
     "api",
     "viewer",
     "workflows",  # the follow-ups that span apps (platform/README.md)
@@ -237,7 +238,15 @@ CELERY_TASK_ROUTES = {
     "agreement.*": {"queue": "analysis"},
     "studies.*": {"queue": "ingest"},
     "exchange.*": {"queue": "analysis"},
+    "pacs.*": {"queue": "ingest"},
 }
+# PACS (issue 20): `celery beat` polls the DICOMweb endpoints with auto_import on for new US studies;
+# the C-STORE receiver spools pushed instances here before the ingest task de-identifies them.
+PLEURA_PACS_POLL_SECONDS = env.int("PLEURA_PACS_POLL_SECONDS", default=15 * 60)
+CELERY_BEAT_SCHEDULE = {
+    "pacs-poll": {"task": "pacs.poll_endpoints", "schedule": PLEURA_PACS_POLL_SECONDS},
+}
+PLEURA_PACS_SPOOL = Path(env.str("PLEURA_PACS_SPOOL", default=str(VAR_DIR / "pacs-spool")))
 # One queue per kind of work, each with its own hard time limit (seconds).
 CELERY_QUEUE_TIME_LIMITS = {
     "ingest": env.int("PLEURA_INGEST_TIME_LIMIT", default=30 * 60),
