@@ -26,6 +26,8 @@ MODULES = [
     "ml.predict",
     "ml.evaluate",
     "ml.manifest",
+    "ml.search",
+    "ml.active",
 ]
 
 
