@@ -45,7 +45,9 @@ TRIAL_ERRORS = (ValueError, RuntimeError, FloatingPointError)
 @dataclass
 class SearchSettings:
     """One search (JSON-friendly; the study's user attributes keep ``objective``, ``folds``, ``seed`` and
-    the space so a second process joining the study is checked against them)."""
+    the space so a second process joining the study is checked against them). With ``enqueue_default`` and
+    the default space, worker 0 of a new study tries the recommended recipe first (its CV value is then the
+    baseline every trial is compared with)."""
 
     study: str
     storage: str | None = None
