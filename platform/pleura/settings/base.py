@@ -66,6 +66,9 @@ PLEURA_DATABASE_RETRY_AFTER_S = env.int("PLEURA_DATABASE_RETRY_AFTER_S", default
 # How long a label write's Idempotency-Key is remembered (api.idempotency): a retry within it replays the
 # first answer instead of writing again.
 PLEURA_IDEMPOTENCY_KEY_TTL_S = env.int("PLEURA_IDEMPOTENCY_KEY_TTL_S", default=24 * 60 * 60)
+# Model pre-annotations in the viewer: "on" (to whoever may see model output; blind mode hides them from
+# annotators) or "off" (offered to nobody).
+PLEURA_PREANNOTATIONS = env.str("PLEURA_PREANNOTATIONS", default="on")
 # The cache holds the failure counts: set PLEURA_CACHE_URL (e.g. redis://127.0.0.1:6379/2) where several
 # server processes run, so they count together; the default is per process.
 CACHES = {"default": env.cache("PLEURA_CACHE_URL", default="locmemcache://")}
