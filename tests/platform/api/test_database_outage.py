@@ -3,15 +3,18 @@ throwaway PostgreSQL cluster; annotators save bulk frame scores from several thr
 the cluster is killed mid-load (pg_ctl stop -m immediate) and started again. Every failed answer must be a
 503 with Retry-After (never a 500); the clients then retry each failed save with its key, as the viewer's
 saver does; in the end every save is written exactly once (one history row per frame and version, versions
-not doubled) and none half (a bulk save is all or nothing).
+not doubled) and none half (a bulk save is all or nothing). A viewer page asked for during the outage is
+the friendly 503 page.
 
 The shared PostgreSQL on 5432 is never touched: the cluster lives in a temporary folder on a free port."""
 
 from __future__ import annotations
 
 import glob
+import http.cookiejar
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +24,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
@@ -194,6 +198,25 @@ def _call(url: str, path: str, body: dict, headers: dict[str, str]) -> tuple[int
         return 0, {}, ""
 
 
+def _page_session(url: str, username: str) -> urllib.request.OpenerDirector:
+    """A browser-like session logged in through the login page (cookies kept)."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    form = opener.open(f"{url}/login/", timeout=10).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    data = urllib.parse.urlencode({"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token})
+    opener.open(urllib.request.Request(f"{url}/login/", data=data.encode(), headers={"Referer": f"{url}/login/"}),
+                timeout=10)
+    return opener
+
+
+def _page(opener: urllib.request.OpenerDirector, url: str) -> tuple[int, dict[str, str], str]:
+    try:
+        with opener.open(url, timeout=30) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
 @dataclass
 class Annotator:
     """One person saving all frames' scores SAVES times, each save retried with its key until it is saved."""
@@ -239,6 +262,9 @@ def test_database_outage_under_load_gives_503s_and_every_save_once(server, clust
         assert status == 200, text
         person.token = json.loads(text)["token"]
 
+    browser = _page_session(url, people[0].name)
+    assert _page(browser, f"{url}/worklist/")[0] == 200
+
     give_up_at = time.monotonic() + 180
     threads = [threading.Thread(target=p.run, args=(url, video, frames, give_up_at)) for p in people]
     for thread in threads:
@@ -248,9 +274,12 @@ def test_database_outage_under_load_gives_503s_and_every_save_once(server, clust
         time.sleep(0.05)
     cluster.stop_immediately()
     down_until = time.monotonic() + 3
+    status, headers, page = _page(browser, f"{url}/worklist/")  # a viewer page: the session needs the database
     while time.monotonic() < down_until:
         time.sleep(0.1)
     cluster.start()
+    assert status == 503 and headers.get("Retry-After", "").isdigit(), (status, page[:500])
+    assert "Unavailable for a moment" in page and "Traceback" not in page
     for thread in threads:
         thread.join(240)
 
