@@ -14,14 +14,14 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from orthanc import Orthanc
-from pacs.dicomweb import client_for
-from pacs.models import DicomwebEndpoint, ImportedInstance, UidMapping
-from pacs.results import FRAME_SCORE, VIDEO_SCORE
 from PIL import Image
 from rest_framework.test import APIClient
 
 from annotations.models import SegmentationClass
 from modelling.models import FramePrediction, ModelKind, ModelVersion, SegmentationPrediction, VideoPrediction
+from pacs.dicomweb import client_for
+from pacs.models import DicomwebEndpoint, ImportedInstance, UidMapping
+from pacs.results import FRAME_SCORE, VIDEO_SCORE
 from studies.ingest.pseudonyms import pseudonymous_code, pseudonymous_uid
 from studies.models import Frame, Site, Video
 
