@@ -38,7 +38,7 @@ class PushResult:
 def source_dataset(video: Video) -> Dataset:
     if video.format != VideoFormat.DICOM or not video.source_file:
         raise InvalidInput("only videos imported from DICOM can be sent back to a PACS")
-    with default_storage.open(video.source_file.name, "rb") as handle:
+    with default_storage.open(str(video.source_file.name), "rb") as handle:
         return pydicom.dcmread(handle)
 
 
@@ -70,7 +70,7 @@ def _masks(video: Video) -> tuple[dict[int, np.ndarray], ModelVersion | None]:
     masks = {}
     for row in rows:
         if row.model_version_id == getattr(version, "pk", None):
-            with default_storage.open(row.mask.name, "rb") as handle:
+            with default_storage.open(str(row.mask.name), "rb") as handle:
                 masks[row.frame.index] = np.asarray(Image.open(handle))
     return masks, version
 

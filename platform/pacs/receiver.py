@@ -17,7 +17,6 @@ from pathlib import Path
 
 from pynetdicom import AE, StoragePresentationContexts, evt
 from pynetdicom.events import Event
-from pynetdicom.sop_class import Verification
 
 from core.queue import enqueue_task
 
@@ -31,6 +30,7 @@ SOP_CLASS_NOT_SUPPORTED = 0x0122
 OUT_OF_RESOURCES = 0xA700
 DATASET_DOES_NOT_MATCH = 0xA900
 CANNOT_UNDERSTAND = 0xC000
+VERIFICATION = "1.2.840.10008.1.1"  # C-ECHO, so a PACS can test the connection
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def receiver_ae(config: ReceiverConfig) -> AE:
     rather than a refused presentation context) and verification, from the configured callers only."""
     ae = AE(ae_title=config.ae_title)
     ae.supported_contexts = StoragePresentationContexts
-    ae.add_supported_context(Verification)
+    ae.add_supported_context(VERIFICATION)
     ae.require_calling_aet = sorted(config.endpoints)  # others: A-ASSOCIATE-RJ, calling AE not recognised
     return ae
 
@@ -94,5 +94,5 @@ def receiver_start(config: ReceiverConfig, *, block: bool, enqueue: Enqueue = en
     """Serve; with block=False return the server (its `shutdown()` stops it)."""
     if not config.endpoints:
         raise ValueError("no calling AE titles configured: set ae_title on a DICOMweb endpoint")
-    handlers = [(evt.EVT_C_STORE, store_handler(config, enqueue))]
+    handlers: list = [(evt.EVT_C_STORE, store_handler(config, enqueue))]
     return receiver_ae(config).start_server((config.host, config.port), block=block, evt_handlers=handlers)
