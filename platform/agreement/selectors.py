@@ -36,6 +36,7 @@ class Scope:
     model_version: int | None = None
     consensus: ConsensusRule | None = None  # majority | median | most_expert (default: most_expert)
     findings: list[str] | None = None
+    include_preannotated: bool = False  # contours: also accepted, unedited model pre-annotations (the model's)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -169,11 +170,13 @@ def _mean(values: list[np.ndarray]) -> float | None:
 def contour_agreement(scope: Scope) -> dict[str, Any]:
     """Pairwise Dice and IoU of the annotators' contours per marker class and over the union of
     COVID-19 markers, rasterised at frame resolution. A rater who drew nothing on a frame of the scope
-    said "no markers" there (an all-background mask)."""
+    said "no markers" there (an all-background mask). Proposals are never compared; accepted pre-annotations
+    the annotator did not edit count as the model's and join only with `include_preannotated`."""
     from ml.agreement import pairwise_dice_batch
     from ml.geometry import rasterise
 
-    contours = Contour.objects.filter(source=LabelSource.HUMAN, validation_level__gte=scope.min_level,
+    sources = [LabelSource.HUMAN, LabelSource.MODEL] if scope.include_preannotated else [LabelSource.HUMAN]
+    contours = Contour.objects.filter(source__in=sources, is_proposal=False, validation_level__gte=scope.min_level,
                                       **_where(scope, "frame__video"))
     if scope.annotators is not None:
         contours = contours.filter(annotator_id__in=scope.annotators)

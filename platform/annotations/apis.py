@@ -25,12 +25,12 @@ from .services import (
     finding_create,
     finding_delete,
     finding_update,
-    frame_contours_write,
     frame_scores_write,
     label_delete,
     video_findings_write,
     video_score_write,
 )
+from .tracks import frame_contours_save
 
 IF_MATCH = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False,
                             description='Version the change is based on, e.g. "3" (or send it in the body); '
@@ -114,7 +114,8 @@ class ContourSerializer(serializers.ModelSerializer):
     class Meta:
         model = Contour
         fields = ["id", "frame", "annotator", "segmentation_class", "vertices", "validation_level", "source",
-                  "version", "created_at", "updated_at"]
+                  "origin", "track", "is_keyframe", "is_proposal", "model_version", "version", "created_at",
+                  "updated_at"]
 
 
 class LabelChangeSerializer(serializers.ModelSerializer):
@@ -388,8 +389,8 @@ class FrameContoursBulk(APIView):
         frame = get_object_or_404(frames_visible_to(request.user).select_related("video"), pk=pk)
         data = FrameContoursSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        contours = frame_contours_write(user=request.user, frame=frame, contours=data.validated_data["contours"],
-                                        base=data.validated_data["base"])
+        contours = frame_contours_save(user=request.user, frame=frame, contours=data.validated_data["contours"],
+                                       base=data.validated_data["base"])
         return Response(ContourSerializer(contours, many=True).data)
 
 

@@ -132,17 +132,55 @@ class VideoScore(Label):
         return f"video {self.video_id}: {self.score} by {self.annotator_id}"
 
 
+class Track(models.Model):
+    """One marker instance followed across the frames of a video by one annotator (a contour track).
+
+    Its contours are keyframes (drawn or edited by the annotator) and the frames between them
+    (interpolated); a track may leave the view and come back: frames without a contour are its gaps."""
+
+    video = models.ForeignKey("studies.Video", on_delete=models.CASCADE, related_name="tracks")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    segmentation_class = models.ForeignKey(SegmentationClass, on_delete=models.PROTECT, related_name="+")
+    gaps = models.JSONField(default=list, blank=True,
+                            help_text="Frame indices from which the marker is absent until the next keyframe.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["video", "annotator"], name="track_video_annotator_idx")]
+
+    def __str__(self) -> str:
+        return f"track {self.pk} on video {self.video_id} by {self.annotator_id}"
+
+
+class ContourOrigin(models.TextChoices):
+    """How a contour's polygon came about (`source` says whether a human or a model stands behind it)."""
+
+    MANUAL = "manual", "Drawn or edited"
+    INTERPOLATED = "interpolated", "Interpolated between keyframes"
+    PROPAGATED = "propagated", "Propagated by optical flow"
+    MODEL = "model", "Model pre-annotation"
+
+
 class Contour(Label):
     frame = models.ForeignKey("studies.Frame", on_delete=models.CASCADE, related_name="contours")
     segmentation_class = models.ForeignKey(SegmentationClass, on_delete=models.PROTECT, related_name="+")
     vertices = models.JSONField(help_text="Polygon as [[x, y], ...] in image pixels, at least 3 vertices.")
+    track = models.ForeignKey(Track, null=True, blank=True, on_delete=models.CASCADE, related_name="contours")
+    origin = models.CharField(max_length=12, choices=ContourOrigin.choices, default=ContourOrigin.MANUAL)
+    is_keyframe = models.BooleanField(default=False, help_text="A track's keyframe: interpolation keeps it exact.")
+    is_proposal = models.BooleanField(
+        default=False, help_text="Propagated or model polygon not yet accepted: no label until accepted.")
+    model_version = models.ForeignKey("modelling.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="+", help_text="The model that proposed it (origin model).")
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(validation_level__gte=1, validation_level__lte=4),
                                    name="contour_level_1_to_4"),
         ]
-        indexes = [models.Index(fields=["frame", "annotator"], name="contour_frame_annotator_idx")]
+        indexes = [models.Index(fields=["frame", "annotator"], name="contour_frame_annotator_idx"),
+                   models.Index(fields=["track", "frame"], name="contour_track_frame_idx")]
 
     def __str__(self) -> str:
         return f"contour on frame {self.frame_id} by {self.annotator_id}"

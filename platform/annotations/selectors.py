@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import Role, User
 from studies.selectors import is_admin
 
-from .models import Contour, Finding, FrameScore, LabelChange, ProjectSettings, VideoFinding, VideoScore
+from .models import (
+    Contour,
+    ContourOrigin,
+    Finding,
+    FrameScore,
+    LabelChange,
+    ProjectSettings,
+    Track,
+    VideoFinding,
+    VideoScore,
+)
 
 LabelModel = type[FrameScore] | type[VideoScore] | type[VideoFinding] | type[Contour]
 
@@ -21,6 +34,8 @@ def labels_visible_to(user: User, model: LabelModel) -> QuerySet:
     """Admins and clinicians: every label. Validators: their own and those below their level.
     Annotators: their own only, on their assigned videos, unless the project reveals labels."""
     labels = model.objects.all()
+    if model is Contour:
+        labels = labels.filter(**{"is_proposal": False})  # a proposal is no label until its annotator accepts it
     video = "video" if model in (VideoScore, VideoFinding) else "frame__video"
     if not user.is_authenticated:
         return labels.none()
@@ -75,3 +90,37 @@ def label_history_visible_to(user: User) -> QuerySet[LabelChange]:
     if user.role == Role.VALIDATOR:
         return history.filter(Q(owner=user) | Q(owner__validation_level__lt=user.validation_level))
     return history.filter(owner=user)
+
+
+def preannotations_visible_to(user: User) -> bool:
+    """Model pre-annotations (proposed polygons, pre-filled scores) are offered where the site allows them
+    (settings.PLEURA_PREANNOTATIONS, "on" by default) and the person may see model output: blind mode
+    (ProjectSettings.reveal_labels_to_annotators off) keeps them from annotators."""
+    if getattr(settings, "PLEURA_PREANNOTATIONS", "on") == "off":
+        return False
+    return model_output_visible_to(user)
+
+
+def my_contours_of_video(user: User, video_id: int) -> QuerySet[Contour]:
+    """The user's own contours of a video with their track fields, proposals included; pending model
+    proposals only where pre-annotations are visible to them."""
+    rows = Contour.objects.filter(frame__video_id=video_id, annotator=user)
+    if not preannotations_visible_to(user):
+        rows = rows.exclude(is_proposal=True, origin=ContourOrigin.MODEL)
+    return rows
+
+
+def track_rows(user: User, video_id: int) -> list[dict[str, Any]]:
+    """The user's tracks of a video with every contour of each (two queries)."""
+    tracks: dict[int, dict[str, Any]] = {
+        pk: {"id": pk, "segmentation_class": cls, "gaps": gaps, "contours": []}
+        for pk, cls, gaps in Track.objects.filter(video_id=video_id, annotator=user).order_by("id")
+        .values_list("id", "segmentation_class__index", "gaps")}
+    for pk, track, index, vertices, origin, keyframe, proposal, version, model_version in (
+            my_contours_of_video(user, video_id).filter(track_id__in=list(tracks)).order_by("frame__index")
+            .values_list("id", "track_id", "frame__index", "vertices", "origin", "is_keyframe", "is_proposal",
+                         "version", "model_version_id")):
+        tracks[track]["contours"].append(
+            {"id": pk, "frame_index": index, "vertices": vertices, "origin": origin, "is_keyframe": keyframe,
+             "is_proposal": proposal, "version": version, "model_version": model_version})
+    return list(tracks.values())

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAdminRole
 from annotations.selectors import model_output_visible_to
+from api.idempotency import idempotent
 from api.pagination import ById
 from api.serializers import ErrorSerializer
 from ml.uncertainty import UNCERTAINTY_PNG_MAX
@@ -32,6 +33,7 @@ from .models import (
     TrainingJob,
     VideoPrediction,
 )
+from .preannotations import preannotations_create
 from .selectors import job_queue_positions, model_activations_recent, scoring_job_pending
 from .services import (
     model_version_activate,
@@ -342,3 +344,23 @@ class SegmentationImageApi(APIView):
 
 class SegmentationUncertaintyApi(SegmentationImageApi):
     field = "uncertainty"
+
+
+class PreannotationResultSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField(allow_null=True, help_text="The segmentation model that proposed")
+    proposals = serializers.IntegerField(help_text="Polygons proposed (your proposals until you accept them)")
+    frame_model_version = serializers.IntegerField(allow_null=True)
+    frame_scores = serializers.DictField(child=serializers.IntegerField(),
+                                         help_text="{frame index: the active frame scorer's score} to pre-fill")
+
+
+class PreannotationsApi(APIView):
+    """Propose the active segmentation model's polygons of a video as yours to accept per frame or per
+    track (replacing earlier pending ones) and the active scorer's frame scores; 403 in blind mode."""
+
+    @extend_schema(request=None, responses={200: PreannotationResultSerializer, 403: ErrorSerializer,
+                                            404: ErrorSerializer})
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        video = get_object_or_404(videos_visible_to(request.user), pk=pk)
+        return Response(preannotations_create(user=request.user, video=video))  # type: ignore[arg-type]

@@ -55,6 +55,8 @@ def _fingerprint(rows: list[dict], label_ids: list[int]) -> tuple[str, list[str]
 def _labels(model: type[FrameScore] | type[VideoScore] | type[VideoFinding] | type[Contour],
             selection: DataSelection) -> QuerySet:
     labels = model.objects.filter(source=LabelSource.HUMAN, validation_level__gte=selection.min_level)
+    if model is Contour:
+        labels = labels.filter(**{"is_proposal": False})  # proposals are no labels until accepted
     item = "video__exam__patient" if model in (VideoScore, VideoFinding) else "frame__video__exam__patient"
     if selection.annotators is not None:
         labels = labels.filter(annotator_id__in=selection.annotators)

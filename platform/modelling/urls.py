@@ -18,5 +18,6 @@ urlpatterns = [
     path("predictions/segmentations/<int:pk>/uncertainty/", apis.SegmentationUncertaintyApi.as_view(),
          name="segmentation-uncertainty"),
     path("predictions/run/", apis.PredictionRunApi.as_view(), name="prediction-run"),
+    path("videos/<int:pk>/preannotations/", apis.PreannotationsApi.as_view(), name="video-preannotations"),
     path("model-activations/", apis.ModelActivationListApi.as_view(), name="model-activation-list"),
 ]

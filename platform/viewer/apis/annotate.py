@@ -60,6 +60,16 @@ class MyContourSerializer(serializers.Serializer):
     segmentation_class = serializers.IntegerField(help_text="SegmentationClass.index (1–4: markers of score 0–3)")
     vertices = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
     version = serializers.IntegerField()
+    track = serializers.IntegerField(allow_null=True, help_text="The contour track it belongs to, if any")
+    origin = serializers.CharField(help_text="manual | interpolated | propagated | model")
+    is_keyframe = serializers.BooleanField()
+    is_proposal = serializers.BooleanField(help_text="Proposed (propagated or model), not accepted yet")
+
+
+class MyTrackSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    segmentation_class = serializers.IntegerField()
+    gaps = serializers.ListField(child=serializers.IntegerField(), help_text="Frames where the marker is absent")
 
 
 class OtherContourSerializer(serializers.Serializer):
@@ -74,6 +84,7 @@ class MineSerializer(serializers.Serializer):
     video_score = MyVideoScoreSerializer(allow_null=True)
     findings = MyFindingSerializer(many=True, help_text="Your video findings (a finding not listed: not stated)")
     contours = MyContourSerializer(many=True)
+    tracks = MyTrackSerializer(many=True)
 
 
 class AnnotatorSerializer(serializers.Serializer):
@@ -162,6 +173,7 @@ class AnnotateViewSerializer(serializers.Serializer):
     segmentation_classes = SegmentationClassSerializer(many=True)
     findings = FindingVocabularySerializer(many=True, help_text="The findings vocabulary, in the viewer's order")
     mine = MineSerializer()
+    preannotations = serializers.BooleanField(help_text="Model pre-annotations are offered to you (not blind)")
     others = OthersSerializer(many=True, help_text="Other people's labels, only where your role may see them")
     model = ModelOutputSerializer()
 

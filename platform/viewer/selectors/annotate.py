@@ -15,8 +15,14 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from accounts.models import User
-from annotations.models import Contour, FrameScore, SegmentationClass, VideoFinding, VideoScore
-from annotations.selectors import findings_vocabulary, labels_visible_to, model_output_visible_to
+from annotations.models import FrameScore, SegmentationClass, Track, VideoFinding, VideoScore
+from annotations.selectors import (
+    findings_vocabulary,
+    labels_visible_to,
+    model_output_visible_to,
+    my_contours_of_video,
+    preannotations_visible_to,
+)
 from modelling.models import FramePrediction, SegmentationPrediction, VideoPrediction
 from studies.frame_urls import frame_image_url
 from studies.models import Frame, Video
@@ -117,10 +123,16 @@ def annotate_view(*, user: User, video: Video) -> dict[str, Any]:
         else:
             by_annotator[annotator]["findings"][code] = present
     my_contours = [
-        {"id": pk, "frame": frame, "segmentation_class": cls, "vertices": vertices, "version": version}
-        for pk, frame, cls, vertices, version in Contour.objects.filter(frame__video=video, annotator=user)
-        .order_by("frame_id", "id").values_list("id", "frame_id", "segmentation_class__index", "vertices", "version")
+        {"id": pk, "frame": frame, "segmentation_class": cls, "vertices": vertices, "version": version,
+         "track": track, "origin": origin, "is_keyframe": keyframe, "is_proposal": proposal}
+        for pk, frame, cls, vertices, version, track, origin, keyframe, proposal
+        in my_contours_of_video(user, video.pk).order_by("frame_id", "id").values_list(
+            "id", "frame_id", "segmentation_class__index", "vertices", "version", "track_id", "origin", "is_keyframe",
+            "is_proposal")
     ]
+    my_tracks = [{"id": pk, "segmentation_class": cls, "gaps": gaps}
+                 for pk, cls, gaps in Track.objects.filter(video=video, annotator=user).order_by("id")
+                 .values_list("id", "segmentation_class__index", "gaps")]
 
     for annotator, contours in contours_of_others(user=user, video=video).items():
         by_annotator[annotator]["contours"] = contours
@@ -150,7 +162,9 @@ def annotate_view(*, user: User, video: Video) -> dict[str, Any]:
             "video_score": my_video_score,
             "findings": my_findings,
             "contours": my_contours,
+            "tracks": my_tracks,
         },
+        "preannotations": preannotations_visible_to(user),
         "others": others,
         "model": _model_output(video) if model_output_visible_to(user) else {
             "visible": False, "frame_model_version": None, "frames": [], "video": None,
