@@ -43,7 +43,9 @@ FIELDS = {
     "video_score": {**COMMON, **_video_fields("video"), "score": "score", "comment": "comment"},
     "video_finding": {**COMMON, **_video_fields("video"), "finding": "finding__code", "present": "present"},
     "contour": {**COMMON, **_video_fields("frame__video"), "frame_id": "frame_id", "frame_index": "frame__index",
-                "segmentation_class": "segmentation_class__index", "vertices": "vertices"},
+                "segmentation_class": "segmentation_class__index", "vertices": "vertices",
+                # beyond LabelRow (tabular exports keep their columns): COCO and LabelMe write them
+                "origin": "origin", "is_keyframe": "is_keyframe"},
 }
 MODELS: dict[str, tuple[LabelModel, Any]] = {
     "frame_score": (FrameScore, FrameScoreFilter), "video_score": (VideoScore, VideoScoreFilter),

@@ -138,7 +138,14 @@ def _annotation(contour: LabelRow, image_ids: set[int], category_ids: set[int]) 
         "annotator": contour["annotator"],
         "validation_level": contour["validation_level"],
         "source": contour["source"],
+        **_origin(contour),
     }
+
+
+def _origin(contour: Mapping[str, Any]) -> dict[str, Any]:
+    """How a track's contour came about (manual / interpolated / propagated / model) and whether it is a
+    keyframe, where the row says (exports of stored contours do; LabelRow does not require it)."""
+    return {key: contour[key] for key in ("origin", "is_keyframe") if key in contour}
 
 
 def _orphan_score(score: Mapping[str, Any]) -> str:

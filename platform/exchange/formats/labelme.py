@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from .rows import FrameRef, LabelRow, ZipStream, findings_json, json_compact
 
 __all__ = ["LABELME_VERSION", "labelme_document", "labelme_name", "write_labelme_zip"]
 
 LABELME_VERSION = "5.4.1"
+
+
+def _flags(contour: LabelRow) -> dict[str, bool]:
+    """LabelMe's per-shape flags are booleans: how a track's contour came about, where the row says (exports
+    of stored contours do; LabelRow does not require it)."""
+    row = cast(Mapping[str, Any], contour)
+    if "origin" not in row:
+        return {}
+    return {"keyframe": bool(row.get("is_keyframe")),
+            **{origin: row["origin"] == origin for origin in ("interpolated", "propagated", "model")}}
 
 
 def labelme_document(frame: FrameRef, contours: Sequence[LabelRow], *, class_names: Mapping[int, str]) -> dict:
@@ -34,7 +44,7 @@ def labelme_document(frame: FrameRef, contours: Sequence[LabelRow], *, class_nam
             "points": [[float(x), float(y)] for x, y in vertices],
             "group_id": None,
             "shape_type": "polygon",
-            "flags": {},
+            "flags": _flags(contour),
             "description": contour["annotator"],
         })
     return {

@@ -264,3 +264,25 @@ def test_query_counts_do_not_grow_with_track_length(video, ann):
     with CaptureQueriesContext(connection) as queries:
         client.get(f"/api/videos/{video.pk}/tracks/")
     assert len(queries) <= 8
+
+
+def test_coco_labelme_and_masks_exports_carry_interpolated_contours_with_their_origin(video, ann):
+    import io
+    import json
+    import zipfile
+
+    from exchange.services import export_stream
+
+    client = _client(ann)
+    _keyframe(client, _track(client, video), 4, _shifted(4))
+    coco = json.loads(b"".join(export_stream(user=ann, fmt="coco", params={})))
+    origins = {a["image_id"]: (a["origin"], a["is_keyframe"], a["source"]) for a in coco["annotations"]}
+    assert len(origins) == 5 and sorted(set(origins.values())) == [
+        ("interpolated", False, "human"), ("manual", True, "human")]
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(export_stream(user=ann, fmt="labelme", params={}))))
+    documents = [json.loads(archive.read(n)) for n in archive.namelist() if n.endswith(".json")
+                 and "shapes" in json.loads(archive.read(n))]
+    flags = sorted((d["shapes"][0]["flags"]["keyframe"], d["shapes"][0]["flags"]["interpolated"]) for d in documents)
+    assert flags == [(False, True)] * 3 + [(True, False)] * 2
+    masks = zipfile.ZipFile(io.BytesIO(b"".join(export_stream(user=ann, fmt="masks", params={}))))
+    assert sum(n.endswith(".png") and "mask" in n for n in masks.namelist()) >= 5
