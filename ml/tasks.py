@@ -11,6 +11,7 @@ behind training), `agreement.*` tasks on `analysis`.
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any
 
@@ -23,8 +24,8 @@ from agreement.services import (
     agreement_report_compute,
     agreement_reports_refresh_stale,
 )
-from modelling.scoring import scoring_job_run
-from modelling.services import SCORE_VIDEOS_TASK, TRAIN_MODEL_TASK
+from modelling.scoring import scoring_chunk_run, scoring_job_run
+from modelling.services import SCORE_CHUNK_TASK, SCORE_VIDEOS_TASK, TRAIN_MODEL_TASK
 from modelling.training import training_job_run
 
 GPU_TIME_LIMIT = settings.CELERY_QUEUE_TIME_LIMITS["gpu"]
@@ -44,6 +45,13 @@ def train_model(self: Any, job_id: int) -> str:
 def score_videos(self: Any, job_id: int) -> str:
     """Run a scoring job (videos and active models named by its row); returns the outcome."""
     return scoring_job_run(job_id=job_id, task_id=self.request.id or "", worker_host=socket.gethostname())
+
+
+@shared_task(name=SCORE_CHUNK_TASK, acks_late=True, reject_on_worker_lost=True, time_limit=SCORING_TIME_LIMIT)
+def score_chunk(job_id: int, chunk: int, version_id: int, video_ids: list[int]) -> str:
+    """One chunk of a scoring job (any scoring worker; re-delivered when its worker is lost); returns the outcome."""
+    return scoring_chunk_run(job_id=job_id, chunk=chunk, version_id=version_id, video_ids=video_ids,
+                             worker_host=f"{socket.gethostname()}:{os.getpid()}")
 
 
 @shared_task(name=COMPUTE_REPORT_TASK, acks_late=True, time_limit=ANALYSIS_TIME_LIMIT)

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
-from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
 from accounts.models import User
 from annotations.filters import ContourFilter, FrameScoreFilter, VideoFindingFilter, VideoScoreFilter
 from annotations.models import Contour, FrameScore, VideoFinding, VideoScore
 from annotations.selectors import LabelModel, findings_consensus, labels_visible_to
+from core.media_cache import local_path
 from studies.selectors import frames_visible_to
 
 from .formats import FrameRef, LabelRow
@@ -89,7 +89,7 @@ def frame_refs(user: User, frame_ids: list[int]) -> Iterator[FrameRef]:
         "id", "video_id", "index", "video__width", "video__height", "video__exam__patient__code", "image")
     for frame_id, video_id, index, width, height, patient, image in rows.iterator(chunk_size=CHUNK):
         yield {"frame_id": frame_id, "video_id": video_id, "frame_index": index, "width": width, "height": height,
-               "patient": patient, "image_path": default_storage.path(image),
+               "patient": patient, "image_path": str(local_path(image)),
                "image_name": f"frames/{video_id}/{index:06d}.png"}
 
 

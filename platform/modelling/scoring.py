@@ -8,6 +8,7 @@ write replaces a model version's earlier results for the same videos in one tran
 
 from __future__ import annotations
 
+import io
 import logging
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -16,9 +17,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
+from core.media_cache import is_local, local_folder, local_path, media_session
 from ml.data import ManifestRow
-from ml.embeddings import EmbeddingCache, VideoBag
+from ml.embeddings import EmbeddingCache, EmbeddingSpec, VideoBag
 
 from .models import (
     FramePrediction,
@@ -26,11 +30,13 @@ from .models import (
     ModelKind,
     ModelVersion,
     SegmentationPrediction,
+    TrainingJob,
     VideoPrediction,
 )
 from .selectors import (
     active_version,
     frames_of_videos,
+    job_is_cancelled,
     video_hashes,
     video_patients,
     videos_for_scope,
@@ -40,6 +46,8 @@ from .services import (
     MAX_ATTEMPTS,
     PREDICTING_KINDS,
     predictions_replace,
+    scoring_chunk_done,
+    scoring_chunks_dispatch,
     segmentation_files_save,
     segmentations_replace,
     stored_files_delete,
@@ -184,9 +192,31 @@ def sequence_predict(version: ModelVersion, video_ids: Sequence[int], *,
 
 
 def embedding_cache() -> EmbeddingCache:
-    """Frame embeddings live in media storage, one file per encoder, video and frame step, reused by
-    every job and prediction run (workers share the media folder)."""
-    return EmbeddingCache(Path(settings.MEDIA_ROOT) / "embeddings")
+    """Frame embeddings, one file per encoder, video and frame step, reused by every job and prediction run:
+    in the media folder of a folder storage, else in this worker's folder and shared through the bucket."""
+    return EmbeddingCache(local_folder("embeddings"))
+
+
+def _shared_through_storage(cache: EmbeddingCache, spec: EmbeddingSpec, content_id: str, step: int,
+                            compute: Callable[[], tuple[np.ndarray, np.ndarray]]
+                            ) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """With object storage, a worker missing an embedding file takes the one another worker stored, and
+    stores what it computes (`embeddings/<spec>/<video hash>-s<step>.npz`); a folder storage shares already."""
+    if is_local():
+        return compute
+    name = "embeddings/" + cache.path(spec, content_id, step).relative_to(cache.folder).as_posix()
+
+    def fetch_or_compute() -> tuple[np.ndarray, np.ndarray]:
+        if default_storage.exists(name):
+            with np.load(local_path(name)) as data:
+                return data["frames"], data["embeddings"]
+        frames, vectors = compute()
+        buffer = io.BytesIO()
+        np.savez(buffer, frames=frames, embeddings=vectors)
+        default_storage.save(name, ContentFile(buffer.getvalue()))
+        return frames, vectors
+
+    return fetch_or_compute
 
 
 def embedding_bags(video_ids: Sequence[int], config: EmbeddingTrainConfig, *, labels: Mapping[int, int] | None = None,
@@ -211,7 +241,8 @@ def embedding_bags(video_ids: Sequence[int], config: EmbeddingTrainConfig, *, la
             embedder = embedder or FrameEmbedder(spec, device=torch_device())
             return embed_image_files(embedder, [r["image"] for r in rows], [r["frame"] for r in rows])
 
-        frames, vectors = cache.get(spec, content_id=hashes[video_id], frame_step=step, compute=compute)
+        frames, vectors = cache.get(spec, content_id=hashes[video_id], frame_step=step,
+                                    compute=_shared_through_storage(cache, spec, hashes[video_id], step, compute))
         bags.append(VideoBag(video=str(video_id), patient=str(patients[video_id]), embeddings=vectors, frames=frames,
                              score=(labels or {}).get(video_id), findings=dict((findings or {}).get(video_id, {}))))
         if on_progress is not None:
@@ -256,15 +287,21 @@ PREDICTORS: dict[str, Callable[..., int]] = {
 }
 
 
+def scoring_scope(*, video_ids: list[int] | None = None, patient_id: int | None = None,
+                  kinds: list[str] | None = None) -> tuple[list[ModelVersion], list[int]]:
+    """(active versions of `kinds`, videos) a scoring run covers."""
+    wanted = [ModelKind(k) for k in (kinds or PREDICTING_KINDS)]
+    versions = [v for v in (active_version(kind) for kind in PREDICTING_KINDS if kind in wanted) if v is not None]
+    return versions, videos_for_scope(video_ids=video_ids, patient_id=patient_id) if versions else []
+
+
 def videos_predict(*, video_ids: list[int] | None = None, patient_id: int | None = None,
                    kinds: list[str] | None = None,
                    on_progress: Callable[[str, int, int], None] | None = None) -> int:
     """Score a video list, a patient or (neither given) every video with the active models (of `kinds`, when
     given: frame scorer with its aggregator, segmentation, sequence). Returns the rows written.
     `on_progress(model, done, total)`: videos done over videos × models, after each chunk."""
-    wanted = [ModelKind(k) for k in (kinds or PREDICTING_KINDS)]
-    versions = [v for v in (active_version(kind) for kind in PREDICTING_KINDS if kind in wanted) if v is not None]
-    videos = videos_for_scope(video_ids=video_ids, patient_id=patient_id) if versions else []
+    versions, videos = scoring_scope(video_ids=video_ids, patient_id=patient_id, kinds=kinds)
     total = len(videos) * len(versions)
     written = 0
     for number, version in enumerate(versions):
@@ -300,9 +337,17 @@ def scoring_job_run(*, job_id: int, task_id: str, worker_host: str) -> str:
             raise ScoringCancelled
 
     params = job.parameters or {}
+    scope = {"video_ids": params.get("video_ids"), "patient_id": params.get("patient_id"), "kinds": params.get("kinds")}
+    versions, videos = scoring_scope(**scope)
+    size = int(settings.PLEURA_SCORING_CHUNK_VIDEOS)
+    if len(videos) > size:  # more than one chunk: scoring workers share them (scoring_chunk_run)
+        chunks = [{"chunk": number, "version": version.pk, "videos": part} for number, (version, part) in enumerate(
+            (version, videos[start:start + size]) for version in versions for start in range(0, len(videos), size))]
+        scoring_chunks_dispatch(job=job, chunks=chunks, steps=len(videos) * len(versions))
+        return "dispatched"
     try:
-        written = videos_predict(video_ids=params.get("video_ids"), patient_id=params.get("patient_id"),
-                                 kinds=params.get("kinds"), on_progress=report)
+        with media_session():
+            written = videos_predict(**scope, on_progress=report)
     except ScoringCancelled:
         training_job_finish(job=job, status=JobStatus.CANCELLED)
         return "cancelled"
@@ -314,4 +359,23 @@ def scoring_job_run(*, job_id: int, task_id: str, worker_host: str) -> str:
     training_job_progress(job=job, progress={**state, "phase": "done", "step": state["steps"], "rows": written},
                           log_line=f"{written} predictions written")
     training_job_finish(job=job, status=JobStatus.SUCCEEDED, model_version=job.model_version)
+    return "succeeded"
+
+
+def scoring_chunk_run(*, job_id: int, chunk: int, version_id: int, video_ids: list[int], worker_host: str) -> str:
+    """One chunk of a scoring job: score these videos with one version (replacing that version's earlier
+    results, so a chunk re-delivered after a lost worker writes nothing twice) and count it on the job.
+    Returns succeeded, failed or skipped (the job was cancelled, failed or is done)."""
+    if job_is_cancelled(job_id) or not TrainingJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).exists():
+        return "skipped"
+    version = ModelVersion.objects.get(pk=version_id)
+    try:
+        with media_session():
+            rows = PREDICTORS[version.kind](version, video_ids)
+    except Exception as error:
+        logger.exception("scoring job %s, chunk %s failed", job_id, chunk)
+        training_job_finish(job=TrainingJob.objects.get(pk=job_id), status=JobStatus.FAILED,
+                            error=f"chunk {chunk}: {type(error).__name__}: {error}\n{traceback.format_exc()}")
+        return "failed"
+    scoring_chunk_done(job_id=job_id, chunk=chunk, videos=len(video_ids), rows=rows, worker_host=worker_host)
     return "succeeded"

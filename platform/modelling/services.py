@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 #: scoring on its own `scoring` queue (`scoring.*`), so neither waits behind the other.
 TRAIN_MODEL_TASK = "ml.train_model"
 SCORE_VIDEOS_TASK = "scoring.score_videos"
+# One chunk of a scoring job (one version, a few videos); several scoring workers share a job's chunks.
+SCORE_CHUNK_TASK = "scoring.score_chunk"
 #: A job re-delivered more often than this (its worker killed each time) is given up.
 MAX_ATTEMPTS = 3
 PREDICTING_KINDS = (ModelKind.EMBEDDING, ModelKind.FRAME_SCORER, ModelKind.SEGMENTATION, ModelKind.SEQUENCE)
@@ -328,11 +330,20 @@ def segmentations_replace(*, model_version: ModelVersion, video_ids: Sequence[in
     return len(rows)
 
 
+def _videos_lock(video_ids: Sequence[int]) -> None:
+    """Serialise writers of the same videos' results (a re-delivered chunk while its first run still writes)."""
+    from studies.models import Video
+
+    list(Video.objects.select_for_update().filter(id__in=list(video_ids)).order_by("id").values_list("id", flat=True))
+
+
 @transaction.atomic
 def predictions_replace(*, model_version: ModelVersion, video_ids: Sequence[int],
                         frame_predictions: Iterable[FramePrediction] = (),
                         video_predictions: Iterable[VideoPrediction] = ()) -> tuple[int, int]:
-    """Replace this version's predictions for these videos in one transaction: never half-written."""
+    """Replace this version's predictions for these videos in one transaction: never half-written, never
+    doubled (a chunk run twice replaces its own rows; the unique constraints hold per frame and video)."""
+    _videos_lock(video_ids)
     FramePrediction.objects.filter(model_version=model_version, frame__video_id__in=video_ids).delete()
     VideoPrediction.objects.filter(model_version=model_version, video_id__in=video_ids).delete()
     frames = FramePrediction.objects.bulk_create(list(frame_predictions), batch_size=2000)
@@ -404,4 +415,58 @@ def scoring_job_queue(*, video_ids: Sequence[int] | None = None, patient_id: int
                     "kinds": kind_list},
         model_version=model_version, created_by=created_by, status=JobStatus.QUEUED, progress={})
     transaction.on_commit(lambda: scoring_enqueue(job.pk))
+    return job
+
+
+def scoring_chunks_dispatch(*, job: TrainingJob, chunks: list[dict[str, Any]], steps: int) -> None:
+    """Split a running scoring job into chunk tasks ({"chunk", "version", "videos"}) that every scoring
+    worker takes from the queue; the job's progress sums the chunks done. A parent run again (re-delivered)
+    sends only the chunks not done yet."""
+    with transaction.atomic():
+        locked = TrainingJob.objects.select_for_update().get(pk=job.pk)
+        progress = dict(locked.progress or {})
+        done = set(progress.get("chunks_done", []))
+        progress.update(phase="scoring", chunks=len(chunks), chunks_done=sorted(done), steps=steps,
+                        step=progress.get("step", 0) if done else 0, rows=progress.get("rows", 0) if done else 0,
+                        workers=progress.get("workers", {}) if done else {})
+        locked.progress = progress
+        locked.log_tail = (locked.log_tail + f"{len(chunks) - len(done)} chunks of up to "
+                           f"{max(len(c['videos']) for c in chunks)} videos queued\n")[-LOG_TAIL_CHARS:]
+        locked.save(update_fields=["progress", "log_tail"])
+        pending = [c for c in chunks if c["chunk"] not in done]
+        transaction.on_commit(lambda: [enqueue_task(SCORE_CHUNK_TASK, job.pk, c["chunk"], c["version"], c["videos"])
+                                       for c in pending])
+    from .progress import publish_job
+
+    publish_job(locked)
+
+
+def scoring_chunk_done(*, job_id: int, chunk: int, videos: int, rows: int, worker_host: str) -> TrainingJob | None:
+    """Count a finished chunk once (a re-delivered chunk that ran twice counts once); the last one finishes
+    the job. None when the job is no longer running (cancelled or failed)."""
+    with transaction.atomic():
+        job = TrainingJob.objects.select_for_update().get(pk=job_id)
+        if job.status != JobStatus.RUNNING:
+            return None
+        progress = dict(job.progress or {})
+        done = set(progress.get("chunks_done", []))
+        if chunk not in done:
+            done.add(chunk)
+            workers = dict(progress.get("workers", {}))
+            workers[worker_host] = workers.get(worker_host, 0) + 1
+            progress.update(step=progress.get("step", 0) + videos, rows=progress.get("rows", 0) + rows,
+                            workers=workers)
+        progress["chunks_done"] = sorted(done)
+        finished = len(done) >= int(progress.get("chunks", 0))
+        if finished:
+            progress["phase"] = "done"
+        job.progress = progress
+        job.log_tail = (job.log_tail + f"chunk {chunk}: {videos} videos, {rows} rows on {worker_host}\n"
+                        )[-LOG_TAIL_CHARS:]
+        job.save(update_fields=["progress", "log_tail"])
+    if finished:
+        return training_job_finish(job=job, status=JobStatus.SUCCEEDED, model_version=job.model_version)
+    from .progress import publish_job
+
+    publish_job(job)
     return job

@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from django.conf import settings
-
+from core.media_cache import local_folder, media_session
 from ml.metrics import to_strict_json
 from ml.training import TrainConfig, TrainProgress
 
@@ -90,9 +89,8 @@ class JobReporter:
 
 
 def _job_dir(job: TrainingJob) -> Path:
-    folder = Path(settings.MEDIA_ROOT) / "jobs" / str(job.pk)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """The job's local working folder (its checkpoints: a re-delivered job on the same worker resumes)."""
+    return local_folder(f"jobs/{job.pk}")
 
 
 def _split_patients(rows: Sequence[dict], fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
@@ -299,7 +297,8 @@ def training_job_run(*, job_id: int, task_id: str, worker_host: str) -> str:
         return "failed"
     reporter = JobReporter(job)
     try:
-        version = TRAINERS[ModelKind(job.kind)](job, reporter)
+        with media_session():  # the job's frames stay in this worker's media cache while it trains
+            version = TRAINERS[ModelKind(job.kind)](job, reporter)
         if version is None:
             training_job_finish(job=job, status=JobStatus.CANCELLED)
             return "cancelled"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from core.media_cache import local_path, media_session
 
 from .models import ModelKind, ModelVersion
 
@@ -17,18 +17,12 @@ if TYPE_CHECKING:  # torch is imported where a model is loaded
 
 @contextmanager
 def local_weights(version: ModelVersion) -> Iterator[Path]:
-    """A local path to the version's weights (the file itself on a folder storage, else a temp copy)."""
+    """A local path to the version's weights: the file itself on a folder storage, else this worker's cached
+    copy (core.media_cache: checked against the stored object, kept while the job runs)."""
     if not version.weights:
         raise ValueError(f"model version {version.pk} has no weights file")
-    try:
-        yield Path(version.weights.path)
-        return
-    except NotImplementedError:
-        pass
-    with version.weights.open("rb") as source, tempfile.NamedTemporaryFile(suffix=".pt") as copy:
-        shutil.copyfileobj(source, copy)
-        copy.flush()
-        yield Path(copy.name)
+    with media_session():
+        yield local_path(version.weights.name)
 
 
 def load_version(version: ModelVersion, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:

@@ -15,7 +15,6 @@ from django.core.wsgi import get_wsgi_application  # noqa: E402
 from studies.frame_urls import django_media_root, django_signing_key, with_signed_frames  # noqa: E402
 
 django_application = get_wsgi_application()
-# Signed frame URLs are answered here, without a Django request (no session, no database).
-_frames_root = django_media_root()
-application = (with_signed_frames(django_application, key=django_signing_key(), media_root=_frames_root)
-               if _frames_root is not None else django_application)
+# Signed frame URLs are answered here, without a Django request (no session, no database): from the media
+# folder, or streamed from object storage after the same check.
+application = with_signed_frames(django_application, key=django_signing_key(), media_root=django_media_root())

@@ -7,8 +7,15 @@ expiry. Whatever can check the signature serves the bytes: the plain WSGI layer 
 (no Django request at all), the Django view for other servers, or nginx `secure_link` in front.
 
 The expiry is rounded to whole days, so a frame keeps the same URL for a day and browsers reuse their
-cached copy; a leaked URL stops working within two days. Only frame PNGs under FileSystemStorage are
-served this way; the authenticated `/api/frames/<id>/image/` remains.
+cached copy; a leaked URL stops working within two days. Only frame PNGs are served this way; the
+authenticated `/api/frames/<id>/image/` remains.
+
+With object storage (S3, MinIO) the same handler streams the frame from the bucket after the same HMAC check,
+rather than redirecting to a presigned URL: the URL, ETag and `Cache-Control: immutable` stay exactly as with
+a folder (a presigned URL's signature changes with its signing time, so browsers would refetch), the bucket
+need not be reachable from the wards' browsers (no public endpoint, no CORS), and a 304 costs no request to
+the bucket. The price is the frame's bytes passing through the app process (one PNG of ~50-200 kB, once per
+browser per day); nginx's proxy cache in front can take it (deploy/README.md).
 
 nginx cannot compute an HMAC-SHA256, so with `PLEURA_FRAME_LINK_SECRET` set each URL also carries `m`, the
 token nginx's `secure_link_md5 "$secure_link_expires$uri <secret>"` checks (deploy/nginx/pleura.conf): nginx
@@ -24,7 +31,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, unquote
+
+if TYPE_CHECKING:
+    from django.core.files.storage import Storage
 
 PREFIX = "/frames/"
 DAY = 24 * 3600
@@ -64,6 +75,7 @@ class FrameFile:
     status: str
     headers: list[tuple[str, str]]
     path: Path | None = None
+    content: bytes | None = None  # the frame's bytes, read from object storage
 
 
 def _error(status: str, message: str) -> FrameFile:
@@ -71,9 +83,20 @@ def _error(status: str, message: str) -> FrameFile:
                               ("X-Frame-Error", message)])
 
 
-def resolve(key: bytes, media_root: Path, path_info: str, query: str, if_none_match: str = "",
+def _from_storage(storage: Storage, name: str, headers: list[tuple[str, str]]) -> FrameFile:
+    try:
+        with storage.open(name, "rb") as handle:
+            content = handle.read()
+    except FileNotFoundError:
+        return _error("404 Not Found", "no such frame")
+    return FrameFile("200 OK", [("Content-Type", "image/png"), ("Content-Length", str(len(content))), *headers],
+                     content=content)
+
+
+def resolve(key: bytes, media_root: Path | Storage, path_info: str, query: str, if_none_match: str = "",
             *, now: float | None = None) -> FrameFile:
-    """Check the signature and expiry of a `/frames/…` request and find its file."""
+    """Check the signature and expiry of a `/frames/…` request and find its file: in the media folder
+    (`media_root` a Path) or, for object storage, read from the storage."""
     name = unquote(path_info[len(PREFIX):])
     params = parse_qs(query)
     try:
@@ -88,13 +111,18 @@ def resolve(key: bytes, media_root: Path, path_info: str, query: str, if_none_ma
         return _error("403 Forbidden", "expired; ask the API for a fresh URL")
     if not name.endswith(".png") or ".." in Path(name).parts:
         return _error("404 Not Found", "not a frame")
-    path = media_root / name
-    if not path.resolve().is_relative_to(media_root.resolve()):  # an absolute name, a link out of the folder
+    if name.startswith("/"):
         return _error("404 Not Found", "not a frame")
+    if isinstance(media_root, Path):
+        path = media_root / name
+        if not path.resolve().is_relative_to(media_root.resolve()):  # a link out of the folder
+            return _error("404 Not Found", "not a frame")
     etag = f'"{hashlib.sha1(name.encode()).hexdigest()[:20]}"'
     headers = [("Cache-Control", f"private, max-age={int(expires - now)}, immutable"), ("ETag", etag)]
     if etag in [tag.strip() for tag in if_none_match.split(",")]:
         return FrameFile("304 Not Modified", headers)
+    if not isinstance(media_root, Path):
+        return _from_storage(media_root, name, headers)
     if not path.is_file():
         return _error("404 Not Found", "no such frame")
     return FrameFile("200 OK", [("Content-Type", "image/png"), ("Content-Length", str(path.stat().st_size)),
@@ -104,7 +132,7 @@ def resolve(key: bytes, media_root: Path, path_info: str, query: str, if_none_ma
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
-def with_signed_frames(app: WsgiApp, *, key: bytes, media_root: Path) -> WsgiApp:
+def with_signed_frames(app: WsgiApp, *, key: bytes, media_root: Path | Storage) -> WsgiApp:
     """Answer GET/HEAD `/frames/…` before Django sees the request; pass everything else to `app`."""
 
     def dispatch(environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -114,8 +142,10 @@ def with_signed_frames(app: WsgiApp, *, key: bytes, media_root: Path) -> WsgiApp
         found = resolve(key, media_root, path_info, environ.get("QUERY_STRING", ""),
                         environ.get("HTTP_IF_NONE_MATCH", ""))
         start_response(found.status, found.headers)
-        if found.path is None or environ["REQUEST_METHOD"] == "HEAD":
+        if environ["REQUEST_METHOD"] == "HEAD" or (found.path is None and found.content is None):
             return [b""]
+        if found.path is None:
+            return [found.content or b""]
         handle = found.path.open("rb")
         wrapper = environ.get("wsgi.file_wrapper")
         return wrapper(handle, 1 << 16) if wrapper else iter(lambda: handle.read(1 << 16), b"")
@@ -129,17 +159,15 @@ def django_signing_key() -> bytes:
     return signing_key(settings.SECRET_KEY)
 
 
-def django_media_root() -> Path | None:
-    """The folder frames are stored in, or None when storage is not on the local file system."""
+def django_media_root() -> Path | Storage:
+    """Where frames are served from: the media folder of a folder storage, else the storage itself."""
     from django.core.files.storage import FileSystemStorage, default_storage
 
-    return Path(default_storage.location) if isinstance(default_storage, FileSystemStorage) else None
+    return Path(default_storage.location) if isinstance(default_storage, FileSystemStorage) else default_storage
 
 
 def frame_image_url(name: str) -> str | None:
-    """The signed URL of a stored frame (None where storage cannot serve it this way)."""
+    """The signed URL of a stored frame (every storage serves it: see the module's docstring)."""
     from django.conf import settings
 
-    if django_media_root() is None:
-        return None
     return signed_path(django_signing_key(), name, link_secret=settings.PLEURA_FRAME_LINK_SECRET)

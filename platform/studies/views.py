@@ -8,14 +8,11 @@ from .frame_urls import PREFIX, django_media_root, django_signing_key, resolve
 
 
 def signed_frame(request: HttpRequest, name: str) -> HttpResponseBase:
-    media_root = django_media_root()
-    if media_root is None:
-        return HttpResponse("frame URLs need file-system storage", status=404, content_type="text/plain")
-    found = resolve(django_signing_key(), media_root, PREFIX + name, request.META.get("QUERY_STRING", ""),
+    found = resolve(django_signing_key(), django_media_root(), PREFIX + name, request.META.get("QUERY_STRING", ""),
                     request.headers.get("If-None-Match", ""))
     status = int(found.status.split()[0])
     response: HttpResponseBase = (FileResponse(found.path.open("rb"), status=status) if found.path is not None
-                              else HttpResponse(status=status))
+                                  else HttpResponse(found.content or b"", status=status))
     for header, value in found.headers:
         response[header] = value
     return response

@@ -176,6 +176,23 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Object storage in production (deploy/README.md): PLEURA_MEDIA_STORAGE=storages.backends.s3.S3Storage with
+# django-storages' AWS_* names (MinIO, Ceph RGW or AWS S3); boto3 reads AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY from the environment. A stored name is written once (never overwritten), as on disk.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+AWS_S3_FILE_OVERWRITE = False
+AWS_DEFAULT_ACL = None
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+AWS_S3_ADDRESSING_STYLE = env.str("AWS_S3_ADDRESSING_STYLE", default="path")  # MinIO and moto: path style
+# Workers read stored frames and weights through a bounded local cache (core.media_cache) when storage is
+# not a local folder: one folder per worker process, LRU past this many bytes.
+PLEURA_MEDIA_CACHE_DIR = Path(env.str("PLEURA_MEDIA_CACHE_DIR", default=str(VAR_DIR / "media-cache")))
+PLEURA_MEDIA_CACHE_BYTES = env.int("PLEURA_MEDIA_CACHE_BYTES", default=20 * 2**30)
+# A scoring job of more videos than this is split into chunk tasks of this many videos that every
+# scoring worker takes from the queue (modelling.scoring); a lost worker's chunk is re-delivered.
+PLEURA_SCORING_CHUNK_VIDEOS = env.int("PLEURA_SCORING_CHUNK_VIDEOS", default=16)
 
 # Signed frame URLs also carry a token nginx's secure_link checks when this is set (studies.frame_urls): the
 # same value as in nginx's config; nginx then serves /frames/ from the media folder itself.

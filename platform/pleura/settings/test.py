@@ -12,10 +12,11 @@ DATABASES["default"] = env.db("DATABASE_URL", default="postgres://postgres@127.0
 DATABASES["default"]["TEST"] = {"NAME": env.str("PLEURA_TEST_DB", default="test_pleura")}
 # tests/conftest.py points storage at a fresh temporary folder per test; this is the fallback.
 MEDIA_ROOT = Path(env.str("PLEURA_MEDIA_ROOT", default="/tmp/pleura-test-media"))
-STORAGES["default"] = {
-    "BACKEND": "django.core.files.storage.FileSystemStorage",
-    "OPTIONS": {"location": str(MEDIA_ROOT)},
-}
+if "FileSystem" in env.str("PLEURA_MEDIA_STORAGE", default="FileSystem"):  # the S3 tests' workers set it
+    STORAGES["default"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT)},
+    }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Integration tests use the real Redis: a database of their own for the broker and the channel layer.

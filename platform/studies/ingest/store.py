@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import Storage, default_storage
+from django.core.files.storage import FileSystemStorage, Storage, default_storage
 
 from studies.models import VideoFormat
 
@@ -181,12 +181,11 @@ def delete_stored(names: Iterable[str], *, storage: Storage | None = None) -> No
         if stored:
             storage.delete(stored)
             folders.add(os.path.dirname(stored))
-    try:
-        root = Path(storage.path("")).resolve()
-    except NotImplementedError:
+    if not isinstance(storage, FileSystemStorage):  # object storage has no folders to leave behind
         return
+    root = Path(storage.location).resolve()
     for folder in sorted(folders, key=len, reverse=True):
-        current = Path(storage.path(folder)).resolve()
+        current = (root / folder).resolve()
         while current != root and root in current.parents:
             try:
                 current.rmdir()
