@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "platform" / "pacs"))
 from _platform import free_port, setup_django
 
 
@@ -41,12 +40,11 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from dicom_files import dicom_bytes, us_multiframe
-    from orthanc import orthanc_available, orthanc_running
-
     from pacs.services import series_import
     from studies.models import Video
     from studies.services import patient_upsert, site_ensure, video_ingest
+    from tests.platform.pacs.dicom_files import dicom_bytes, us_multiframe
+    from tests.platform.pacs.orthanc import orthanc_available, orthanc_running
 
     if not orthanc_available():
         sys.exit("Debian's orthanc and orthanc-dicomweb are needed")
@@ -104,7 +102,6 @@ def _endpoint(site, url: str):  # type: ignore[no-untyped-def]
 
 
 def _cstore_to_score(site, scratch: Path) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
-    from dicom_files import US_MULTIFRAME, us_multiframe
     from pynetdicom import AE
 
     import modelling.scoring as scoring
@@ -116,6 +113,7 @@ def _cstore_to_score(site, scratch: Path) -> tuple[float, float, float]:  # type
     from pacs.models import DicomwebEndpoint
     from pacs.receiver import ReceiverConfig, receiver_start
     from pacs.services import spooled_ingest
+    from tests.platform.pacs.dicom_files import US_MULTIFRAME, us_multiframe
 
     recipe = EmbeddingTrainConfig()
     kwargs = {"in_features": 1280, "findings": list(recipe.findings)}

@@ -24,6 +24,7 @@ PAGE_ROLES: dict[str, set[str]] = {
     "agreement": {Role.VALIDATOR, Role.CLINICIAN, Role.ADMIN},
     # the dataset for research: roles that see every label (the export API itself gives anyone what they may see)
     "exports": {Role.CLINICIAN, Role.ADMIN},
+    "pacs": {Role.ADMIN},  # DICOMweb endpoints, search, import, results back (the pacs API is admin-only too)
 }
 
 HOME_PAGE: dict[str, str] = {Role.ANNOTATOR: "worklist", Role.VALIDATOR: "worklist", Role.CLINICIAN: "review",
@@ -40,7 +41,7 @@ def may_open(user: User, page: str) -> bool:
 
 def pages_for(user: User) -> list[str]:
     """Navigation entries in a fixed order (annotate/validate/frames need a video, so they are not listed)."""
-    return [page for page in ("worklist", "review", "agreement", "dashboard", "exports") if may_open(user, page)]
+    return [page for page in ("worklist", "review", "agreement", "dashboard", "exports", "pacs") if may_open(user, page)]
 
 
 def page_for_roles(page: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:

@@ -21,4 +21,5 @@ urlpatterns = [
     path("agreement/", views.agreement, name="agreement"),
     path("assignments/", views.assignments, name="assignments"),
     path("exports/", views.exports, name="exports"),
+    path("pacs/", views.pacs, name="pacs"),
 ]

@@ -88,3 +88,8 @@ def agreement(request: HttpRequest) -> HttpResponse:
 @page_for_roles("exports")
 def exports(request: HttpRequest) -> HttpResponse:
     return _page(request, "exports.html", "exports")
+
+
+@page_for_roles("pacs")
+def pacs(request: HttpRequest) -> HttpResponse:
+    return _page(request, "pacs.html", "pacs")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # orthanc.py and dicom_files.py, also used by bench
-
-from orthanc import Orthanc, orthanc_available, orthanc_running
+from tests.platform.pacs.orthanc import Orthanc, orthanc_available, orthanc_running
 
 
 @pytest.fixture

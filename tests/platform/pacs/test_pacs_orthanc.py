@@ -9,11 +9,9 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
-from dicom_files import dicom_bytes, us_multiframe
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from orthanc import Orthanc
 from PIL import Image
 from rest_framework.test import APIClient
 
@@ -24,6 +22,8 @@ from pacs.models import DicomwebEndpoint, ImportedInstance, UidMapping
 from pacs.results import FRAME_SCORE, VIDEO_SCORE
 from studies.ingest.pseudonyms import pseudonymous_code, pseudonymous_uid
 from studies.models import Frame, Site, Video
+from tests.platform.pacs.dicom_files import dicom_bytes, us_multiframe
+from tests.platform.pacs.orthanc import Orthanc
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PATIENT = "MRN-0042"

@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from dicom_files import CT_IMAGE, US_MULTIFRAME, ct_image, us_multiframe
 from django.conf import settings
 from django.db import connection
-from orthanc import free_port
 from pynetdicom import AE
 
 from pacs.models import DicomwebEndpoint, ImportedInstance
@@ -27,6 +25,8 @@ from pacs.receiver import INGEST_SPOOLED_TASK
 from pacs.tasks import ingest_spooled
 from studies.ingest.pseudonyms import pseudonymous_code
 from studies.models import Site, Video
+from tests.platform.pacs.dicom_files import CT_IMAGE, US_MULTIFRAME, ct_image, us_multiframe
+from tests.platform.pacs.orthanc import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[3]
