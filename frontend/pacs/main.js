@@ -107,6 +107,7 @@ function searchSection() {
     date_to: h("input", { id: "search-to", type: "date" }),
     patient_id: h("input", { id: "search-patient", autocomplete: "off" }),
     accession: h("input", { id: "search-accession", autocomplete: "off" }),
+    patient: h("input", { id: "search-pseudonym", autocomplete: "off", placeholder: "DCM-…" }),
   };
   const results = h("div.results", { "aria-live": "polite" });
   const summary = h("p.import-summary", { role: "status" });
@@ -114,7 +115,8 @@ function searchSection() {
   const form = h("form.card.pacs-search", { "aria-labelledby": "pacs-search-title" },
     h("h2", { id: "pacs-search-title" }, "Search studies (US)"),
     h("div.grid", {}, field("PACS", endpoint), field("From", inputs.date_from), field("To", inputs.date_to),
-      field("Patient ID", inputs.patient_id), field("Accession number", inputs.accession)),
+      field("Patient ID (at the PACS)", inputs.patient_id), field("Patient pseudonym", inputs.patient),
+      field("Accession number", inputs.accession)),
     h("button", { type: "submit" }, "Search"), results, importButton, summary);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

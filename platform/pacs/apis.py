@@ -40,7 +40,10 @@ class EndpointSerializer(serializers.ModelSerializer):
 class StudySearchSerializer(serializers.Serializer):
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)
-    patient_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    patient_id = serializers.CharField(required=False, allow_blank=True, max_length=64,
+                                       help_text="the PACS's Patient ID (sent to the PACS, never shown)")
+    patient = serializers.CharField(required=False, allow_blank=True, max_length=64,
+                                    help_text="Pleura's pseudonym of the patient (e.g. DCM-…)")
     accession = serializers.CharField(required=False, allow_blank=True, max_length=16)
     modality = serializers.CharField(required=False, default="US", max_length=16)
 
@@ -94,7 +97,9 @@ class StudySearch(APIView):
         endpoint = get_object_or_404(DicomwebEndpoint, pk=pk)
         query = StudySearchSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        found = studies_search(endpoint, study_filters(**query.validated_data))
+        params = dict(query.validated_data)
+        pseudonym = params.pop("patient", "")
+        found = studies_search(endpoint, study_filters(**params), pseudonym=pseudonym)
         return Response({"results": [asdict(study) for study in found]})
 
 

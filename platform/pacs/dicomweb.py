@@ -65,8 +65,10 @@ def study_filters(*, date_from: date | None = None, date_to: date | None = None,
     return filters
 
 
-def studies_search(endpoint: DicomwebEndpoint, filters: dict[str, str], *, limit: int = 100) -> list[StudyFound]:
-    """Studies matching `filters`, their patient shown only as its keyed pseudonym."""
+def studies_search(endpoint: DicomwebEndpoint, filters: dict[str, str], *, limit: int = 100,
+                   pseudonym: str = "") -> list[StudyFound]:
+    """Studies matching `filters`, their patient shown only as its keyed pseudonym; with `pseudonym`, only
+    that patient's (the PACS knows only real IDs, so this filter applies here, after hashing)."""
     try:
         found = client_for(endpoint).search_for_studies(
             search_filters=filters, fields=list(STUDY_FIELDS), limit=limit)
@@ -77,7 +79,7 @@ def studies_search(endpoint: DicomwebEndpoint, filters: dict[str, str], *, limit
         study = Dataset.from_json(item)
         patient_id = str(study.get("PatientID", "") or "").strip()
         modalities = study.get("ModalitiesInStudy", [])
-        results.append(StudyFound(
+        found_study = StudyFound(
             study_uid=str(study.get("StudyInstanceUID", "")),
             patient=pseudonymous_code(patient_id, key=settings.PLEURA_PSEUDONYM_KEY) if patient_id else "",
             date=str(study.get("StudyDate", "") or ""),
@@ -85,7 +87,9 @@ def studies_search(endpoint: DicomwebEndpoint, filters: dict[str, str], *, limit
             modalities=[modalities] if isinstance(modalities, str) else [str(m) for m in modalities],
             series=int(study.get("NumberOfStudyRelatedSeries", 0) or 0),
             instances=int(study.get("NumberOfStudyRelatedInstances", 0) or 0),
-        ))
+        )
+        if not pseudonym or found_study.patient == pseudonym.strip():
+            results.append(found_study)
     return results
 
 
