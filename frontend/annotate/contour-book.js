@@ -13,13 +13,15 @@ export class ContourBook {
     this.invalid = null;
     this.onChange = onChange;
     this.nextKey = 1;
+    this.onTrackSaved = () => {};
     for (const contour of mine) {
       const i = this.indexOf.get(contour.frame);
       if (i === undefined) continue;
       const layer = this.layer(i);
       const key = `c${contour.id}`;
       this.ids.set(key, contour.id);
-      layer.items.push({ key, cls: contour.segmentation_class, vertices: contour.vertices });
+      layer.items.push({ key, cls: contour.segmentation_class, vertices: contour.vertices, track: contour.track ?? null,
+        origin: contour.origin || "manual", keyframe: Boolean(contour.is_keyframe), proposal: Boolean(contour.is_proposal) });
       layer.base.push({ id: contour.id, version: contour.version });
     }
   }
@@ -42,14 +44,26 @@ export class ContourBook {
     return this.layers.get(index)?.items || [];
   }
 
-  /** Replace the frame's polygons (an edit, undo or redo): saved soon. */
+  /** Replace the frame's polygons (an edit, undo or redo): saved soon. A track polygon whose vertices
+   * changed is a keyframe of mine from now on (the server makes it so too, and re-interpolates). */
   setItems(index, items) {
     const layer = this.layer(index);
+    const before = new Map(layer.items.map((item) => [item.key, item.vertices]));
+    for (const item of items) {
+      if (JSON.stringify(before.get(item.key)) !== JSON.stringify(item.vertices)) this.markEdited(item);
+    }
     layer.items = items;
     layer.gen += 1;
     this.dirty.add(index);
     this.invalid = null;
     this.onChange(index);
+  }
+
+  /** A track polygon or a proposal I edited: a manual keyframe (a proposal outside tracks: my contour). */
+  markEdited(item) {
+    if (!item.track && !item.proposal) return;
+    Object.assign(item, { origin: "manual", keyframe: Boolean(item.track), proposal: false });
+    this.trackEdited = true;
   }
 
   hasChanges() { return this.dirty.size > 0; }
@@ -73,6 +87,10 @@ export class ContourBook {
     response.forEach((contour, j) => this.ids.set(sent.keys[j], contour.id));
     layer.base = response.map((contour) => ({ id: contour.id, version: contour.version }));
     if (layer.gen === sent.gen) this.dirty.delete(sent.index);
+    if (this.trackEdited && this.layer(sent.index).items.some((item) => item.track)) {
+      this.trackEdited = false;
+      this.onTrackSaved(sent.index);  // the server re-interpolated the track's neighbouring frames
+    }
   }
 
   describeConflict(sent, body) {

@@ -130,6 +130,9 @@ export class ContourEditor {
     return this.selected ? this.items().find((item) => item.key === this.selected.key) || null : null;
   }
 
+  /** The keyboard's edits (vertex-keys.js): `mutate` a copy of this frame's polygons, undoable. */
+  edit(mutate) { return this._edit(mutate); }
+
   /** Apply `mutate` to a copy of this frame's polygons and record it for undo. */
   _edit(mutate, index = this.frame) {
     const before = copyItems(this.book.items(index));
@@ -249,6 +252,7 @@ export class ContourEditor {
     if (!drag || !drag.moved) return;
     const after = copyItems(this.items());
     const item = after.find((i) => i.key === drag.key);
+    if (item) this.book.markEdited(item);  // moved in place while dragging: setItems cannot see the change
     if (item && selfIntersects(item.vertices)) {
       this.book.setItems(this.frame, drag.before);  // same as before: nothing new is saved
       this.tell("That would make the polygon cross itself; the vertex went back.");
@@ -371,7 +375,9 @@ export class ContourEditor {
       this.tell("The previous frame has no contours of yours to copy.");
       return false;
     }
-    this._edit((items) => { items.push(...copyItems(previous).map((item) => ({ ...item, key: this.book.newKey() }))); });
+    this._edit((items) => {
+      items.push(...copyItems(previous).map((item) => ({ key: this.book.newKey(), cls: item.cls, vertices: item.vertices })));
+    });
     return true;
   }
 
@@ -420,7 +426,11 @@ export class ContourEditor {
       ctx.globalAlpha = 1;
       ctx.lineWidth = (selected ? 3 : 2) * unit;
       ctx.strokeStyle = colour;
+      // interpolated: dashed; proposed (propagated or the model's): dotted, until accepted
+      if (item.proposal) ctx.setLineDash([2 * unit, 3 * unit]);
+      else if (item.origin === "interpolated") ctx.setLineDash([8 * unit, 5 * unit]);
       ctx.stroke();
+      ctx.setLineDash([]);
       if (selected || this.tool === "draw") {
         item.vertices.forEach(([x, y], i) => {
           const size = (selected && this.selected.vertex === i ? 10 : 7) * unit;

@@ -6,8 +6,8 @@ import { dialog, h } from "../shared/ui.js";
 export const SHORTCUTS = [
   ["Playback", [
     [["Space"], "Play / pause at the video's frame rate"],
-    [["←", "J"], "Previous frame"],
-    [["→", "K"], "Next frame"],
+    [["←", "J"], "Previous frame (← nudges a selected vertex instead)"],
+    [["→", "K"], "Next frame (→ nudges a selected vertex instead)"],
     [["Home", "End"], "First / last frame"],
   ]],
   ["Scoring", [
@@ -27,6 +27,21 @@ export const SHORTCUTS = [
     [["Ctrl+Z", "Ctrl+Shift+Z"], "Undo / redo"],
     [["P"], "Copy the previous frame's contours"],
     [["V"], "Hide / show the current marker class"],
+  ]],
+  ["Contours by keyboard", [
+    [["Tab", "Shift+Tab"], "Select the next / previous polygon (on the canvas)"],
+    [[",", "."], "Select the previous / next vertex of the selected polygon"],
+    [["←", "→", "↑", "↓"], "With a vertex selected: nudge it 1 px (Shift: 10 px)"],
+    [["I"], "Insert a vertex after the selected one"],
+    [["Delete"], "Delete the selected vertex"],
+    [["C"], "Change the selected polygon's class (cycles)"],
+  ]],
+  ["Tracks", [
+    [["L"], "Keyframe: start a track from the selected polygon, or mark / unmark this frame as a keyframe"],
+    [["Shift+P"], "Propagate the track's polygon to the next N frames (optical flow; N in the toolbar)"],
+    [["A"], "Accept this frame's proposals and go to the next frame"],
+    [["Shift+A"], "Accept every proposal of the track"],
+    [["X"], "Discard this frame's proposals"],
   ]],
   ["View", [
     [["+", "−", "Wheel"], "Zoom in / out (the wheel at the pointer)"],
@@ -54,7 +69,7 @@ export function setFindingShortcuts(pairs) {
 
 /** readonly: the frame view, whose keys do not write (no scoring, findings, contours or saving). */
 export function showHelp(readonly = false) {
-  const all = readonly ? SHORTCUTS.filter(([title]) => !["Scoring", "Contours", "Other"].includes(title))
+  const all = readonly ? SHORTCUTS.filter(([title]) => !["Scoring", "Contours", "Contours by keyboard", "Tracks", "Other"].includes(title))
     .concat([["Other", [[["?"], "This help"]]]])
     : findingRows.length ? [...SHORTCUTS.slice(0, 2), ["Findings", findingRows], ...SHORTCUTS.slice(2)] : SHORTCUTS;
   const sections = all.map(([title, rows]) => h("section.help-section", {},

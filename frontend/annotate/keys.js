@@ -3,6 +3,7 @@
 
 import { ZOOM_STEP } from "./canvas.js";
 import { showHelp } from "./help.js";
+import { cyclePolygon, cycleVertex, insertVertex, nudgeVertex, vertexSelected } from "./vertex-keys.js";
 
 export function bindKeys(page) {
   const keys = { spaceDown: false, spaceUsed: false };
@@ -26,7 +27,7 @@ export function bindKeys(page) {
     const handled = () => event.preventDefault();
 
     // The read-only frame view keeps moving, viewing and overlay keys, none that would write.
-    if (page.readonly && (ctrl || /^[0-3dcpsDCPS]$/.test(key) || key === "Enter" || key === "Delete"
+    if (page.readonly && (ctrl || /^[0-3dcpsilaxDCPSILAX,.]$/.test(key) || key === "Tab" || key === "Enter" || key === "Delete"
       || key === "Backspace" || (key.length === 1 && page.findings.codeForKey(key)))) return;
     if (ctrl) {
       if (key.toLowerCase() === "z") { handled(); if (event.shiftKey) page.editor.redo(); else page.editor.undo(); }
@@ -40,10 +41,29 @@ export function bindKeys(page) {
         handled();
         if (!event.repeat) { keys.spaceDown = true; keys.spaceUsed = false; }
         return;
-      case "ArrowLeft": case "j": case "J":
+      case "ArrowLeft": case "ArrowRight": case "ArrowUp": case "ArrowDown": {
+        // with a vertex selected the arrows nudge it (Shift: 10 px); else left/right step frames
+        const step = event.shiftKey ? 10 : 1;
+        const d = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] }[key];
+        if (!page.readonly && vertexSelected(page.editor)) { handled(); nudgeVertex(page.editor, d[0], d[1]); return; }
+        if (key === "ArrowUp" || key === "ArrowDown") return;
+        handled(); page.step(key === "ArrowLeft" ? -1 : 1, event.shiftKey); return;
+      }
+      case "j": case "J":
         handled(); page.step(-1, event.shiftKey); return;
-      case "ArrowRight": case "k": case "K":
+      case "k": case "K":
         handled(); page.step(1, event.shiftKey); return;
+      case "Tab":
+        if (onControl || target.closest("dialog, .annotate-side")) return;  // focus moves as usual there
+        if (cyclePolygon(page.editor, event.shiftKey ? -1 : 1)) handled();
+        return;
+      case ",": handled(); cycleVertex(page.editor, -1); return;
+      case ".": handled(); cycleVertex(page.editor, 1); return;
+      case "i": case "I": handled(); insertVertex(page.editor); return;
+      case "l": case "L": handled(); page.tracks.toggleKeyframe(); return;
+      case "a": handled(); page.tracks.accept(false); return;
+      case "A": handled(); page.tracks.accept(true); return;
+      case "x": case "X": handled(); page.tracks.discard(); return;
       case "Home": handled(); page.step(-page.count, event.shiftKey); return;
       case "End": handled(); page.step(page.count, event.shiftKey); return;
       case "0": case "1": case "2": case "3":
@@ -63,7 +83,8 @@ export function bindKeys(page) {
         if (onControl) return;
         handled(); page.editor.close(); return;
       case "Delete": case "Backspace": handled(); page.editor.deleteSelection(); return;
-      case "p": case "P": handled(); page.editor.copyPrevious(); return;
+      case "p": handled(); page.editor.copyPrevious(); return;
+      case "P": handled(); page.tracks.propagate(); return;
       case "+": case "=": handled(); page.view.zoomAt(ZOOM_STEP); return;
       case "-": case "_": handled(); page.view.zoomAt(1 / ZOOM_STEP); return;
       case "f": case "F": handled(); page.view.fit(); return;

@@ -19,6 +19,7 @@ import { Overlays } from "./overlays.js";
 import { Panel, scoreBadge } from "./panel.js";
 import { ScoreBook, VideoScoreBook } from "./scoring.js";
 import { Timeline } from "./timeline.js";
+import { MARK_COLOURS, Tracks } from "./tracks.js";
 
 function scoreRow(frames, pairs) {
   const indexOf = new Map(frames.map((frame, i) => [frame.id, i]));
@@ -43,7 +44,11 @@ class AnnotatePage {
     this.videoScores = new VideoScoreBook(video.id, data.mine.video_score, { onChange: changed });
     this.findings = new FindingBook(video.id, data.findings, data.mine.findings, { onChange: changed });
     setFindingShortcuts(data.findings.map((f) => [this.findings.keyFor(f.code), f.name]).filter(([key]) => key));
-    this.contours = new ContourBook(frames, data.mine.contours, { onChange: changed });
+    this.contours = new ContourBook(frames, data.mine.contours, { onChange: (index) => {
+      if (this.tracks) this.tracks.computeMarks();
+      changed(index);
+    } });
+    this.contours.onTrackSaved = () => this.tracks.reload().catch((error) => toast(`Tracks: ${error.message}`, "error"));
     this.predictions = new Map(model.frames.map((p) => [p.frame, p]));
     this.saveState = h("span.save-state", { id: "save-state", role: "status", "aria-live": "polite",
       "data-state": "saved" }, "All changes saved");
@@ -77,8 +82,11 @@ class AnnotatePage {
     this.otherRows = data.others.map((other) => ({
       label: `${other.annotator.username} (L${other.annotator.validation_level})`,
       values: scoreRow(frames, other.frame_scores) }));
+    this.tracks = new Tracks(this);
     const rows = [...(this.readonly ? [] : [{ label: "Me", values: this.scores.scores }]), ...this.otherRows];
     if (model.frames.length) rows.push({ label: "Model", values: scoreRow(frames, model.frames.map((p) => [p.frame, p.score])) });
+    // my contour tracks: dark keyframes, pale blue interpolated frames, orange proposals
+    if (!this.readonly) rows.push({ label: "Track", values: this.tracks.marks, colours: MARK_COLOURS });
     this.timeline = new Timeline({
       count: this.count, rows,
       probabilities: model.frames.length ? frames.map((frame) => this.predictions.get(frame.id)?.probabilities || null) : null,
@@ -134,7 +142,8 @@ class AnnotatePage {
         h("label", { for: "marker-class" }, "Marker"), this.classSelect,
         button("↶", "Undo (Ctrl+Z)", () => this.editor.undo()),
         button("↷", "Redo (Ctrl+Shift+Z)", () => this.editor.redo()),
-        button("Copy previous", "Copy the previous frame's contours (P)", () => this.editor.copyPrevious())],
+        button("Copy previous", "Copy the previous frame's contours (P)", () => this.editor.copyPrevious()),
+        ...this.tracks.controls()],
       this.loadState);
     const head = h("div.annotate-head", {},
       h("h1", {}, this.readonly ? `Frames · ${video.original_name || `Video ${video.id}`}` : video.original_name || `Video ${video.id}`),

@@ -9,7 +9,8 @@ const EMPTY = "#e3e8ef";
 
 export class Timeline {
   /**
-   * count: frames; rows: [{label, values: Int8Array (score or -1)}]; probabilities: [[p0..p3] | null] or null.
+   * count: frames; rows: [{label, values: Int8Array (score or -1), colours?: per value, default the scores'}];
+   * probabilities: [[p0..p3] | null] or null.
    * onSeek(index), onSelect(from, to) (to < 0: no selection).
    */
   constructor({ count, rows, probabilities, onSeek, onSelect }) {
@@ -123,7 +124,7 @@ export class Timeline {
         if (i < this.count && row.values[i] === row.values[start]) continue;
         const value = row.values[start];
         if (value >= 0) {
-          ctx.fillStyle = SCORE_COLOURS[value];
+          ctx.fillStyle = (row.colours || SCORE_COLOURS)[value];
           ctx.fillRect(start * cell, y + 1, Math.max((i - start) * cell - (cell > 4 ? 1 : 0), 1), ROW - 2);
         }
         start = i;

@@ -69,6 +69,8 @@ class KeyframeSerializer(serializers.Serializer):
     vertices = _polygon(required=False, help_text="The polygon (an edit); omitted: keep the one shown")
     version = serializers.IntegerField(required=False, allow_null=True, default=None,
                                        help_text="Version of the contour on that frame (0: none there)")
+    contour = serializers.IntegerField(required=False, help_text="One of your contours on that frame, outside any "
+                                       "track: it joins the track as this keyframe")
 
 
 class PropagateSerializer(serializers.Serializer):
@@ -136,7 +138,8 @@ class TrackKeyframe(APIView):
         data = KeyframeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         keyframe_set(user=request.user, track=track, frame_index=frame_index,  # type: ignore[arg-type]
-                     vertices=data.validated_data.get("vertices"), version=data.validated_data["version"])
+                     vertices=data.validated_data.get("vertices"), version=data.validated_data["version"],
+                     contour_id=data.validated_data.get("contour"))
         return Response(_one(request, track))
 
     @extend_schema(request=KeyframeSerializer, responses={200: TrackSerializer, 409: ErrorSerializer})

@@ -161,12 +161,28 @@ def _current_version(contour: Contour | None, version: int | None) -> None:
 
 @transaction.atomic
 def keyframe_set(*, user: User, track: Track, frame_index: int, vertices: Any = None,
-                 version: int | None = None) -> Contour:
+                 version: int | None = None, contour_id: int | None = None) -> Contour:
     """Make frame `frame_index` a keyframe of `track`: with `vertices` its polygon becomes them (an edit:
-    origin manual), without them the polygon shown there (interpolated or proposed) is kept as it is. The
-    frames between its neighbouring keyframes are re-interpolated; a gap starting there is removed."""
+    origin manual), without them the polygon shown there (interpolated or proposed) is kept as it is; with
+    `contour_id`, one of the user's own contours on that frame outside any track joins the track in place
+    of whatever the track had there. The frames between its neighbouring keyframes are re-interpolated; a
+    gap starting there is removed."""
     _own(user, track)
     _lock(track)
+    if contour_id is not None:
+        joining = Contour.objects.filter(pk=contour_id, annotator=user, frame__video=track.video_id,
+                                         frame__index=frame_index, track__isnull=True, is_proposal=False,
+                                         segmentation_class_id=track.segmentation_class_id).first()
+        if joining is None:
+            raise LabelValidationError({"contour": [f"contour {contour_id} is not yours on frame {frame_index}, "
+                                                    "is of another marker class or already belongs to a track"]})
+        Contour.objects.filter(track=track, frame__index=frame_index).delete()
+        joining.track, joining.is_keyframe = track, True
+        joining.save(update_fields=["track", "is_keyframe", "updated_at"])
+        rows = track_contours(track)
+        lo, hi = _span(rows, track.gaps, frame_index)
+        reinterpolate(track, lo=lo, hi=hi)
+        return joining
     rows = track_contours(track)
     current = rows.get(frame_index)
     _current_version(current, version)
