@@ -369,6 +369,8 @@ def scoring_chunk_run(*, job_id: int, chunk: int, version_id: int, video_ids: li
     if job_is_cancelled(job_id) or not TrainingJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).exists():
         return "skipped"
     version = ModelVersion.objects.get(pk=version_id)
+    logger.info("scoring chunk %s of job %s (%d videos, version %s) on %s", chunk, job_id, len(video_ids),
+                version_id, worker_host)
     try:
         with media_session():
             rows = PREDICTORS[version.kind](version, video_ids)

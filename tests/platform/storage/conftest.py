@@ -44,7 +44,7 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)  # noqa: S310 (loopback)
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
             break
         except OSError:
             if time.monotonic() > deadline or process.poll() is not None:
