@@ -6,6 +6,8 @@ pseudonym (the PACS's identifiers never reach a browser).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -48,6 +50,15 @@ class StudyFound:
     instances: int
 
 
+@contextmanager
+def pacs_answer(endpoint: DicomwebEndpoint, doing: str) -> Iterator[None]:
+    """Turn the PACS's refusals and silences (HTTP errors, timeouts, unreadable answers) into InvalidInput."""
+    try:
+        yield
+    except (requests.RequestException, ValueError) as error:
+        raise InvalidInput(f"the PACS {endpoint.name!r} failed to {doing}: {error}") from error
+
+
 def study_filters(*, date_from: date | None = None, date_to: date | None = None, patient_id: str = "",
                   accession: str = "", modality: str = "US") -> dict[str, str]:
     """QIDO-RS match keys for a study search (a date range is 'from-to', either end open)."""
@@ -69,11 +80,9 @@ def studies_search(endpoint: DicomwebEndpoint, filters: dict[str, str], *, limit
                    pseudonym: str = "") -> list[StudyFound]:
     """Studies matching `filters`, their patient shown only as its keyed pseudonym; with `pseudonym`, only
     that patient's (the PACS knows only real IDs, so this filter applies here, after hashing)."""
-    try:
+    with pacs_answer(endpoint, "search studies"):
         found = client_for(endpoint).search_for_studies(
             search_filters=filters, fields=list(STUDY_FIELDS), limit=limit)
-    except requests.RequestException as error:
-        raise InvalidInput(f"the PACS {endpoint.name!r} did not answer the search: {error}") from error
     results = []
     for item in found:
         study = Dataset.from_json(item)
@@ -102,8 +111,9 @@ class SeriesFound:
 
 
 def series_search(endpoint: DicomwebEndpoint, study_uid: str) -> list[SeriesFound]:
-    found = client_for(endpoint).search_for_series(
-        study_instance_uid=study_uid, fields=["SeriesDescription", "NumberOfSeriesRelatedInstances"])
+    with pacs_answer(endpoint, "search series"):
+        found = client_for(endpoint).search_for_series(
+            study_instance_uid=study_uid, fields=["SeriesDescription", "NumberOfSeriesRelatedInstances"])
     series = [Dataset.from_json(item) for item in found]
     return [SeriesFound(series_uid=str(s.get("SeriesInstanceUID", "")), modality=str(s.get("Modality", "") or ""),
                         description=str(s.get("SeriesDescription", "") or ""),
@@ -119,8 +129,9 @@ class InstanceRef:
 
 
 def instances_search(endpoint: DicomwebEndpoint, study_uid: str, series_uid: str) -> list[InstanceRef]:
-    found = client_for(endpoint).search_for_instances(study_instance_uid=study_uid,
-                                                      series_instance_uid=series_uid)
+    with pacs_answer(endpoint, "search instances"):
+        found = client_for(endpoint).search_for_instances(study_instance_uid=study_uid,
+                                                          series_instance_uid=series_uid)
     refs = []
     for item in found:
         instance = Dataset.from_json(item)
@@ -131,15 +142,14 @@ def instances_search(endpoint: DicomwebEndpoint, study_uid: str, series_uid: str
 
 
 def instance_retrieve(endpoint: DicomwebEndpoint, ref: InstanceRef) -> Dataset:
-    return client_for(endpoint, "wado").retrieve_instance(ref.study_uid, ref.series_uid, ref.sop_uid)
+    with pacs_answer(endpoint, "send an instance"):
+        return client_for(endpoint, "wado").retrieve_instance(ref.study_uid, ref.series_uid, ref.sop_uid)
 
 
 def datasets_store(endpoint: DicomwebEndpoint, datasets: list[Dataset]) -> None:
     """STOW-RS; raises InvalidInput with the PACS's answer when it refuses."""
-    try:
+    with pacs_answer(endpoint, "store the results"):
         client_for(endpoint, "stow").store_instances(datasets=datasets)
-    except requests.RequestException as error:
-        raise InvalidInput(f"the PACS {endpoint.name!r} refused the results: {error}") from error
 
 
 def connection_check(endpoint: DicomwebEndpoint) -> str:

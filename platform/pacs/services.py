@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pydicom
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from pydicom.dataset import Dataset
@@ -42,10 +43,25 @@ def endpoint_create(*, site: Site, **fields: object) -> DicomwebEndpoint:
     unknown = set(fields) - set(ENDPOINT_FIELDS)
     if unknown:
         raise InvalidInput(f"unknown endpoint fields: {', '.join(sorted(unknown))}")
+    _check_rule(fields.get("import_rule") or {})
     endpoint = DicomwebEndpoint(site=site, **fields)
-    endpoint.full_clean()
+    try:
+        endpoint.full_clean()
+    except ValidationError as error:
+        raise InvalidInput("; ".join(error.messages)) from error
     endpoint.save()
     return endpoint
+
+
+def _check_rule(rule: object) -> None:
+    """The periodic job's rule: {"days": whole number >= 0, "study_description": text}, both optional."""
+    if not isinstance(rule, dict) or set(rule) - {"days", "study_description"}:
+        raise InvalidInput('import_rule takes only "days" and "study_description"')
+    days = rule.get("days", 1)
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650:
+        raise InvalidInput("import_rule.days must be a whole number of days from 0 to 3650")
+    if not isinstance(rule.get("study_description", ""), str):
+        raise InvalidInput("import_rule.study_description must be text")
 
 
 @dataclass
