@@ -1,7 +1,8 @@
 """The Celery app. Workers: `celery --workdir platform -A pleura worker -Q ingest,analysis,gpu,scoring`.
 
 A worker on another machine needs only the database (DATABASE_URL), the broker (CELERY_BROKER_URL)
-and the media storage (PLEURA_MEDIA_ROOT on a shared folder, or an S3-compatible storage).
+and the media storage (PLEURA_MEDIA_ROOT on a shared folder, or the bucket of an S3-compatible storage, read
+through the worker's own cache: core.media_cache).
 """
 
 import os
