@@ -319,6 +319,7 @@ def segmentations_replace(*, model_version: ModelVersion, video_ids: Sequence[in
     new_files = [name for row in rows for name in (row.mask.name, row.uncertainty.name) if name]
     try:
         with transaction.atomic():
+            _videos_lock(video_ids)
             old = SegmentationPrediction.objects.filter(model_version=model_version, frame__video_id__in=video_ids)
             old_files = [name for pair in old.values_list("mask", "uncertainty") for name in pair if name]
             old.delete()
@@ -434,6 +435,9 @@ def scoring_chunks_dispatch(*, job: TrainingJob, chunks: list[dict[str, Any]], s
                            f"{max(len(c['videos']) for c in chunks)} videos queued\n")[-LOG_TAIL_CHARS:]
         locked.save(update_fields=["progress", "log_tail"])
         pending = [c for c in chunks if c["chunk"] not in done]
+        if not pending:  # every chunk was done before this parent ran again
+            transaction.on_commit(lambda: training_job_finish(job=locked, status=JobStatus.SUCCEEDED,
+                                                              model_version=locked.model_version))
         transaction.on_commit(lambda: [enqueue_task(SCORE_CHUNK_TASK, job.pk, c["chunk"], c["version"], c["videos"])
                                        for c in pending])
     from .progress import publish_job

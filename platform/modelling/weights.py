@@ -22,7 +22,7 @@ def local_weights(version: ModelVersion) -> Iterator[Path]:
     if not version.weights:
         raise ValueError(f"model version {version.pk} has no weights file")
     with media_session():
-        yield local_path(version.weights.name)
+        yield local_path(str(version.weights.name))
 
 
 def load_version(version: ModelVersion, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
