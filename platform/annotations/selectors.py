@@ -101,11 +101,11 @@ def preannotations_visible_to(user: User) -> bool:
     return model_output_visible_to(user)
 
 
-def my_contours_of_video(user: User, video_id: int) -> QuerySet[Contour]:
+def my_contours_of_video(user: User, video_id: int, *, preannotations: bool | None = None) -> QuerySet[Contour]:
     """The user's own contours of a video with their track fields, proposals included; pending model
-    proposals only where pre-annotations are visible to them."""
+    proposals only where pre-annotations are visible to them (`preannotations`: already known)."""
     rows = Contour.objects.filter(frame__video_id=video_id, annotator=user)
-    if not preannotations_visible_to(user):
+    if not (preannotations_visible_to(user) if preannotations is None else preannotations):
         rows = rows.exclude(is_proposal=True, origin=ContourOrigin.MODEL)
     return rows
 

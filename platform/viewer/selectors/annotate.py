@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from accounts.models import User
-from annotations.models import FrameScore, SegmentationClass, Track, VideoFinding, VideoScore
+from annotations.models import FrameScore, SegmentationClass, VideoFinding, VideoScore
 from annotations.selectors import (
     findings_vocabulary,
     labels_visible_to,
@@ -122,17 +122,18 @@ def annotate_view(*, user: User, video: Video) -> dict[str, Any]:
             my_findings.append({"id": pk, "finding": code, "present": present, "version": version})
         else:
             by_annotator[annotator]["findings"][code] = present
-    my_contours = [
-        {"id": pk, "frame": frame, "segmentation_class": cls, "vertices": vertices, "version": version,
-         "track": track, "origin": origin, "is_keyframe": keyframe, "is_proposal": proposal}
-        for pk, frame, cls, vertices, version, track, origin, keyframe, proposal
-        in my_contours_of_video(user, video.pk).order_by("frame_id", "id").values_list(
+    preannotations = preannotations_visible_to(user)
+    my_contours, tracks = [], {}
+    for pk, frame, cls, vertices, version, track, origin, keyframe, proposal, gaps in my_contours_of_video(
+            user, video.pk, preannotations=preannotations).order_by("frame_id", "id").values_list(
             "id", "frame_id", "segmentation_class__index", "vertices", "version", "track_id", "origin", "is_keyframe",
-            "is_proposal")
-    ]
-    my_tracks = [{"id": pk, "segmentation_class": cls, "gaps": gaps}
-                 for pk, cls, gaps in Track.objects.filter(video=video, annotator=user).order_by("id")
-                 .values_list("id", "segmentation_class__index", "gaps")]
+            "is_proposal", "track__gaps"):
+        my_contours.append({"id": pk, "frame": frame, "segmentation_class": cls, "vertices": vertices,
+                            "version": version, "track": track, "origin": origin, "is_keyframe": keyframe,
+                            "is_proposal": proposal})
+        if track is not None:  # a track without contours is gone (annotations.tracks deletes it)
+            tracks[track] = {"id": track, "segmentation_class": cls, "gaps": gaps}
+    my_tracks = [tracks[pk] for pk in sorted(tracks)]
 
     for annotator, contours in contours_of_others(user=user, video=video).items():
         by_annotator[annotator]["contours"] = contours
@@ -164,7 +165,7 @@ def annotate_view(*, user: User, video: Video) -> dict[str, Any]:
             "contours": my_contours,
             "tracks": my_tracks,
         },
-        "preannotations": preannotations_visible_to(user),
+        "preannotations": preannotations,
         "others": others,
         "model": _model_output(video) if model_output_visible_to(user) else {
             "visible": False, "frame_model_version": None, "frames": [], "video": None,

@@ -168,9 +168,15 @@ def test_schema_documents_the_header_on_every_label_write(client, world):
     paths = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
     keyed = sorted(f"{method.upper()} {path}" for path, item in paths.items() for method, op in item.items()
                    if isinstance(op, dict) and any(p.get("name") == HEADER for p in op.get("parameters", [])))
-    assert keyed == ["DELETE /api/frame-scores/{id}/", "POST /api/video-scores/",
-                     "POST /api/videos/{id}/findings/", "POST /api/videos/{id}/frame-scores/",
-                     "PUT /api/frame-scores/{id}/", "PUT /api/frames/{id}/contours/"]
+    assert keyed == sorted(["DELETE /api/frame-scores/{id}/", "POST /api/video-scores/",
+                            "POST /api/videos/{id}/findings/", "POST /api/videos/{id}/frame-scores/",
+                            "PUT /api/frame-scores/{id}/", "PUT /api/frames/{id}/contours/",
+                            # contour tracks and their proposals (issue 19)
+                            "POST /api/videos/{id}/tracks/", "PUT /api/tracks/{id}/keyframes/{frame_index}/",
+                            "DELETE /api/tracks/{id}/keyframes/{frame_index}/",
+                            "PUT /api/tracks/{id}/gaps/{frame_index}/", "DELETE /api/tracks/{id}/gaps/{frame_index}/",
+                            "POST /api/tracks/{id}/propagate/", "POST /api/videos/{id}/proposals/accept/",
+                            "POST /api/videos/{id}/proposals/discard/", "POST /api/videos/{id}/preannotations/"])
     assert PARAMETER.name == HEADER and callable(idempotent)
     bulk = paths["/api/videos/{id}/frame-scores/"]["post"]["responses"]
     assert bulk["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
