@@ -1,6 +1,6 @@
 """Annotate page figures in Chromium (Playwright) against a server on the COVID-BLUeS dev data.
 
-Usage: .venv/bin/python bench/viewer_load.py [--videos 3] [--long-frames 1000] [--serve]
+Usage: .venv/bin/python bench/viewer_load.py [--videos 3] [--long-frames 1000] [--serve] [--tracks]
 
 Imports a few dev videos into a re-created PostgreSQL database `pleura_bench_viewer`, adds a synthetic
 1,000-frame video (the dev frames, each stored as its own PNG), scores from two other annotators and
@@ -17,6 +17,11 @@ model predictions (so the page draws every row and the chart), starts a producti
   JSHeapUsedSize) and the tab's renderer process RSS and private memory from /proc; goal < 500 MB. The
   compressed PNG Blobs live in Chromium's blob storage (the browser process), so their total and that
   process's private memory are printed too.
+
+With `--tracks` the annotator also has contour tracks on the 100-frame video (3 tracks of 24-vertex polygons,
+keyframes every 10 frames, every other frame interpolated, plus propagated proposals on 10 frames), so the
+stepping figures are with tracks shown (dashed / dotted outlines, the timeline's Track row); the figures go
+to bench/results/viewer_tracks.json instead.
 
 The machine's load average is recorded with the figures (other work slows server and browser alike).
 Writes bench/results/viewer.json. `--serve` keeps the server running for manual checks.
@@ -103,6 +108,36 @@ def build_dataset(videos: int, long_frames: int) -> dict:
     short = next(v for v in dev_videos[:videos] if v.frames.count() >= 100)
     return {"short": short.pk, "short_frames": short.frames.count(), "long": long_video.pk,
             "long_frames": long_frames}
+
+
+def add_tracks(video_id: int) -> dict:
+    """3 contour tracks of the bench annotator on `video_id`: keyframes every 10 frames (moving circles of
+    24 vertices), the frames between interpolated by the platform, 10 frames of propagated proposals."""
+    import numpy as np
+
+    from accounts.models import User
+    from annotations.models import Contour, ContourOrigin
+    from annotations.tracks import keyframe_set, track_create
+    from studies.models import Video
+
+    video = Video.objects.get(pk=video_id)
+    user = User.objects.get(username="bench-annotator")
+    n = video.frames.count()
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+
+    def circle(cx: float, cy: float, r: float) -> list[list[float]]:
+        return [[float(cx + r * np.cos(a)), float(cy + r * np.sin(a))] for a in angles]
+
+    for k, (cx, cy) in enumerate(((0.3, 0.4), (0.5, 0.6), (0.7, 0.4))):
+        x, y, r = cx * video.width, cy * video.height, 0.08 * min(video.width, video.height)
+        track = track_create(user=user, video=video, segmentation_class=2 + k % 3, frame_index=0,
+                             vertices=circle(x, y, r))
+        for index in range(10, n, 10):
+            keyframe_set(user=user, track=track, frame_index=index, version=0,
+                         vertices=circle(x + 8 * np.sin(index / 15), y + 5 * np.cos(index / 20), r * (1 + 0.1 * np.sin(index / 9))))
+    proposals = Contour.objects.filter(track__video=video, origin=ContourOrigin.INTERPOLATED, frame__index__range=(41, 50))
+    proposals.update(origin=ContourOrigin.PROPAGATED, is_proposal=True)
+    return {"track_contours": Contour.objects.filter(track__video=video).count(), "tracks": 3}
 
 
 def start_server(scratch: Path, workers: int = 3) -> tuple[subprocess.Popen, str]:
@@ -251,9 +286,14 @@ def main() -> None:
     parser.add_argument("--long-frames", type=int, default=1000)
     parser.add_argument("--loads", type=int, default=5, help="cold page loads for the first-frame time")
     parser.add_argument("--serve", action="store_true", help="keep the server running after the figures")
+    parser.add_argument("--tracks", action="store_true", help="contour tracks on the 100-frame video (issue 19)")
     args = parser.parse_args()
     scratch = setup_django(postgres_db="pleura_bench_viewer")
     data = build_dataset(args.videos, args.long_frames)
+    results_path = RESULTS
+    if args.tracks:
+        data.update(add_tracks(data["short"]))
+        results_path = RESULTS.with_name("viewer_tracks.json")
     from django.db import connections
 
     connections.close_all()
@@ -279,10 +319,10 @@ def main() -> None:
               f"{memory['browser_process_private_mib']:.0f} MiB private), {memory['decoded_frames_kept']} frames decoded")
         print(f"load average             {load_before:.1f} before, {results['load_average_1min']['after']:.1f} after "
               f"({os.cpu_count()} CPUs)")
-        RESULTS.parent.mkdir(exist_ok=True)
-        RESULTS.write_text(json.dumps({"server": "gunicorn 3 gthread workers, production settings, WhiteNoise, PostgreSQL",
+        results_path.parent.mkdir(exist_ok=True)
+        results_path.write_text(json.dumps({"server": "gunicorn 3 gthread workers, production settings, WhiteNoise, PostgreSQL",
                                        "cpus": os.cpu_count(), **data, **results}, indent=2) + "\n")
-        print(f"written {RESULTS.relative_to(REPO)}")
+        print(f"written {results_path.relative_to(REPO)}")
         if args.serve:
             print(f"serving {url} (bench-annotator / {PASSWORD}); Ctrl+C stops")
             server.wait()
