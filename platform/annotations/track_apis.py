@@ -4,6 +4,7 @@ propagation by optical flow, accepting or discarding proposals. Everybody writes
 
 from __future__ import annotations
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -28,6 +29,9 @@ from .tracks import (
     proposals_discard,
     track_create,
 )
+
+INT = 2**31 - 1  # bounds of ids and frame indices in requests (larger ones name no row; PostgreSQL refuses them)
+ID = {"min_value": 1, "max_value": 2**63 - 1}
 
 
 def _polygon(**kwargs: object) -> serializers.ListField:
@@ -54,9 +58,9 @@ class TrackSerializer(serializers.Serializer):
 
 
 class TrackCreateSerializer(serializers.Serializer):
-    contour = serializers.IntegerField(required=False, help_text="One of your contours: the first keyframe")
-    segmentation_class = serializers.IntegerField(required=False)
-    frame_index = serializers.IntegerField(required=False, min_value=0)
+    contour = serializers.IntegerField(required=False, help_text="One of your contours: the first keyframe", **ID)
+    segmentation_class = serializers.IntegerField(required=False, min_value=1, max_value=32767)
+    frame_index = serializers.IntegerField(required=False, min_value=0, max_value=INT)
     vertices = _polygon(required=False)
 
     def validate(self, attrs: dict) -> dict:
@@ -67,14 +71,14 @@ class TrackCreateSerializer(serializers.Serializer):
 
 class KeyframeSerializer(serializers.Serializer):
     vertices = _polygon(required=False, help_text="The polygon (an edit); omitted: keep the one shown")
-    version = serializers.IntegerField(required=False, allow_null=True, default=None,
+    version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=INT,
                                        help_text="Version of the contour on that frame (0: none there)")
-    contour = serializers.IntegerField(required=False, help_text="One of your contours on that frame, outside any "
+    contour = serializers.IntegerField(required=False, **ID, help_text="One of your contours on that frame, outside any "
                                        "track: it joins the track as this keyframe")
 
 
 class PropagateSerializer(serializers.Serializer):
-    frame_index = serializers.IntegerField(min_value=0)
+    frame_index = serializers.IntegerField(min_value=0, max_value=INT)
     n_frames = serializers.IntegerField(min_value=1, max_value=MAX_PROPAGATE)
 
 
@@ -86,20 +90,31 @@ class PropagationSerializer(serializers.Serializer):
 
 
 class ProposalsSerializer(serializers.Serializer):
-    track = serializers.IntegerField(required=False, help_text="Only this track's proposals (whole track)")
-    frames = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="Frame indices")
-    contours = serializers.ListField(child=serializers.IntegerField(), required=False)
+    track = serializers.IntegerField(required=False, help_text="Only this track's proposals (whole track)", **ID)
+    frames = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=INT), required=False,
+                                   max_length=100000, help_text="Frame indices")
+    contours = serializers.ListField(child=serializers.IntegerField(**ID), required=False, max_length=100000)
 
 
 class CountSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
+def _frame_index(frame_index: int) -> int:
+    if frame_index > INT:
+        raise Http404
+    return frame_index
+
+
 def _video(request: Request, pk: int) -> Video:
+    if not 0 < pk < 2**63:
+        raise Http404
     return get_object_or_404(videos_visible_to(request.user), pk=pk)  # type: ignore[arg-type]
 
 
 def _track(request: Request, pk: int) -> Track:
+    if not 0 < pk < 2**63:
+        raise Http404
     return get_object_or_404(Track.objects.select_related("video", "annotator"), pk=pk, annotator=request.user)
 
 
@@ -137,7 +152,7 @@ class TrackKeyframe(APIView):
         track = _track(request, pk)
         data = KeyframeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        keyframe_set(user=request.user, track=track, frame_index=frame_index,  # type: ignore[arg-type]
+        keyframe_set(user=request.user, track=track, frame_index=_frame_index(frame_index),  # type: ignore[arg-type]
                      vertices=data.validated_data.get("vertices"), version=data.validated_data["version"],
                      contour_id=data.validated_data.get("contour"))
         return Response(_one(request, track))
@@ -148,7 +163,7 @@ class TrackKeyframe(APIView):
         track = _track(request, pk)
         data = KeyframeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        keyframe_unset(user=request.user, track=track, frame_index=frame_index,  # type: ignore[arg-type]
+        keyframe_unset(user=request.user, track=track, frame_index=_frame_index(frame_index),  # type: ignore[arg-type]
                        version=data.validated_data["version"])
         if not Track.objects.filter(pk=track.pk).exists():
             return Response(status=status.HTTP_204_NO_CONTENT)
@@ -162,13 +177,13 @@ class TrackGap(APIView):
     @extend_schema(request=None, responses={200: TrackSerializer})
     @idempotent
     def put(self, request: Request, pk: int, frame_index: int) -> Response:
-        track = gap_set(user=request.user, track=_track(request, pk), frame_index=frame_index, absent=True)  # type: ignore[arg-type]
+        track = gap_set(user=request.user, track=_track(request, pk), frame_index=_frame_index(frame_index), absent=True)  # type: ignore[arg-type]
         return Response(_one(request, track))
 
     @extend_schema(request=None, responses={200: TrackSerializer})
     @idempotent
     def delete(self, request: Request, pk: int, frame_index: int) -> Response:
-        track = gap_set(user=request.user, track=_track(request, pk), frame_index=frame_index, absent=False)  # type: ignore[arg-type]
+        track = gap_set(user=request.user, track=_track(request, pk), frame_index=_frame_index(frame_index), absent=False)  # type: ignore[arg-type]
         return Response(_one(request, track))
 
 
