@@ -15,7 +15,7 @@ from studies.models import Video
 from studies.services import site_ensure
 from tests.platform.pacs.dicom_files import dicom_bytes, us_multiframe
 from tests.platform.pacs.orthanc import orthanc_available, orthanc_running
-from tests.platform.viewer.conftest import make_user
+from tests.platform.viewer.conftest import make_user, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -31,9 +31,10 @@ def test_admin_connects_searches_and_imports(browse, tmp_path: Path) -> None:  #
         admin = browse()
         admin.login("pacs-admin")
         page = admin.page
-        admin.goto("/dashboard/")
+        open_page(admin, "/dashboard/")  # patient: the first load on a busy machine can take long
         page.get_by_role("link", name="Pacs").click()
-        page.wait_for_selector("#app[aria-busy='false']")
+        page.wait_for_url("**/pacs/")
+        page.wait_for_selector("#app[aria-busy='false']", timeout=60_000)
         expect(page.get_by_text("No PACS connected yet.")).to_be_visible()
 
         page.get_by_label("Name", exact=True).fill("orthanc")
