@@ -1,6 +1,7 @@
 // Contour tracks in the annotate page: keyframes (L), interpolated frames (dashed, their own mark in the
 // timeline's "Track" row), propagation by optical flow to the next N frames (Shift+P), accepting (A, Shift+A:
-// the whole track) or discarding (X) proposed frames, and the model's pre-annotations. The track contours
+// the whole track) or discarding (X) proposed frames, and the model's pre-annotations (polygons, and frame
+// scores pre-filled from the active scorer: A / Shift+A make them mine where I have not scored). The track contours
 // live in the ContourBook like every contour of mine (one copy in memory: stepping reads nothing new); the
 // server re-interpolates after each keyframe change, and one GET of my tracks then replaces the track
 // contours of the frames without unsaved edits.
@@ -23,6 +24,7 @@ export class Tracks {
     this.busy = false;
     this.trackClass = new Map((page.data.mine.tracks || []).map((t) => [t.id, t.segmentation_class]));
     this.lastTrack = null;
+    this.prefill = new Map();  // frame index -> the active scorer's score, offered by Pre-annotate
     this.computeMarks();
   }
 
@@ -136,12 +138,33 @@ export class Tracks {
     });
   }
 
-  /** A: accept this frame's proposals and step to the next frame; Shift+A: every proposal of the track. */
+  /** The pre-filled score of frames I have not scored (the active scorer's, after Pre-annotate) becomes mine. */
+  _acceptScores(from, to) {
+    let n = 0;
+    for (let i = from; i <= to; i += 1) {
+      const score = this.prefill.get(i);
+      if (score !== undefined && this.page.scores.scores[i] < 0) { this.page.scores.set(i, i, score); n += 1; }
+    }
+    if (n) this.page.timeline.draw();
+    return n;
+  }
+
+  /** A: accept this frame's proposals (and its pre-filled score) and step to the next frame; Shift+A: every
+   * proposal of the track and the pre-filled scores of its frames. */
   accept(wholeTrack) {
     const frame = this.page.current;
     const track = wholeTrack ? this._trackOnFrame() : null;
     if (wholeTrack && !track) { toast("No track here to accept."); return; }
+    if (wholeTrack) {
+      const frames = [];
+      for (const [index, layer] of this.page.contours.layers) {
+        if (layer.items.some((i) => i.track === track && i.proposal)) frames.push(index);
+      }
+      for (const index of frames) this._acceptScores(index, index);
+    }
+    const scored = wholeTrack ? 0 : this._acceptScores(frame, frame);
     if (!wholeTrack && !this.page.contours.items(frame).some((i) => i.proposal)) {
+      if (scored) { this.page.announce("Accepted the pre-filled score"); this.page.step(1); return; }
       toast("Nothing proposed on this frame.");
       return;
     }
@@ -167,7 +190,9 @@ export class Tracks {
   preannotate() {
     this._run("Pre-annotation", async () => {
       const result = await api(`videos/${this.videoId}/preannotations/`, { method: "POST" });
-      return `The model proposed ${result.proposals} polygon${result.proposals === 1 ? "" : "s"}`;
+      this.prefill = new Map(Object.entries(result.frame_scores || {}).map(([index, score]) => [Number(index), score]));
+      return `The model proposed ${result.proposals} polygon${result.proposals === 1 ? "" : "s"} and `
+        + `${this.prefill.size} frame score${this.prefill.size === 1 ? "" : "s"} (A accepts them)`;
     });
   }
 

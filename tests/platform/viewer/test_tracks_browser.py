@@ -1,7 +1,7 @@
 """Chromium: contour tracks in the annotate page (issue 19). Keyframes by keyboard and the interpolated frames
 between them (marked in the timeline, stored as such), keyboard-only vertex editing turning an interpolated
 frame into a keyframe, propagation with accept / discard from the keyboard, and accepting the model's
-pre-annotations of a whole track."""
+pre-annotations of a whole track with the active scorer's pre-filled frame scores."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from django.core.files.base import ContentFile
 from playwright.sync_api import expect
 
-from annotations.models import Contour, ProjectSettings, SegmentationClass, Track
+from annotations.models import Contour, FrameScore, ProjectSettings, SegmentationClass, Track
 from annotations.tracks import track_create
-from modelling.models import ModelKind, ModelVersion, SegmentationPrediction
+from modelling.models import FramePrediction, ModelKind, ModelVersion, SegmentationPrediction
 from studies.models import Exam, Frame, Video, VideoAssignment
 from studies.services import patient_upsert, site_ensure
 from tests.platform.viewer.conftest import make_user
@@ -149,6 +149,10 @@ def test_preannotations_accepted_for_a_whole_track(browse) -> None:  # type: ign
         _, png = cv2.imencode(".png", mask)
         prediction = SegmentationPrediction(frame=Frame.objects.get(video=video, index=index), model_version=version)
         prediction.mask.save(f"tracks-seg/{index}.png", ContentFile(png.tobytes()), save=True)
+    scorer = ModelVersion.objects.create(kind=ModelKind.FRAME_SCORER, name="reg_stn", is_active=True)
+    FramePrediction.objects.bulk_create([
+        FramePrediction(frame=frame, model_version=scorer, probabilities=[0.1, 0.2, 0.6, 0.1], score=2)
+        for frame in Frame.objects.filter(video=video, index__lt=3)])
     session = browse()
     session.login("trk-3")
     _open(session, video)
@@ -158,8 +162,12 @@ def test_preannotations_accepted_for_a_whole_track(browse) -> None:  # type: ign
     page.locator("canvas.frame-canvas").focus()
     page.keyboard.press("Shift+A")
     _wait_marks(page, {0: KEYFRAME, 1: KEYFRAME, 2: KEYFRAME})
+    page.wait_for_function("document.querySelector('#save-state').dataset.state === 'saved'", timeout=15000)
     rows = Contour.objects.filter(annotator=annotator)
     assert rows.count() == 3
+    # the active scorer's scores were pre-filled and accepted with the track's frames
+    assert sorted(FrameScore.objects.filter(annotator=annotator).values_list("frame__index", "score")) == [
+        (0, 2), (1, 2), (2, 2)]
     assert set(rows.values_list("origin", "source", "is_proposal", "model_version_id")) == {
         ("model", "model", False, version.pk)}
     ProjectSettings.objects.filter(pk=1).update(reveal_labels_to_annotators=False)
