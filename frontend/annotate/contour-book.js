@@ -52,6 +52,8 @@ export class ContourBook {
     for (const item of items) {
       if (JSON.stringify(before.get(item.key)) !== JSON.stringify(item.vertices)) this.markEdited(item);
     }
+    const kept = new Set(items.map((item) => item.key));
+    if (layer.items.some((item) => item.track && !kept.has(item.key))) this.trackEdited = true;  // re-interpolated
     layer.items = items;
     layer.gen += 1;
     this.dirty.add(index);
@@ -87,7 +89,7 @@ export class ContourBook {
     response.forEach((contour, j) => this.ids.set(sent.keys[j], contour.id));
     layer.base = response.map((contour) => ({ id: contour.id, version: contour.version }));
     if (layer.gen === sent.gen) this.dirty.delete(sent.index);
-    if (this.trackEdited && this.layer(sent.index).items.some((item) => item.track)) {
+    if (this.trackEdited) {
       this.trackEdited = false;
       this.onTrackSaved(sent.index);  // the server re-interpolated the track's neighbouring frames
     }

@@ -42,6 +42,7 @@ export const SHORTCUTS = [
     [["A"], "Accept this frame's proposals and go to the next frame"],
     [["Shift+A"], "Accept every proposal of the track"],
     [["X"], "Discard this frame's proposals"],
+    [["N"], "The marker left the view here: the track ends, its next keyframe restarts it (again: undo)"],
   ]],
   ["View", [
     [["+", "−", "Wheel"], "Zoom in / out (the wheel at the pointer)"],

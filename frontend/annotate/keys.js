@@ -27,7 +27,7 @@ export function bindKeys(page) {
     const handled = () => event.preventDefault();
 
     // The read-only frame view keeps moving, viewing and overlay keys, none that would write.
-    if (page.readonly && (ctrl || /^[0-3dcpsilaxDCPSILAX,.]$/.test(key) || key === "Tab" || key === "Enter" || key === "Delete"
+    if (page.readonly && (ctrl || /^[0-3dcpsilaxnDCPSILAXN,.]$/.test(key) || key === "Tab" || key === "Enter" || key === "Delete"
       || key === "Backspace" || (key.length === 1 && page.findings.codeForKey(key)))) return;
     if (ctrl) {
       if (key.toLowerCase() === "z") { handled(); if (event.shiftKey) page.editor.redo(); else page.editor.undo(); }
@@ -61,6 +61,7 @@ export function bindKeys(page) {
       case ".": handled(); cycleVertex(page.editor, 1); return;
       case "i": case "I": handled(); insertVertex(page.editor); return;
       case "l": case "L": handled(); page.tracks.toggleKeyframe(); return;
+      case "n": case "N": handled(); page.tracks.toggleGap(); return;
       case "a": handled(); page.tracks.accept(false); return;
       case "A": handled(); page.tracks.accept(true); return;
       case "x": case "X": handled(); page.tracks.discard(); return;

@@ -23,6 +23,7 @@ export class Tracks {
       "aria-label": "Frames to propagate (Shift+P)", title: "Frames to propagate (Shift+P)" });
     this.busy = false;
     this.trackClass = new Map((page.data.mine.tracks || []).map((t) => [t.id, t.segmentation_class]));
+    this.gaps = new Map((page.data.mine.tracks || []).map((t) => [t.id, new Set(t.gaps)]));
     this.lastTrack = null;
     this.prefill = new Map();  // frame index -> the active scorer's score, offered by Pre-annotate
     this.computeMarks();
@@ -124,6 +125,20 @@ export class Tracks {
     });
   }
 
+  /** N: the marker is not here (it left the view): the track ends before this frame and restarts at its
+   * next keyframe; again on the same frame: it is here after all. */
+  toggleGap() {
+    const track = this._trackOnFrame();
+    if (!track) { toast("No track here: select a track polygon, or use a track on an earlier frame first."); return; }
+    const frame = this.page.current;
+    const absent = this.gaps.get(track)?.has(frame);
+    this._run("Gap", async () => {
+      await api(`tracks/${track}/gaps/${frame}/`, { method: absent ? "DELETE" : "PUT" });
+      return absent ? `Track ${track} continues on frame ${frame + 1}`
+        : `Track ${track} is absent from frame ${frame + 1} until its next keyframe`;
+    });
+  }
+
   /** Shift+P: the track's polygon here, moved by optical flow along the next N frames (proposals). */
   propagate() {
     const track = this._trackOnFrame();
@@ -202,6 +217,7 @@ export class Tracks {
     const book = this.page.contours;
     const byFrame = new Map();
     this.trackClass = new Map(tracks.map((t) => [t.id, t.segmentation_class]));
+    this.gaps = new Map(tracks.map((t) => [t.id, new Set(t.gaps)]));
     for (const track of tracks) {
       for (const c of track.contours) {
         if (!byFrame.has(c.frame_index)) byFrame.set(c.frame_index, []);

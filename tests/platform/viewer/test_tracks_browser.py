@@ -107,6 +107,14 @@ def test_keyframes_interpolate_and_keyboard_vertex_editing(browse) -> None:  # t
     assert edited.vertices[0] == [49.0, 40.0] and len(edited.vertices) == 5
     assert Contour.objects.get(track=track, frame__index=2).origin == "interpolated"
 
+    # N on frame 7: the marker left the view there; the track ends at frame 5's keyframe, restarts at 9
+    _go(page, 6)
+    page.keyboard.press("n")
+    _wait_marks(page, {5: -1, 6: -1, 7: -1, 8: KEYFRAME})
+    track.refresh_from_db()
+    assert track.gaps == [6]
+    assert sorted(Contour.objects.filter(track=track).values_list("frame__index", flat=True)) == [0, 1, 2, 3, 4, 8]
+
 
 def test_propagate_then_accept_and_discard_by_keyboard(browse) -> None:  # type: ignore[no-untyped-def]
     annotator = make_user("trk-2", "annotator")
