@@ -86,7 +86,8 @@ def cv_objective(params: Mapping[str, Any], bags: Sequence[VideoBag], folds: Seq
         truth = np.array([int(b.score) for b in test])  # type: ignore[arg-type]
         per_fold.append(score_report(truth, probs, findings=finding_truth(test, predictions, config.findings)))
         running = float(np.mean([f[key] for f in per_fold]))
-        if report is not None and report(index, running):
+        # the last fold is reported but never pruned: the trial's full CV is already paid for
+        if report is not None and report(index, running) and index < len(folds) - 1:
             raise Pruned(f"pruned after fold {index + 1} at {running:.4f}")
     value = float(np.mean([f[key] for f in per_fold]))
     return {"value": value, "std": float(np.std([f[key] for f in per_fold])), "per_fold": per_fold,
