@@ -74,6 +74,7 @@ class JobType(models.TextChoices):
 
     TRAINING = "training", "Training"
     SCORING = "scoring", "Scoring"
+    SEARCH = "search", "Hyper-parameter search"
 
 
 class TrainingJob(models.Model):
