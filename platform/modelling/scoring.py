@@ -12,7 +12,6 @@ import io
 import logging
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -74,8 +73,9 @@ def torch_device() -> str:
 
 
 def manifest_rows(rows: Sequence[dict]) -> list[ManifestRow]:
-    """Frame rows of the selectors as the ml core's manifest rows (platform ids kept in `extra`)."""
-    return [ManifestRow(patient=r["patient"], video=r["video"], score=r.get("score"), image=Path(r["image"]),
+    """Frame rows of the selectors (`image`: the storage name) as the ml core's manifest rows, each image a
+    local file (core.media_cache; kept while the job runs), platform ids kept in `extra`."""
+    return [ManifestRow(patient=r["patient"], video=r["video"], score=r.get("score"), image=local_path(r["image"]),
                         extra={"frame_id": r["frame_id"], "index": r["frame"]}) for r in rows]
 
 
@@ -147,7 +147,7 @@ def segmentation_predict(version: ModelVersion, video_ids: Sequence[int], *,
         rows = [r for r in frames_of_videos(chunk) if r["frame"] % step == 0]
         items: list[SegmentationPrediction] = []
         try:
-            outputs = segment_images(model, [Path(r["image"]) for r in rows],  # type: ignore[arg-type]
+            outputs = segment_images(model, [local_path(r["image"]) for r in rows],  # type: ignore[arg-type]
                                      size=tuple(config["size"]), mc_samples=int(config.get("mc_samples", 40)))
             for row, (mask, std) in zip(rows, outputs, strict=True):
                 mask_png = cv2.imencode(".png", mask)[1].tobytes()
@@ -239,7 +239,8 @@ def embedding_bags(video_ids: Sequence[int], config: EmbeddingTrainConfig, *, la
         def compute(rows: list[dict] = kept[video_id]) -> tuple[np.ndarray, np.ndarray]:
             nonlocal embedder
             embedder = embedder or FrameEmbedder(spec, device=torch_device())
-            return embed_image_files(embedder, [r["image"] for r in rows], [r["frame"] for r in rows])
+            images = [local_path(r["image"]) for r in rows]  # fetched only for embeddings not cached yet
+            return embed_image_files(embedder, images, [r["frame"] for r in rows])
 
         frames, vectors = cache.get(spec, content_id=hashes[video_id], frame_step=step,
                                     compute=_shared_through_storage(cache, spec, hashes[video_id], step, compute))

@@ -13,7 +13,6 @@ from django.db.models import Q, QuerySet
 
 from annotations.models import Contour, FrameScore, LabelSource, VideoFinding, VideoScore
 from annotations.selectors import findings_consensus
-from core.media_cache import local_path
 from ml.agreement import at_least_agree, consensus, consensus_mask
 from studies.models import Frame, Video
 
@@ -33,7 +32,8 @@ from .selection import DataSelection
 
 @dataclass(frozen=True)
 class LabelledFrames:
-    """Training rows (ml manifest form) and what identifies the exact labels behind them."""
+    """Training rows (ml manifest form; `image` is the frame's storage name, a local file only where a worker
+    needs it: modelling.scoring.manifest_rows) and what identifies the exact labels behind them."""
 
     rows: list[dict]
     label_ids: list[int]
@@ -107,7 +107,7 @@ def labelled_frames(selection: DataSelection) -> LabelledFrames:
         if index % selection.frame_step:
             continue
         score = score_of[frame_id if model is FrameScore else video_id]
-        rows.append({"image": str(local_path(image)), "score": int(score), "patient": str(patient_id),
+        rows.append({"image": image, "score": int(score), "patient": str(patient_id),
                      "video": str(video_id), "frame": int(index), "frame_id": frame_id})
     kept_items = set(score_of)
     label_ids = [int(row[0]) for row in labels if row[1] in kept_items]
@@ -168,7 +168,7 @@ def contoured_frames(selection: DataSelection) -> ContouredFrames:
             stack = np.stack([rasterise(drawn[frame_id][a], height, width) for a in raters])
             mask = consensus_mask(stack, min_votes=selection.min_agree if selection.min_agree > 1 else None)
         counts[np.unique(mask)] += 1
-        rows.append({"image": str(local_path(image)), "mask": mask, "patient": str(patient_id),
+        rows.append({"image": image, "mask": mask, "patient": str(patient_id),
                      "video": str(video_id), "frame": int(index), "frame_id": frame_id})
         label_ids += ids[frame_id]
     return ContouredFrames(rows=rows, label_ids=label_ids,
@@ -213,7 +213,7 @@ def aggregator_training_videos(selection: DataSelection) -> tuple[ModelVersion, 
 
 def frames_of_videos(video_ids: list[int]) -> list[dict]:
     """Frame rows (no label) of videos, ordered, for prediction."""
-    return [{"image": str(local_path(image)), "video": str(video_id), "frame": int(index), "frame_id": frame_id,
+    return [{"image": image, "video": str(video_id), "frame": int(index), "frame_id": frame_id,
              "patient": str(patient_id)}
             for frame_id, video_id, index, image, patient_id in Frame.objects.filter(video_id__in=video_ids)
             .order_by("video_id", "index").values_list("id", "video_id", "index", "image", "video__exam__patient_id")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.media_cache import local_folder, media_session
+from core.media_cache import local_folder, local_path, media_session
 from ml.metrics import to_strict_json
 from ml.training import TrainConfig, TrainProgress
 
@@ -209,7 +209,7 @@ def _train_segmentation(job: TrainingJob, reporter: JobReporter) -> ModelVersion
         reporter.note(f"attempt {job.attempts}: resuming from the members' checkpoints")
 
     def samples(rows: Sequence[dict]) -> list[SegmentationSample]:
-        return [SegmentationSample(image=Path(r["image"]), mask=r["mask"], patient=r["patient"], video=r["video"],
+        return [SegmentationSample(image=local_path(r["image"]), mask=r["mask"], patient=r["patient"], video=r["video"],
                                    frame=r["frame"], extra={"frame_id": r["frame_id"]}) for r in rows]
 
     reporter.note(f"{len(train_rows)} training frames, {len(val_rows)} validation frames with masks; members "

@@ -16,6 +16,8 @@ from django.db.models import Count
 from accounts.models import User
 from exchange.phantoms import TRUTH_USERNAME, phantoms_generate
 from modelling.models import FramePrediction, JobStatus, ModelKind, TrainingJob, VideoPrediction
+from modelling.selection import DataSelection
+from modelling.selectors import labelled_frames
 from modelling.services import model_version_activate, training_job_submit
 from studies.frame_urls import frame_image_url
 from studies.models import Frame, Video
@@ -34,7 +36,7 @@ def cached_files(cache: Path) -> int:
     return sum(1 for p in (cache / "objects").glob("*/*") if p.suffix not in (".json", ".part"))
 
 
-def test_ingest_train_and_score_through_the_bucket(s3_workers, s3_storage, media_root: Path, client, admin_user):
+def test_ingest_train_and_score_through_the_bucket(s3_workers, s3_storage, media_root: Path, client, settings):
     s3, bucket = s3_storage
     phantoms_generate(videos=6, frames=8, size=64, annotators=0, seed=3)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
@@ -43,6 +45,9 @@ def test_ingest_train_and_score_through_the_bucket(s3_workers, s3_storage, media
     assert not worker.cache.exists()  # starts empty
     job = training_job_submit(kind=ModelKind.FRAME_SCORER, parameters={**TINY, "epochs": 1},
                               data_selection=selection())
+    rows = labelled_frames(DataSelection.from_dict(selection())).rows
+    assert rows and {r["image"] for r in rows} <= set(keys)  # storage names: validating fetched no frame here
+    assert not Path(settings.PLEURA_MEDIA_CACHE_DIR).exists()
     wait_for(lambda: TrainingJob.objects.get(pk=job.pk).status in (JobStatus.SUCCEEDED, JobStatus.FAILED),
              timeout=300, what="training on the S3 worker", worker=worker)
     job.refresh_from_db()
