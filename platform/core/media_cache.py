@@ -60,6 +60,7 @@ class MediaCache:
         self.pinned: set[Path] | None = None  # inside a session: files the running job uses
         self.validated: set[str] = set()
         self._lock = threading.Lock()
+        self._total: int | None = None  # bytes cached, counted once then kept up to date (no scan per fill)
 
     def entry(self, name: str) -> Path:
         digest = hashlib.sha256(name.encode()).hexdigest()
@@ -143,10 +144,13 @@ class MediaCache:
         return found
 
     def _evict(self, *, incoming: int) -> None:
-        files = self.usage()
-        total = sum(size for _, size, _ in files) + incoming
-        if total <= self.max_bytes:
+        if self._total is None:
+            self._total = sum(size for _, size, _ in self.usage())
+        self._total += incoming
+        if self._total <= self.max_bytes:
             return
+        files = self.usage()  # over the limit: count again (other processes may have filled or evicted)
+        total = sum(size for _, size, _ in files) + incoming
         target = int(self.max_bytes * LOW_WATERMARK)
         for _, size, path in sorted(files, key=lambda f: f[0]):
             if total <= target:
@@ -159,6 +163,7 @@ class MediaCache:
         if total > self.max_bytes:
             logger.warning("media cache over its limit (%d > %d bytes): the running job's files alone exceed it; "
                            "raise PLEURA_MEDIA_CACHE_BYTES", total, self.max_bytes)
+        self._total = total
 
 
 _caches: dict[tuple[str, int], MediaCache] = {}
