@@ -25,6 +25,7 @@ from agreement.services import (
     agreement_reports_refresh_stale,
 )
 from modelling.scoring import scoring_chunk_run, scoring_job_run
+from modelling.search import SEARCH_TRIALS_TASK, search_job_run
 from modelling.services import SCORE_CHUNK_TASK, SCORE_VIDEOS_TASK, TRAIN_MODEL_TASK
 from modelling.training import training_job_run
 
@@ -38,6 +39,14 @@ ANALYSIS_TIME_LIMIT = settings.CELERY_QUEUE_TIME_LIMITS["analysis"]
 def train_model(self: Any, job_id: int) -> str:
     """Train a job's model, record and activate the version, queue scoring; returns the outcome."""
     return training_job_run(job_id=job_id, task_id=self.request.id or "", worker_host=socket.gethostname())
+
+
+@shared_task(bind=True, name=SEARCH_TRIALS_TASK, acks_late=True, reject_on_worker_lost=True,
+             time_limit=GPU_TIME_LIMIT)
+def search_trials(self: Any, job_id: int, worker: int) -> str:
+    """One worker's trials of a search job's shared Optuna study; returns the outcome."""
+    return search_job_run(job_id=job_id, worker=worker, task_id=self.request.id or "",
+                          worker_host=f"{socket.gethostname()}:{os.getpid()}")
 
 
 @shared_task(bind=True, name=SCORE_VIDEOS_TASK, acks_late=True, reject_on_worker_lost=True,

@@ -1,11 +1,15 @@
 from django.urls import path
 
-from . import apis
+from . import apis, search_apis
 
 urlpatterns = [
     path("jobs/", apis.TrainingJobListApi.as_view(), name="job-list"),
     path("jobs/<int:job_id>/", apis.TrainingJobDetailApi.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel/", apis.TrainingJobCancelApi.as_view(), name="job-cancel"),
+    path("search-jobs/", search_apis.SearchJobListApi.as_view(), name="search-job-list"),
+    path("search-jobs/<int:job_id>/", search_apis.SearchJobDetailApi.as_view(), name="search-job-detail"),
+    path("search-jobs/<int:job_id>/train-best/", search_apis.SearchJobTrainBestApi.as_view(),
+         name="search-job-train-best"),
     path("model-versions/", apis.ModelVersionListApi.as_view(), name="model-version-list"),
     path("model-versions/<int:version_id>/activate/", apis.ModelVersionActivateApi.as_view(),
          name="model-version-activate"),

@@ -1,0 +1,284 @@
+"""Hyper-parameter search jobs: an Optuna study (ml.search) over a model kind's config space, run as an
+ordinary job (job_type ``search``) by one or more workers that share the study.
+
+The study lives in Pleura's own database through Optuna's RDB storage (its tables beside Django's: PostgreSQL
+in production, the SQLite file in the demo), so ``workers=N`` queues N tasks that each run trials until the
+study's trial budget or the job's wall-time budget is spent; a worker killed mid-trial stops its heartbeat and
+that trial is failed by the next worker asking for one. Every finished trial updates the job's progress
+(trial n/N, best value); each worker leaving writes the summary (history, best parameters, importances)
+into the progress, and the last one finishes the job. The best trial is trained on all data by an ordinary
+training job (:func:`search_train_best`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from core.errors import Conflict
+from core.media_cache import media_session
+from core.queue import enqueue_task
+from ml.metrics import to_strict_json
+from ml.search import EMBEDDING_SPACE, OBJECTIVES, SearchSettings, SpaceError, run_search, summarise
+from ml.search.space import embedding_fields, space_from_dicts, space_to_dicts, validate_space
+
+from .models import JobStatus, JobType, ModelKind, TrainingJob
+from .progress import publish_job
+from .scoring import embedding_bags, torch_device
+from .selection import DataSelection
+from .selectors import job_is_cancelled, video_consensus_findings, video_consensus_labels, video_patients
+from .services import (
+    MAX_ATTEMPTS,
+    MIN_EMBEDDING_PATIENTS,
+    JobSubmissionError,
+    training_job_finish,
+    training_job_start,
+    training_job_submit,
+    training_job_validate,
+)
+
+if TYPE_CHECKING:
+    import optuna
+
+logger = logging.getLogger(__name__)
+#: One worker's share of a search job (the gpu queue: ``ml.*``); queued once per worker.
+SEARCH_TRIALS_TASK = "ml.search_trials"
+SEARCH_KINDS = (ModelKind.EMBEDDING,)
+MAX_SEARCH_TRIALS = 500
+MAX_SEARCH_WORKERS = 8
+MAX_SEARCH_WALL_S = 7 * 24 * 3600
+MAX_SEARCH_FOLDS = 10
+#: parameters of a search job beyond the base training configuration
+SEARCH_OPTIONS = ("objective", "trials", "max_time_s", "workers", "folds", "seed", "space")
+
+
+def search_storage_url() -> str:
+    """The SQLAlchemy URL of the database this process uses (the test database under tests): Optuna's
+    tables live beside Pleura's."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    if "postgresql" not in db["ENGINE"]:
+        raise JobSubmissionError(f"a search needs PostgreSQL or SQLite, not {db['ENGINE']}")
+    auth = quote(str(db.get("USER") or ""), safe="")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(str(db["PASSWORD"]), safe="")
+    host = f"{db.get('HOST') or 'localhost'}" + (f":{db['PORT']}" if db.get("PORT") else "")
+    return f"postgresql+psycopg://{auth + '@' if auth else ''}{host}/{quote(str(db['NAME']), safe='')}"
+
+
+def search_study_name(job: TrainingJob) -> str:
+    """Unique per job (its creation time too: a reused id in a recreated database never joins an old study)."""
+    return f"pleura-job-{job.pk}-{job.created_at:%Y%m%d%H%M%S%f}"
+
+
+def _whole(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise JobSubmissionError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
+def search_job_validate(*, kind: str, objective: str = "kappa", trials: int = 20, max_time_s: float | None = None,
+                        workers: int = 1, folds: int = 5, seed: int = 0, space: list[dict] | None = None,
+                        parameters: dict[str, Any] | None = None,
+                        data_selection: dict[str, Any] | None = None) -> tuple[dict[str, Any], DataSelection]:
+    """Everything a search checks before it is queued: ``(job parameters, selection)``.
+
+    Raises:
+        JobSubmissionError: unknown kind or objective, budgets out of range, an empty space, bad bounds,
+            unknown parameter names, or labels a patient-level CV cannot run on.
+    """
+    if kind not in SEARCH_KINDS:
+        raise JobSubmissionError(f"a search runs on the {', '.join(SEARCH_KINDS)} kind, not {kind!r}")
+    if objective not in OBJECTIVES:
+        raise JobSubmissionError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    trials = _whole("trials", trials, 1, MAX_SEARCH_TRIALS)
+    workers = _whole("workers", workers, 1, MAX_SEARCH_WORKERS)
+    folds = _whole("folds", folds, 2, MAX_SEARCH_FOLDS)
+    seed = _whole("seed", seed, 0, 2**31 - 1)
+    if max_time_s is not None and (isinstance(max_time_s, bool) or not isinstance(max_time_s, int | float)
+                                   or not 0 < max_time_s <= MAX_SEARCH_WALL_S):
+        raise JobSubmissionError(f"max_time_s must be above 0 and at most {MAX_SEARCH_WALL_S}, got {max_time_s!r}")
+    space_dicts = None
+    if space is not None:
+        if not isinstance(space, list):
+            raise JobSubmissionError("space must be a list of parameters")
+        try:
+            params = space_from_dicts(space)
+            validate_space(params, known=embedding_fields())
+        except SpaceError as error:
+            raise JobSubmissionError(str(error)) from error
+        space_dicts = space_to_dicts(params)
+    base, selection = training_job_validate(kind=kind, parameters=parameters, data_selection=data_selection)
+    patients = len(set(video_patients(list(video_consensus_labels(selection))).values()))
+    if patients < max(folds, 4) or patients - -(-patients // folds) < MIN_EMBEDDING_PATIENTS:
+        raise JobSubmissionError(f"no eligible labels for a {folds}-fold search: the labelled videos come from "
+                                 f"{patients} patient(s); each fold's training needs {MIN_EMBEDDING_PATIENTS} "
+                                 f"and every fold a test patient")
+    return ({"objective": objective, "trials": trials, "max_time_s": max_time_s, "workers": workers,
+             "folds": folds, "seed": seed, "space": space_dicts, "base": base}, selection)
+
+
+def search_enqueue(job_id: int, worker: int) -> str:
+    return enqueue_task(SEARCH_TRIALS_TASK, job_id, worker)
+
+
+@transaction.atomic
+def search_job_submit(*, kind: str, created_by: User | None = None,
+                      enqueue: Callable[[int, int], object] | None = None, **options: Any) -> TrainingJob:
+    """Validate and queue a search job: one task per worker, all on the same study."""
+    parameters, selection = search_job_validate(kind=kind, **options)
+    job = TrainingJob.objects.create(
+        job_type=JobType.SEARCH, kind=kind, parameters=parameters, data_selection=selection.to_dict(),
+        created_by=created_by, status=JobStatus.QUEUED,
+        progress={"phase": "queued", "step": 0, "steps": parameters["trials"], "workers_done": []})
+    send = enqueue or search_enqueue
+
+    def queue_all() -> None:
+        for worker in range(parameters["workers"]):
+            send(job.pk, worker)
+
+    transaction.on_commit(queue_all)
+    return job
+
+
+def search_progress_merge(job_id: int, updates: dict[str, Any], *, worker_done: int | None = None) -> TrainingJob:
+    """Merge into the job's progress under a row lock (several workers write it), and publish it."""
+    with transaction.atomic():
+        job = TrainingJob.objects.select_for_update().get(pk=job_id)
+        progress = {**(job.progress or {}), **to_strict_json(updates)}
+        if worker_done is not None:
+            progress["workers_done"] = sorted(set(progress.get("workers_done") or []) | {worker_done})
+        job.progress = progress
+        job.save(update_fields=["progress"])
+    publish_job(job)
+    return job
+
+
+def _space(parameters: dict[str, Any]) -> Sequence[Any]:
+    return EMBEDDING_SPACE if parameters.get("space") is None else space_from_dicts(parameters["space"])
+
+
+def _trial_callback(job: TrainingJob, trials: int, worker: int) -> Callable[[optuna.Study, Any], None]:
+    from optuna.trial import TrialState
+
+    def on_trial(study: optuna.Study, trial: Any) -> None:
+        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        complete = [t for t in finished if t.state == TrialState.COMPLETE and t.value is not None]
+        best = max(complete, key=lambda t: float(t.value or 0.0)) if complete else None
+        search_progress_merge(job.pk, {
+            "phase": "search", "step": min(len(finished), trials), "steps": trials,
+            "best_value": best.value if best else None, "best_trial": best.number if best else None,
+            "last_trial": {"number": trial.number, "state": trial.state.name, "value": trial.value,
+                           "worker": worker}})
+        if job_is_cancelled(job.pk):
+            study.stop()
+
+    return on_trial
+
+
+def search_job_run(*, job_id: int, worker: int, task_id: str, worker_host: str) -> str:
+    """One worker's share of a search job: trials until the budget is spent; the last worker out finishes the
+    job. Returns succeeded, failed, cancelled, skipped (finished meanwhile) or ``worker done``."""
+    job = training_job_start(job_id=job_id, task_id=task_id, worker_host=worker_host, device=torch_device())
+    if job is None:
+        return "skipped"
+    parameters = job.parameters
+    if job.attempts > MAX_ATTEMPTS * parameters["workers"]:
+        training_job_finish(job=job, status=JobStatus.FAILED, error=f"gave up after {job.attempts - 1} starts")
+        return "failed"
+    try:
+        study = _run_trials(job, worker)
+    except Exception as error:
+        logger.exception("search job %s (worker %s) failed", job_id, worker)
+        detail = str(error) if isinstance(error, SpaceError) else f"{type(error).__name__}: {error}\n" \
+                                                                    f"{traceback.format_exc()}"
+        training_job_finish(job=job, status=JobStatus.FAILED, error=detail)
+        return "failed"
+    summary = summarise(study)
+    job = search_progress_merge(job.pk, {"summary": summary, "phase": "search"}, worker_done=worker)
+    if job_is_cancelled(job.pk):
+        return "cancelled"
+    if len(job.progress["workers_done"]) < parameters["workers"]:
+        return "worker done"
+    if "best" not in summary:
+        training_job_finish(job=job, status=JobStatus.FAILED, error="no trial completed: "
+                            f"{summary['counts']} (see the log of the workers)")
+        return "failed"
+    training_job_finish(job=job, status=JobStatus.SUCCEEDED)
+    return "succeeded"
+
+
+def _run_trials(job: TrainingJob, worker: int) -> optuna.Study:
+    """Embed the labelled videos (cached, shared with training), then join the study and run trials."""
+    from ml.search import bag_evaluator
+    from ml.training import EmbeddingTrainConfig
+
+    parameters = job.parameters
+    selection = DataSelection.from_dict(job.data_selection)
+    base = {k: v for k, v in parameters["base"].items() if k != "activate"}
+    config = EmbeddingTrainConfig.from_dict({**base, "device": torch_device()})
+    labels, findings = video_consensus_labels(selection), video_consensus_findings(selection)
+    with media_session():
+        bags = embedding_bags(sorted(labels), config, labels=labels, findings=findings)
+    evaluate = bag_evaluator(bags, folds=parameters["folds"], objective=parameters["objective"],
+                             seed=parameters["seed"], base=config)
+    remaining = None
+    if parameters.get("max_time_s"):
+        started = job.started_at or timezone.now()
+        remaining = max(1.0, parameters["max_time_s"] - (timezone.now() - started).total_seconds())
+    settings = SearchSettings(study=search_study_name(job), storage=search_storage_url(),
+                              trials=parameters["trials"], max_time_s=remaining, objective=parameters["objective"],
+                              folds=parameters["folds"], seed=parameters["seed"], worker=worker,
+                              space=_space(parameters))
+    storage = _open_storage(settings)
+    search_progress_merge(job.pk, {"phase": "search", "steps": parameters["trials"]})
+    return run_search(settings, evaluate, storage=storage,
+                      on_trial=_trial_callback(job, parameters["trials"], worker))
+
+
+def _open_storage(settings: SearchSettings) -> optuna.storages.BaseStorage:
+    """Optuna's storage; workers starting together may race creating its tables, so retry a few times."""
+    from ml.search import open_storage
+
+    assert settings.storage is not None
+    for attempt in range(4):
+        try:
+            return open_storage(settings.storage, heartbeat_s=settings.heartbeat_s, grace_s=settings.grace_s,
+                                retries=settings.retries)
+        except Exception:  # a concurrent CREATE TABLE: the other worker made them
+            if attempt == 3:
+                raise
+            time.sleep(1.0 + attempt)
+    raise AssertionError("unreachable")
+
+
+def search_best_parameters(job: TrainingJob) -> dict[str, Any]:
+    """The best trial's training configuration (what "train best" submits).
+
+    Raises:
+        Conflict: not a search job, or no trial completed yet.
+    """
+    if job.job_type != JobType.SEARCH:
+        raise Conflict(f"job {job.pk} is not a search")
+    best = ((job.progress or {}).get("summary") or {}).get("best")
+    if not best or not best.get("config"):
+        raise Conflict(f"search job {job.pk} has no completed trial yet")
+    return {key: value for key, value in best["config"].items() if key != "device"}
+
+
+def search_train_best(*, job: TrainingJob, created_by: User | None = None,
+                      enqueue: Callable[[int], object] | None = None) -> TrainingJob:
+    """Train the search's best configuration on the search's data selection: an ordinary training job (its
+    version is registered, and activated, as any other)."""
+    parameters = search_best_parameters(job)
+    return training_job_submit(kind=job.kind, parameters=parameters, data_selection=job.data_selection,
+                               created_by=created_by, enqueue=enqueue)
