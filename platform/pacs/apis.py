@@ -48,7 +48,7 @@ class StudySearchSerializer(serializers.Serializer):
     modality = serializers.CharField(required=False, default="US", max_length=16)
 
 
-class ImportSerializer(serializers.Serializer):
+class PacsImportSerializer(serializers.Serializer):
     study_uid = serializers.CharField(max_length=64)
     series_uids = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
 
@@ -117,10 +117,10 @@ class SeriesImport(APIView):
 
     permission_classes = [IsAdminRole]
 
-    @extend_schema(request=ImportSerializer, responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer})
+    @extend_schema(request=PacsImportSerializer, responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer})
     def post(self, request: Request, pk: int) -> Response:
         endpoint = get_object_or_404(DicomwebEndpoint.objects.select_related("site"), pk=pk)
-        data = ImportSerializer(data=request.data)
+        data = PacsImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         summary = series_import(endpoint, data.validated_data["study_uid"], data.validated_data.get("series_uids"))
         return Response(asdict(summary))
