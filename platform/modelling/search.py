@@ -150,11 +150,17 @@ def search_job_submit(*, kind: str, created_by: User | None = None,
     return job
 
 
-def search_progress_merge(job_id: int, updates: dict[str, Any], *, worker_done: int | None = None) -> TrainingJob:
-    """Merge into the job's progress under a row lock (several workers write it), and publish it."""
+def search_progress_merge(job_id: int, updates: dict[str, Any], *, worker_done: int | None = None,
+                          worker_trial: int | None = None) -> TrainingJob:
+    """Merge into the job's progress under a row lock (several workers write it), and publish it;
+    ``worker_trial``: count a finished trial of that worker (``trials_by_worker``)."""
     with transaction.atomic():
         job = TrainingJob.objects.select_for_update().get(pk=job_id)
         progress = {**(job.progress or {}), **to_strict_json(updates)}
+        if worker_trial is not None:
+            counts = dict(progress.get("trials_by_worker") or {})
+            counts[str(worker_trial)] = counts.get(str(worker_trial), 0) + 1
+            progress["trials_by_worker"] = counts
         if worker_done is not None:
             progress["workers_done"] = sorted(set(progress.get("workers_done") or []) | {worker_done})
         job.progress = progress
@@ -178,7 +184,7 @@ def _trial_callback(job: TrainingJob, trials: int, worker: int) -> Callable[[opt
             "phase": "search", "step": min(len(finished), trials), "steps": trials,
             "best_value": best.value if best else None, "best_trial": best.number if best else None,
             "last_trial": {"number": trial.number, "state": trial.state.name, "value": trial.value,
-                           "worker": worker}})
+                           "worker": worker}}, worker_trial=worker)
         if job_is_cancelled(job.pk):
             study.stop()
 
