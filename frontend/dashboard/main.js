@@ -7,6 +7,7 @@
 import { api } from "../shared/api.js";
 import { fail, formatDate, h, ready, toast } from "../shared/ui.js";
 import { FINAL, fraction, jobLabel, jobPanel, queueText } from "../shared/job_progress.js";
+import { searchSection } from "./search.js";
 import { statsView } from "./stats.js";
 import { trainingForm } from "./training.js";
 import { versionsView } from "./versions.js";
@@ -16,6 +17,10 @@ const statsHost = h("div");
 const jobsHost = h("section.card.jobs", { "aria-labelledby": "jobs-title" });
 const liveHost = h("div.live");
 const versionsHost = h("div");
+const searches = searchSection({
+  onSubmitted: (job) => { watch(job.id); refreshJobs().catch(report); },
+  onTrainBest: (job) => { watch(job.id); refreshJobs().catch(report); },
+});
 const panels = new Map();  // job id → the live panel following it
 const jobs = new Map();  // job id → its latest state (GET /api/jobs/ or a panel's update), newest first
 const REFRESH_MS = { pending: 3000, idle: 20000 };
@@ -42,6 +47,7 @@ function watch(id) {
   const panel = jobPanel(id, {
     onUpdate: (job) => showJob(job),
     onFinal: (job) => {
+      if (job.job_type === "search") searches.refresh().catch(report);
       toast(`Job ${job.id} ${job.status}.`, job.status === "succeeded" ? "success" : job.status === "failed" ? "error" : "info");
       Promise.all([refreshJobs(), refreshVersions(), refreshStats()]).catch(report);
     },
@@ -122,8 +128,9 @@ async function start() {
   app.replaceChildren(h("h1", {}, "Dashboard"),
     h("p", {}, h("a", { href: "/assignments/" }, "Assignments"), " — give annotators and validators their videos, see their workload."),
     statsHost,
-    h("div.train-row", {}, h("section.card", {}, form), h("div.train-side", {}, liveHost, jobsHost)), versionsHost);
-  await Promise.all([refreshJobs(), refreshVersions()]);
+    h("div.train-row", {}, h("section.card", {}, form), h("div.train-side", {}, liveHost, jobsHost)), searches.element,
+    versionsHost);
+  await Promise.all([refreshJobs(), refreshVersions(), searches.refresh()]);
   const linked = Number(new URLSearchParams(location.search).get("job"));  // /dashboard/?job=N follows job N
   if (linked) watch(linked);
   ready();

@@ -36,6 +36,7 @@ export function queueText(job) {
 
 /** What a job is, in a few words: "training frame_scorer", "scoring embedding", "scoring every model". */
 export function jobLabel(job) {
+  if (job.job_type === "search") return `search ${job.kind}`;
   return job.job_type === "scoring" ? `scoring ${job.kind || "every active model"}` : `training ${job.kind}`;
 }
 
