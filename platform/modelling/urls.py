@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis, search_apis
+from . import apis, search_apis, suggestions_apis
 
 urlpatterns = [
     path("jobs/", apis.TrainingJobListApi.as_view(), name="job-list"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("search-jobs/<int:job_id>/", search_apis.SearchJobDetailApi.as_view(), name="search-job-detail"),
     path("search-jobs/<int:job_id>/train-best/", search_apis.SearchJobTrainBestApi.as_view(),
          name="search-job-train-best"),
+    path("suggestions/", suggestions_apis.SuggestionApi.as_view(), name="suggestions"),
     path("model-versions/", apis.ModelVersionListApi.as_view(), name="model-version-list"),
     path("model-versions/<int:version_id>/activate/", apis.ModelVersionActivateApi.as_view(),
          name="model-version-activate"),

@@ -1,0 +1,84 @@
+"""What to label next (issue 17): the frames of the videos a user may label, ordered by ml.active.
+
+Computed on request from the active frame-level model's stored per-frame probabilities (FramePrediction,
+written by scoring) and the frame scores so far, so the list follows every new label and every newly
+activated version without a cache to invalidate. Signals per frame: the model's entropy and margin,
+annotator disagreement, and the model's expected ordinal distance to the consensus (the median label);
+the top of the list is spread across videos (at most ``PER_VIDEO`` frames of one video there). Frames the
+asking annotator has already scored are left out. Queries are bounded: one per table, whatever the size,
+and at most ``MAX_CANDIDATES`` predictions are read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from accounts.models import User
+from annotations.models import FrameScore
+from ml.active import annotator_disagreement, combine, entropy, margin, model_consensus_disagreement, rank
+from ml.scores import SCORES
+from studies.selectors import is_annotator, videos_visible_to
+
+from .models import FramePrediction, ModelKind, ModelVersion
+
+#: frame-level kinds whose stored per-frame probabilities rank frames, preferred first
+SUGGESTION_KINDS = (ModelKind.EMBEDDING, ModelKind.FRAME_SCORER, ModelKind.SEQUENCE)
+MAX_CANDIDATES = 20000
+MAX_SUGGESTIONS = 200
+PER_VIDEO = 2
+
+
+def suggestion_version() -> ModelVersion | None:
+    """The active version whose frame predictions rank frames (one query)."""
+    versions = {v.kind: v for v in ModelVersion.objects.filter(kind__in=SUGGESTION_KINDS, is_active=True)}
+    return next((versions[k] for k in SUGGESTION_KINDS if k in versions), None)
+
+
+def suggestions_for(user: User, *, limit: int = 20) -> dict[str, Any]:
+    """``{"model_version", "items": [{frame, video, frame_index, priority, signals}]}``, most worth labelling
+    first; no items without an active frame-level model that scored the user's videos."""
+    limit = max(1, min(int(limit), MAX_SUGGESTIONS))
+    version = suggestion_version()
+    if version is None:
+        return {"model_version": None, "items": [], "reason": "no active model with frame predictions"}
+    videos = videos_visible_to(user).values("id")
+    rows = list(FramePrediction.objects.filter(model_version=version, frame__video_id__in=videos)
+                .order_by("frame_id").values_list("frame_id", "frame__video_id", "frame__index", "probabilities")
+                [:MAX_CANDIDATES])
+    if not rows:
+        return {"model_version": version.pk, "items": [], "reason": "the active model has not scored these videos"}
+    frame_ids = [r[0] for r in rows]
+    labels: dict[int, list[int]] = defaultdict(list)
+    mine: set[int] = set()
+    for frame_id, annotator_id, score in FrameScore.objects.filter(frame_id__in=frame_ids).values_list(
+            "frame_id", "annotator_id", "score"):
+        labels[frame_id].append(score)
+        if annotator_id == user.pk:
+            mine.add(frame_id)
+    if is_annotator(user):
+        rows = [r for r in rows if r[0] not in mine]
+        if not rows:
+            return {"model_version": version.pk, "items": [], "reason": "every scored frame is labelled by you"}
+    probs = np.array([r[3] for r in rows], dtype=np.float64)
+    width = max([len(labels.get(r[0], ())) for r in rows] + [1])
+    matrix = np.full((len(rows), width), np.nan)
+    consensus = np.full(len(rows), np.nan)
+    for i, row in enumerate(rows):
+        given = labels.get(row[0], [])
+        matrix[i, :len(given)] = given
+        if given:
+            consensus[i] = round(float(np.median(given)))
+    signals = {"entropy": entropy(probs), "margin": margin(probs),
+               "annotator_disagreement": annotator_disagreement(matrix, len(SCORES)),
+               "model_consensus": np.where(np.isnan(consensus), np.nan,
+                                           model_consensus_disagreement(probs, consensus))}
+    priority = combine(signals)
+    order = rank(priority, groups=[r[1] for r in rows], k=limit, max_per_group=PER_VIDEO)[:limit]
+    items = [{"frame": rows[i][0], "video": rows[i][1], "frame_index": rows[i][2],
+              "priority": round(float(priority[i]), 4), "labels": len(labels.get(rows[i][0], ())),
+              "signals": {k: (None if np.isnan(v[i]) else round(float(v[i]), 4)) for k, v in signals.items()}}
+             for i in order]
+    return {"model_version": version.pk, "items": items}
