@@ -20,3 +20,6 @@ from celery import Celery  # noqa: E402
 app = Celery("pleura")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Job durations, task log context and the optional worker metrics port (celery.signals handlers).
+import pleura.worker_signals  # noqa: E402, F401

@@ -3,7 +3,8 @@
 No authentication and nothing secret in the answer (only "ok"/"unavailable" per dependency): probes come
 from the orchestrator, not from users. 200 when the database and the broker (and the channel layer's Redis
 where one is set) answer within a second or two, 503 otherwise, so traffic goes to another replica while
-this one cannot reach them. Liveness needs no dependency: a TCP check of the port (deploy/k8s).
+this one cannot reach them. `/livez` is liveness: the process answers HTTP, nothing else is checked, so a
+database outage takes replicas out of rotation (readiness) without restarting them all (liveness).
 """
 
 from __future__ import annotations
@@ -63,3 +64,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     body = {name: "ok" if ok else "unavailable" for name, ok in checks.items()}
     return JsonResponse({"status": "ok" if all(checks.values()) else "unavailable", **body},
                         status=200 if all(checks.values()) else 503)
+
+
+@never_cache
+@require_GET
+def livez(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})

@@ -3,7 +3,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from pleura.health import healthz
+from pleura.health import healthz, livez
+from pleura.metrics import metrics_view
 from studies.views import signed_frame
 
 admin.site.site_header = "Pleura administration"
@@ -23,6 +24,8 @@ urlpatterns = [
     path("api/viewer/", include("viewer.api_urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),  # readiness probe: no authentication, no secrets (pleura.health)
+    path("livez", livez, name="livez"),  # liveness probe: the process answers, no dependency checked
+    path("metrics", metrics_view, name="metrics"),  # Prometheus: bearer token or allowed address (pleura.metrics)
     path("frames/<path:name>", signed_frame, name="signed-frame"),  # wsgi.py answers these first
     path("", include("viewer.urls")),
 ]

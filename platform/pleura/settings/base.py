@@ -11,6 +11,8 @@ from pathlib import Path
 
 import environ
 
+from pleura.logs import logging_config
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PLATFORM_ROOT = REPO_ROOT / "platform"
 
@@ -51,6 +53,7 @@ INSTALLED_APPS = [
     "api",
     "viewer",
     "workflows",  # the follow-ups that span apps (platform/README.md)
+    "pleura",  # operations: backup/restore commands, metric receivers (pleura.apps)
 ]
 
 # Login throttling (accounts.throttle): after this many failed logins within the window, logins of that
@@ -74,6 +77,9 @@ PLEURA_PREANNOTATIONS = env.str("PLEURA_PREANNOTATIONS", default="on")
 CACHES = {"default": env.cache("PLEURA_CACHE_URL", default="locmemcache://")}
 
 MIDDLEWARE = [
+    # Operations (pleura.metrics, pleura.logs): latency of every answer, a request id on every log line.
+    "pleura.metrics.RequestMetricsMiddleware",
+    "pleura.logs.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "pleura.csp.ContentSecurityPolicyMiddleware",  # SECURE_CSP below (built into Django from 6.0)
     # Database unavailable: 503 with Retry-After instead of a 500 (api.errors; DRF views use its handler).
@@ -311,13 +317,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"ModelKindEnum": "modelling.models.ModelKind", "VideoFormatEnum": "studies.models.VideoFormat"},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("PLEURA_LOG_LEVEL", default="INFO")},
-    # Django's default config gives the "django" logger its own console handler (DEBUG only) and it
-    # propagates to the root's: every request line of runserver/daphne (django.channels.server) and
-    # every "Not Found" printed twice. Here it only propagates, so each line prints once.
-    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
-}
+# Logs: PLEURA_LOG_FORMAT=json writes one JSON object per line (production, for a log collector), text
+# otherwise (pleura.logs).
+LOGGING = logging_config(env.str("PLEURA_LOG_FORMAT", default="text"), env.str("PLEURA_LOG_LEVEL", default="INFO"))
+
+# Prometheus /metrics (pleura.metrics): only with this bearer token or from these addresses/networks; 404 else.
+PLEURA_METRICS_TOKEN = env.str("PLEURA_METRICS_TOKEN", default="")
+PLEURA_METRICS_ALLOWED_IPS = env.list("PLEURA_METRICS_ALLOWED_IPS", default=[])

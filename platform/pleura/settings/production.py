@@ -14,8 +14,8 @@ if not env.str("PLEURA_PSEUDONYM_KEY", default=""):
 # HTTPS only (deploy/README.md, "HTTPS"): plain HTTP is redirected and browsers are told to come back over HTTPS
 # for a year; cookies travel only over HTTPS. DJANGO_SECURE_SSL_REDIRECT=0 where the proxy redirects itself.
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-# Probes (compose, Kubernetes) call /healthz over plain HTTP inside the cluster: answered, not redirected.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Probes (compose, Kubernetes) and Prometheus call these over plain HTTP inside the cluster: answered, not redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=365 * 24 * 60 * 60)
 # Sub-domains and the browsers' preload list concern the whole domain (a hospital's, usually), not Pleura:
 # off unless its owner turns them on. Their deploy checks are silenced for that reason.
