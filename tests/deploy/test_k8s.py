@@ -125,7 +125,7 @@ def test_services_select_pods_and_the_ingress_names_service_ports() -> None:
 def test_probes_queues_and_the_gpu() -> None:
     deployments = named("Deployment")
     web = deployments["pleura-web"]["spec"]["template"]["spec"]["containers"][0]
-    assert web["readinessProbe"]["httpGet"]["path"] == "/healthz" and "livenessProbe" in web
+    assert web["readinessProbe"]["httpGet"]["path"] == "/healthz" and web["livenessProbe"]["httpGet"]["path"] == "/livez"
     queues = {}
     for name in ("pleura-worker-cpu", "pleura-worker-gpu", "pleura-worker-scoring"):
         worker = deployments[name]["spec"]["template"]["spec"]["containers"][0]
