@@ -2,6 +2,7 @@
 // (GET /api/viewer/worklist/), so a worklist of thousands of videos stays one small page at a time.
 import { api, apiAll, boot, query } from "../shared/api.js";
 import { fail, h, ready, toast } from "../shared/ui.js";
+import { labelNext } from "./label_next.js";
 import { worklistTable } from "./table.js";
 
 const PAGE = 50;
@@ -133,12 +134,13 @@ async function start() {
       + "pick an assignee to see their progress. Enter opens the validate page."
     : reviewer ? "Every video; pick an assignee to see their progress. Progress shown is that person's (or yours)."
     : "The videos assigned to you and how far you are with each.";
-  app.replaceChildren(
+  app.replaceChildren(...[
     h("h1", {}, "Worklist"),
     h("p.muted", {}, who, " ", h("span.hint", {}, "Tab to a row, ", h("kbd", {}, "Enter"), " opens it; ",
       h("kbd", {}, "↑"), h("kbd", {}, "↓"), " move between rows.")),
+    boot.user.role === "annotator" ? labelNext() : null,
     h("div", { id: "filters" }),
-    h("div", { id: "results", "aria-live": "polite" }));
+    h("div", { id: "results", "aria-live": "polite" })].filter(Boolean));
   await renderToolbar();
   await load();
   ready();
