@@ -4,7 +4,9 @@ Computed on request from the active frame-level model's stored per-frame probabi
 written by scoring) and the frame scores so far, so the list follows every new label and every newly
 activated version without a cache to invalidate. Signals per frame: the model's entropy and margin,
 annotator disagreement, and the model's expected ordinal distance to the consensus (the median label);
-the top of the list is spread across videos (at most ``PER_VIDEO`` frames of one video there). Frames the
+the top of the list is spread by clustering the frames' cached embeddings (an embedding model whose
+embedding files are all in the cache), else across videos (at most ``PER_VIDEO`` frames of one video
+there). Frames the
 asking annotator has already scored are left out. Queries are bounded: one per table, whatever the size,
 and at most ``MAX_CANDIDATES`` predictions are read.
 """
@@ -23,12 +25,47 @@ from ml.scores import SCORES
 from studies.selectors import is_annotator, videos_visible_to
 
 from .models import FramePrediction, ModelKind, ModelVersion
+from .scoring import embedding_cache
+from .selectors import video_hashes
 
 #: frame-level kinds whose stored per-frame probabilities rank frames, preferred first
 SUGGESTION_KINDS = (ModelKind.EMBEDDING, ModelKind.FRAME_SCORER, ModelKind.SEQUENCE)
 MAX_CANDIDATES = 20000
 MAX_SUGGESTIONS = 200
 PER_VIDEO = 2
+#: above this many candidate videos the embedding files are not read (the per-video spread is used)
+MAX_EMBEDDING_VIDEOS = 300
+
+
+def cached_frame_embeddings(version: ModelVersion, rows: list[tuple[int, int, int, Any]]) -> np.ndarray | None:
+    """``(N, D)`` the cached embedding of each candidate ``(frame, video, index, probs)``, or None unless the
+    version is an embedding model and every one of them is in the cache (read only, never computed here)."""
+    video_ids = sorted({r[1] for r in rows})
+    if version.kind != ModelKind.EMBEDDING or len(video_ids) > MAX_EMBEDDING_VIDEOS:
+        return None
+    from ml.training import EmbeddingTrainConfig
+
+    try:
+        config = EmbeddingTrainConfig.from_dict(version.config)
+        spec = config.embedding_spec()
+    except (ValueError, TypeError, KeyError):
+        return None
+    cache = embedding_cache()
+    by_frame: dict[tuple[int, int], np.ndarray] = {}
+    for video_id, sha in video_hashes(video_ids).items():
+        path = cache.path(spec, sha, config.frame_step)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path) as data:
+                frames, vectors = data["frames"], data["embeddings"]
+        except (OSError, ValueError, KeyError, EOFError):
+            return None
+        by_frame.update({(video_id, int(index)): vector for index, vector in zip(frames, vectors, strict=False)})
+    found = [by_frame.get((r[1], r[2])) for r in rows]
+    if any(vector is None for vector in found):
+        return None
+    return np.stack(found)  # type: ignore[arg-type]
 
 
 def suggestion_version() -> ModelVersion | None:
@@ -38,7 +75,7 @@ def suggestion_version() -> ModelVersion | None:
 
 
 def suggestions_for(user: User, *, limit: int = 20) -> dict[str, Any]:
-    """``{"model_version", "items": [{frame, video, frame_index, priority, signals}]}``, most worth labelling
+    """``{"model_version", "diversity", "items": [{frame, video, frame_index, priority, signals}]}``, most worth labelling
     first; no items without an active frame-level model that scored the user's videos."""
     limit = max(1, min(int(limit), MAX_SUGGESTIONS))
     version = suggestion_version()
@@ -76,9 +113,12 @@ def suggestions_for(user: User, *, limit: int = 20) -> dict[str, Any]:
                "model_consensus": np.where(np.isnan(consensus), np.nan,
                                            model_consensus_disagreement(probs, consensus))}
     priority = combine(signals)
-    order = rank(priority, groups=[r[1] for r in rows], k=limit, max_per_group=PER_VIDEO)[:limit]
+    embeddings = cached_frame_embeddings(version, rows)
+    order = rank(priority, embeddings=embeddings, groups=[r[1] for r in rows], k=limit,
+                 max_per_group=None if embeddings is not None else PER_VIDEO)[:limit]
     items = [{"frame": rows[i][0], "video": rows[i][1], "frame_index": rows[i][2],
               "priority": round(float(priority[i]), 4), "labels": len(labels.get(rows[i][0], ())),
               "signals": {k: (None if np.isnan(v[i]) else round(float(v[i]), 4)) for k, v in signals.items()}}
              for i in order]
-    return {"model_version": version.pk, "items": items}
+    return {"model_version": version.pk, "diversity": "embeddings" if embeddings is not None else "videos",
+            "items": items}

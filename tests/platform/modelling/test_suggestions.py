@@ -3,6 +3,7 @@ stored frame probabilities and the labels so far; per role; bounded queries; fol
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from annotations.services import frame_scores_import
@@ -87,3 +88,23 @@ def test_a_constant_number_of_queries(world, django_assert_max_num_queries):
     version_with(world, PROBS)
     with django_assert_max_num_queries(6):
         assert len(get(world, world.ann_b).json()["items"]) == 5
+
+
+def test_the_top_is_spread_by_cached_embeddings(world):
+    from ml.training import EmbeddingTrainConfig
+    from modelling.scoring import embedding_cache
+
+    version = version_with(world, PROBS)
+    config = EmbeddingTrainConfig(size=64, frame_step=1)
+    version.config = config.to_dict()
+    version.save(update_fields=["config"])
+    without = [key(world, i) for i in get(world, world.admin, limit=2).json()["items"]]
+    assert without == [("v2", 0), ("v2", 1)]  # no embedding file: the two most uncertain (one video)
+    cache = embedding_cache()
+    for video, point in ((world.v1, 10.0), (world.v2, 0.0)):  # two far-apart clusters, one per video
+        path = cache.path(config.embedding_spec(), video.sha256, 1)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, frames=np.arange(3), embeddings=np.full((3, 4), point, np.float32))
+    body = get(world, world.admin, limit=2).json()
+    assert body["diversity"] == "embeddings"
+    assert [key(world, i)[0] for i in body["items"]] == ["v2", "v1"]  # each cluster's best
