@@ -116,6 +116,8 @@ def search_job_validate(*, kind: str, objective: str = "kappa", trials: int = 20
             validate_space(params, known=embedding_fields())
         except SpaceError as error:
             raise JobSubmissionError(str(error)) from error
+        except (TypeError, ValueError) as error:  # values of the wrong type (a string bound, a scalar condition)
+            raise JobSubmissionError(f"the search space is malformed: {error}") from error
         space_dicts = space_to_dicts(params)
     base, selection = training_job_validate(kind=kind, parameters=parameters, data_selection=data_selection)
     patients = len(set(video_patients(list(video_consensus_labels(selection))).values()))

@@ -46,6 +46,8 @@ def post(client, **body):
     ({"space": [{"name": "l2", "type": "float", "low": 0, "high": 1, "log": True}]}, "detail", "log scale needs"),
     ({"space": [{"name": "bogus", "type": "int", "low": 0, "high": 1}]}, "detail", "not a setting of this model"),
     ({"space": [{"name": "l2", "type": "float", "lo": 0}]}, "detail", "unknown keys lo"),
+    ({"space": [{"name": "l2", "type": "float", "low": "a", "high": 1}]}, "detail", "malformed"),
+    ({"space": [{"name": "l2", "type": "float", "low": 0.1, "high": 1, "when": {"model": 3}}]}, "detail", "malformed"),
     ({"objective": "auc"}, "errors", "objective"),
     ({"trials": 0}, "errors", "trials"),
     ({"workers": 99}, "errors", "workers"),
