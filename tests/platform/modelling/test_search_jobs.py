@@ -127,3 +127,15 @@ def test_a_search_runs_in_process_and_its_best_trains(admin_client, phantoms, mo
     assert training.job_type == JobType.TRAINING and training.kind == "embedding"
     assert training.parameters["l2"] == pytest.approx(summary["best"]["params"]["l2"])
     assert training.data_selection == job.data_selection and queued == [training.pk]
+
+
+def test_a_cancelled_search_starts_no_worker(admin_client, phantoms):
+    from modelling.services import training_job_cancel
+
+    job = search_job_submit(kind="embedding", trials=3, workers=2, folds=3, space=SPACE, parameters=PARAMETERS,
+                            data_selection=truth_selection(), enqueue=lambda job, worker: None)
+    training_job_cancel(job=job)
+    assert [search_job_run(job_id=job.pk, worker=w, task_id="t", worker_host="here") for w in (0, 1)] == \
+        ["skipped", "skipped"]
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED and job.attempts == 0
