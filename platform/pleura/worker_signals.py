@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-from celery.signals import task_postrun, task_prerun, worker_init
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
 from prometheus_client import start_http_server
 
 from .logs import LOG_CONTEXT, bind
@@ -55,3 +55,11 @@ def serve_worker_metrics(**kwargs: Any) -> None:
     if port is not None:
         start_http_server(port, addr=os.environ.get("PLEURA_WORKER_METRICS_ADDR", "0.0.0.0"),
                           registry=scrape_registry())
+
+
+def keep_django_logging(**kwargs: Any) -> None:
+    """A setup_logging receiver: Celery then leaves logging alone and Django's LOGGING (JSON) holds in workers."""
+
+
+if os.environ.get("PLEURA_LOG_FORMAT") == "json":  # text: Celery's own worker format, as before
+    setup_logging.connect(keep_django_logging, weak=False)

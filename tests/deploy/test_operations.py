@@ -152,7 +152,7 @@ def test_json_log_line_has_the_expected_keys() -> None:
     assert "\n" not in line
 
 
-def test_json_format_selected_by_env_and_request_id_echoed() -> None:
+def test_json_format_selected_by_env() -> None:
     code = ("import logging, django; django.setup(); from django.conf import settings; "
             "print(type(logging.getLogger().handlers[0].formatter).__name__)")
     env = {**os.environ, "PLEURA_LOG_FORMAT": "json", "DJANGO_SETTINGS_MODULE": "pleura.settings.test",
@@ -167,3 +167,15 @@ def test_json_format_selected_by_env_and_request_id_echoed() -> None:
 def test_request_id_echoed() -> None:
     assert Client().get("/livez", HTTP_X_REQUEST_ID="req-42")["X-Request-ID"] == "req-42"
     assert len(Client().get("/livez", HTTP_X_REQUEST_ID="bad id\n")["X-Request-ID"]) == 32
+
+
+def test_json_logs_in_workers_too() -> None:
+    """With json, Celery leaves logging to Django's LOGGING (a setup_logging receiver); text keeps Celery's."""
+    code = "import pleura.celery; from celery.signals import setup_logging; print(bool(setup_logging.receivers))"
+    outputs = []
+    for log_format in ("json", "text"):
+        env = {**os.environ, "PLEURA_LOG_FORMAT": log_format, "DJANGO_SETTINGS_MODULE": "pleura.settings.test",
+               "PYTHONPATH": str(REPO / "platform")}
+        outputs.append(subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
+                                      text=True, timeout=60).stdout.strip())
+    assert outputs == ["True", "False"]

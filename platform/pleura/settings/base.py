@@ -319,7 +319,8 @@ SPECTACULAR_SETTINGS = {
 
 # Logs: PLEURA_LOG_FORMAT=json writes one JSON object per line (production, for a log collector), text
 # otherwise (pleura.logs).
-LOGGING = logging_config(env.str("PLEURA_LOG_FORMAT", default="text"), env.str("PLEURA_LOG_LEVEL", default="INFO"))
+PLEURA_LOG_FORMAT = env.str("PLEURA_LOG_FORMAT", default="text")
+LOGGING = logging_config(PLEURA_LOG_FORMAT, env.str("PLEURA_LOG_LEVEL", default="INFO"))
 
 # Prometheus /metrics (pleura.metrics): only with this bearer token or from these addresses/networks; 404 else.
 PLEURA_METRICS_TOKEN = env.str("PLEURA_METRICS_TOKEN", default="")
