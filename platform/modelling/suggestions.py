@@ -20,7 +20,15 @@ import numpy as np
 
 from accounts.models import User
 from annotations.models import FrameScore
-from ml.active import annotator_disagreement, combine, entropy, margin, model_consensus_disagreement, rank
+from ml.active import (
+    annotator_disagreement,
+    combine,
+    entropy,
+    margin,
+    model_consensus_disagreement,
+    per_video,
+    rank,
+)
 from ml.scores import SCORES
 from studies.selectors import is_annotator, videos_visible_to
 
@@ -75,8 +83,9 @@ def suggestion_version() -> ModelVersion | None:
 
 
 def suggestions_for(user: User, *, limit: int = 20) -> dict[str, Any]:
-    """``{"model_version", "diversity", "items": [{frame, video, frame_index, priority, signals}]}``, most worth labelling
-    first; no items without an active frame-level model that scored the user's videos."""
+    """``{"model_version", "diversity", "items": [{frame, video, frame_index, priority, signals}], "videos":
+    [{video, priority}]}``, most worth labelling first (a video by the mean of its 3 best frames); no items
+    without an active frame-level model that scored the user's videos."""
     limit = max(1, min(int(limit), MAX_SUGGESTIONS))
     version = suggestion_version()
     if version is None:
@@ -120,5 +129,8 @@ def suggestions_for(user: User, *, limit: int = 20) -> dict[str, Any]:
               "priority": round(float(priority[i]), 4), "labels": len(labels.get(rows[i][0], ())),
               "signals": {k: (None if np.isnan(v[i]) else round(float(v[i]), 4)) for k, v in signals.items()}}
              for i in order]
+    rolled = per_video(priority, [r[1] for r in rows])  # a video's priority: the mean of its 3 best frames
+    videos_ranked = [{"video": video, "priority": round(value, 4)}
+                     for video, value in sorted(rolled.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
     return {"model_version": version.pk, "diversity": "embeddings" if embeddings is not None else "videos",
-            "items": items}
+            "items": items, "videos": videos_ranked}

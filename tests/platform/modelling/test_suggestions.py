@@ -51,6 +51,7 @@ def test_admins_see_every_frame_most_informative_first(world):
     first = body["items"][0]
     assert first["signals"]["entropy"] == pytest.approx(1.0) and first["signals"]["model_consensus"] is None
     assert [item["video"] for item in body["items"][:3]].count(world.v2.pk) <= 2  # the top is spread over videos
+    assert [v["video"] for v in body["videos"]] == [world.v2.pk, world.v1.pk]  # rolled up: v2 is less certain
 
 
 def test_annotators_get_their_assigned_videos_without_what_they_labelled(world):
