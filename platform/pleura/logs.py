@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import Error as DatabaseDriverError
 from django.http import HttpRequest, HttpResponse
 
 #: Context of the current request or task, added to every log record of it.
@@ -98,5 +99,8 @@ class RequestContextMiddleware:
 
     def process_view(self, request: HttpRequest, *args: object) -> None:
         user = getattr(request, "user", None)  # session users here; token users are known inside DRF only
-        if user is not None and user.is_authenticated:
-            bind(user_id=user.pk)
+        try:
+            if user is not None and user.is_authenticated:
+                bind(user_id=user.pk)
+        except DatabaseDriverError:  # session unreadable: the view meets it again, api.errors answers 503 and logs it
+            pass
