@@ -81,7 +81,8 @@ export class Tracks {
   }
 
   async _run(what, work) {
-    if (this.busy || this.page.readonly) return;
+    if (this.page.readonly) return;
+    if (this.busy) { toast(`${what}: the previous track change is still being saved; press again`); return; }
     this.busy = true;
     try {
       await this._saved();

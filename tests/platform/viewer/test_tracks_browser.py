@@ -78,7 +78,9 @@ def test_keyframes_interpolate_and_keyboard_vertex_editing(browse) -> None:  # t
     page = session.page
     page.keyboard.press("Tab")  # select the polygon
     page.keyboard.press("l")    # start a track from it
-    page.wait_for_function("window.__annotate.tracks.lastTrack !== null", timeout=15000)
+    # the track is known and its reload is over (a key pressed while a track change is in flight is refused)
+    page.wait_for_function("window.__annotate.tracks.lastTrack !== null && window.__annotate.tracks.busy === false",
+                           timeout=15000)
     _go(page, 8)
     page.keyboard.press("Tab")
     page.keyboard.press("l")    # the polygon on frame 9 joins the track as a keyframe
