@@ -34,7 +34,7 @@ from .models import (
     VideoPrediction,
 )
 from .preannotations import preannotations_create
-from .selectors import job_queue_positions, model_activations_recent, scoring_job_pending
+from .selectors import job_queue_positions, jobs_recent, model_activations_recent, scoring_job_pending
 from .services import (
     model_version_activate,
     model_version_rollback,
@@ -123,7 +123,7 @@ class TrainingJobListApi(APIView):
 
     @extend_schema(responses=TrainingJobSerializer(many=True))
     def get(self, request: Request) -> Response:
-        jobs = list(TrainingJob.objects.order_by("-created_at", "-id")[:200])
+        jobs = jobs_recent()
         context = {"queue_positions": job_queue_positions(jobs)}
         return Response(TrainingJobSerializer(jobs, many=True, context=context).data)
 

@@ -16,7 +16,7 @@ from ml.search import OBJECTIVES
 from .apis import TrainingJobSerializer
 from .models import JobType, TrainingJob
 from .search import MAX_SEARCH_TRIALS, MAX_SEARCH_WORKERS, SEARCH_KINDS, search_job_submit, search_train_best
-from .selectors import job_queue_positions
+from .selectors import job_queue_positions, jobs_recent
 
 
 class SearchJobCreateSerializer(serializers.Serializer):
@@ -43,7 +43,7 @@ class SearchJobListApi(APIView):
 
     @extend_schema(responses=TrainingJobSerializer(many=True))
     def get(self, request: Request) -> Response:
-        jobs = list(TrainingJob.objects.filter(job_type=JobType.SEARCH).order_by("-created_at", "-id")[:200])
+        jobs = jobs_recent(job_type=JobType.SEARCH)
         context = {"queue_positions": job_queue_positions(jobs)}
         return Response(TrainingJobSerializer(jobs, many=True, context=context).data)
 

@@ -251,6 +251,14 @@ def scoring_job_pending(version: ModelVersion) -> TrainingJob | None:
             .order_by("created_at", "id").first())
 
 
+def jobs_recent(*, job_type: str | None = None, limit: int = 200) -> list[TrainingJob]:
+    """The newest jobs (of one type, or all) for the job tables: one query, newest first."""
+    jobs = TrainingJob.objects.order_by("-created_at", "-id")
+    if job_type is not None:
+        jobs = jobs.filter(job_type=job_type)
+    return list(jobs[:limit])
+
+
 def job_queue_positions(jobs: Sequence[TrainingJob]) -> dict[int, dict[str, Any]]:
     """Where each queued job of `jobs` stands: its queue (one per job type, one job at a time each), its
     place (1: next), the job it waits for (the one just ahead: running, or queued before it) and the
