@@ -412,13 +412,16 @@ async function main() {
   try {
     const early = firstFrame();
     const data = await api(boot.state_url || `viewer/videos/${boot.video_id}/annotate/`);
+    performance.mark("pleura:state-loaded");
     const first = data.frames.length ? await early : null;
+    performance.mark("pleura:first-frame-decoded");
     if (!data.frames.length) {
       root.replaceChildren(h("h1", {}, data.video.original_name), h("p.muted", {}, "This video has no frames yet."));
       ready(root);
       return;
     }
     const page = new AnnotatePage(root, data);
+    performance.mark("pleura:page-built");
     if (first && frameImageUrl(data.frames[0]) === first.url) page.store.seed(0, first.blob, first.bitmap);
     page.start();
   } catch (error) {
