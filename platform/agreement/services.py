@@ -7,7 +7,7 @@ import traceback
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -95,9 +95,14 @@ def _finding_statistics(scope: Scope) -> tuple[dict[str, Any], list[dict[str, An
             "rater_names": [r["name"] for r in people], "findings": findings}, people
 
 
+MARK_STALE_SQL = (f"UPDATE {AgreementReport._meta.db_table} SET stale = true "
+                  "WHERE status = %s AND NOT stale")
+
+
 def agreement_reports_labels_changed() -> None:
     """Mark reports stale and queue one refresh a little later (many label saves, one refresh)."""
-    AgreementReport.objects.filter(status=ReportStatus.READY, stale=False).update(stale=True)
+    with connection.cursor() as cursor:  # a fixed statement: it runs on every label save (issue 16's budget)
+        cursor.execute(MARK_STALE_SQL, [ReportStatus.READY.value])
     if cache.add(REFRESH_KEY, True, timeout=REFRESH_DELAY_S):
         # robust: a label save never fails because a refresh could not be queued (it is logged)
         transaction.on_commit(lambda: enqueue_task(REFRESH_STALE_REPORTS_TASK, countdown=REFRESH_DELAY_S),

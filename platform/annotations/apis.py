@@ -3,6 +3,7 @@ that exists is written without one), history."""
 
 from __future__ import annotations
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,7 +16,8 @@ from accounts.permissions import IsAdminOrReadOnly, IsAdminRole
 from api.idempotency import idempotent
 from api.pagination import ById
 from api.serializers import ErrorSerializer
-from studies.selectors import frames_visible_to, videos_visible_to
+from studies.models import Video
+from studies.selectors import frames_visible_to, video_visible_to
 
 from .filters import ContourFilter, FrameScoreFilter, LabelChangeFilter, VideoFindingFilter, VideoScoreFilter
 from .models import Contour, Finding, FrameScore, LabelChange, ProjectSettings, VideoFinding, VideoScore
@@ -197,6 +199,14 @@ class ProjectSettingsSerializer(serializers.ModelSerializer):
         fields = ["reveal_labels_to_annotators"]
 
 
+def _visible_video(request: Request, pk: int) -> Video:
+    """The video a label write names, or 404 (also when it is not the user's to see)."""
+    video = video_visible_to(request.user, pk)
+    if video is None:
+        raise Http404("No Video matches the given query.")
+    return video
+
+
 def _if_match_version(request: Request) -> int | None:
     raw = request.headers.get("If-Match", "").strip().strip('W/').strip('"')
     return int(raw) if raw.isdigit() else None
@@ -263,7 +273,7 @@ class VideoFrameScoresBulk(APIView):
                               404: ErrorSerializer, 409: ConflictSerializer, 428: ConflictSerializer})
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        video = get_object_or_404(videos_visible_to(request.user), pk=pk)
+        video = _visible_video(request, pk)
         data = BulkFrameScoresSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         labels = frame_scores_write(user=request.user, video=video, items=data.validated_data["items"])
@@ -287,7 +297,7 @@ class VideoScoreList(generics.ListAPIView):
         """Set your score of a video, with the version of yours it is based on (0 for a first score)."""
         data = VideoScoreCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        video = get_object_or_404(videos_visible_to(request.user), pk=data.validated_data["video"])
+        video = _visible_video(request, data.validated_data["video"])
         label = video_score_write(user=request.user, video=video, score=data.validated_data["score"],
                                   version=data.validated_data["version"], comment=data.validated_data["comment"])
         return Response(VideoScoreSerializer(label).data)
@@ -319,7 +329,7 @@ class VideoFindingsBulk(APIView):
                               404: ErrorSerializer, 409: ConflictSerializer, 428: ConflictSerializer})
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        video = get_object_or_404(videos_visible_to(request.user), pk=pk)
+        video = _visible_video(request, pk)
         data = BulkVideoFindingsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         labels = video_findings_write(user=request.user, video=video, items=data.validated_data["items"])

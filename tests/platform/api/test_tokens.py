@@ -125,3 +125,21 @@ def test_revoke_logs_the_token_out(alice):
     assert client.post("/api/auth/token/revoke/").status_code == 204
     assert get_with(key).status_code == 401
     assert APIClient().post("/api/auth/token/revoke/").status_code == 401  # anonymous: nothing to revoke
+
+
+def test_a_deactivated_users_token_is_401_and_the_user_is_the_whole_row(alice):
+    """The token and its user come from one raw statement (accounts.tokens): every field is loaded."""
+    issued = login()
+    seen = APIClient().get("/api/auth/me/", HTTP_AUTHORIZATION=f"Token {issued['token']}")
+    if seen.status_code == 200:  # the profile endpoint, where the deployment has it
+        assert seen.json()["username"] == "alice"
+    from accounts.tokens import ExpiringTokenAuthentication
+
+    user, token = ExpiringTokenAuthentication().authenticate_credentials(issued["token"])
+    fresh = User.objects.get(pk=alice.pk)
+    assert token.key == issued["token"] and token.user_id == alice.pk
+    assert {f.attname: getattr(user, f.attname) for f in User._meta.concrete_fields} == {
+        f.attname: getattr(fresh, f.attname) for f in User._meta.concrete_fields}
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+    refused = get_with(issued["token"])
+    assert refused.status_code == 401 and "inactive" in refused.json()["detail"]
