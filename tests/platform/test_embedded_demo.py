@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -51,6 +52,37 @@ def test_demo_prepares_sqlite_users_and_phantoms(tmp_path):
 
 
 @pytest.mark.slow
+def call(url: str, body: object = None, **headers: str) -> tuple[int, object]:
+    request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def label_writes_over_token_auth(base: str) -> None:
+    """The write path's SQLite branches (token auth, the video's visibility, idempotency, the agreement
+    mark): the demo annotator logs in over the API, saves scores with an Idempotency-Key, retries it."""
+    status, body = call(f"{base}/api/auth/token/", {"username": "annotator", "password": "pleura-annotator"})
+    assert status == 200, body
+    auth = {"Authorization": f"Token {body['token']}"}  # type: ignore[index]
+    status, videos = call(f"{base}/api/videos/?limit=1", **auth)
+    assert status == 200 and videos["results"], videos  # type: ignore[index]
+    video = videos["results"][0]["id"]  # type: ignore[index]
+    status, frames = call(f"{base}/api/frames/?video={video}&page_size=2", **auth)
+    assert status == 200, frames
+    items = [{"frame": f["id"], "score": 2, "version": 0} for f in frames["results"]]  # type: ignore[index]
+    key = {"Idempotency-Key": "demo-write-1", **auth}
+    status, saved = call(f"{base}/api/videos/{video}/frame-scores/", {"items": items}, **key)
+    assert status == 200 and [label["version"] for label in saved] == [1] * len(items), saved  # type: ignore[union-attr]
+    status, again = call(f"{base}/api/videos/{video}/frame-scores/", {"items": items}, **key)
+    assert status == 200 and again == saved, again  # replayed, not applied twice
+    assert call(f"{base}/api/videos/{10**30}/frame-scores/", {"items": items}, **auth)[0] == 404
+    assert call(f"{base}/api/videos/", **{"Authorization": "Token " + "0" * 40})[0] == 401
+
+
 def test_demo_serves_and_its_worker_runs_jobs(tmp_path):
     port = free_port()
     server = subprocess.Popen([sys.executable, "manage.py", "demo", "--addr", f"127.0.0.1:{port}",
@@ -66,6 +98,7 @@ def test_demo_serves_and_its_worker_runs_jobs(tmp_path):
                 assert server.poll() is None, "demo exited early"
                 time.sleep(0.5)
         assert status == 200
+        label_writes_over_token_auth(f"http://127.0.0.1:{port}")
         submit = manage(tmp_path, "shell", "--no-imports", "-c", (
             "from studies.tasks import ingest_file; from studies.models import Patient, Video;"
             "from ml.data import write_video; from ml.phantom import generate_phantom_video; import tempfile, pathlib;"
