@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from .readers import TOO_DEEP, FormatError, _annotator, _check_int, _Problems, _read_text
+from .readers import TOO_DEEP, FormatError, Problems, annotator_name, checked_int, file_text
 from .score_csv import FINDING_CODE, FindingRecord
 
 __all__ = ["read_coco_findings", "read_finding_list", "read_labelme_findings"]
@@ -22,7 +22,7 @@ __all__ = ["read_coco_findings", "read_finding_list", "read_labelme_findings"]
 
 def read_coco_findings(path_or_file: str | os.PathLike[str] | IO[Any]) -> list[FindingRecord]:
     """The ``video_findings`` of a COCO file (Pleura's export writes them); ``[]`` when it has none."""
-    text, source = _read_text(path_or_file)
+    text, source = file_text(path_or_file)
     return _document_findings(text, "video_findings", source)
 
 
@@ -31,12 +31,12 @@ def read_labelme_findings(folder: str | os.PathLike[str]) -> list[FindingRecord]
     path = Path(folder) / "findings.json"
     if not path.is_file():
         return []
-    text, source = _read_text(path)
+    text, source = file_text(path)
     return _document_findings(text, None, source)
 
 
 def _document_findings(text: str, key: str | None, source: str) -> list[FindingRecord]:
-    problems = _Problems()
+    problems = Problems()
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -51,7 +51,7 @@ def _document_findings(text: str, key: str | None, source: str) -> list[FindingR
     return records
 
 
-def read_finding_list(raw: Any, where: str, problems: _Problems) -> list[FindingRecord]:
+def read_finding_list(raw: Any, where: str, problems: Problems) -> list[FindingRecord]:
     """Finding records of a JSON list; each problem is added to ``problems`` with its place."""
     if not isinstance(raw, list):
         problems.add(where, "must be a list of findings")
@@ -63,7 +63,7 @@ def read_finding_list(raw: Any, where: str, problems: _Problems) -> list[Finding
         if not isinstance(item, dict):
             problems.add(at, "must be an object")
             continue
-        video_id = _check_int(item.get("video_id"), "video_id", at, problems, minimum=1)
+        video_id = checked_int(item.get("video_id"), "video_id", at, problems, minimum=1)
         code = item.get("finding")
         if not isinstance(code, str) or not FINDING_CODE.match(code.lower()):
             problems.add(at, f"finding {code!r} is not a finding code (e.g. b_lines)")
@@ -71,7 +71,7 @@ def read_finding_list(raw: Any, where: str, problems: _Problems) -> list[Finding
         present = item.get("present")
         if not isinstance(present, bool):
             problems.add(at, f"present {present!r} is not true or false")
-        annotator = _annotator(item.get("annotator"), at, problems)
+        annotator = annotator_name(item.get("annotator"), at, problems)
         if video_id is None or code is None or not isinstance(present, bool):
             continue
         identity = (video_id, annotator, code.lower())

@@ -89,7 +89,7 @@ class ContourRecords(list[ContourRecord]):
         self.scores: list[ScoreRecord] = list(scores)
 
 
-class _Problems:
+class Problems:
     """Collects (location, message) pairs, up to a cap, and raises them together."""
 
     def __init__(self) -> None:
@@ -109,16 +109,16 @@ class _Problems:
             raise FormatError(self.items, source=source)
 
 
-def _int_cell(text: str, name: str, where: str, problems: _Problems, *, minimum: int | None = None) -> int | None:
+def int_cell(text: str, name: str, where: str, problems: Problems, *, minimum: int | None = None) -> int | None:
     try:
         number = float(text) if any(c in text for c in ".eE") else int(text)
     except ValueError:
         problems.add(where, f"{name} {text!r} is not an integer")
         return None
-    return _check_int(number, name, where, problems, minimum=minimum)
+    return checked_int(number, name, where, problems, minimum=minimum)
 
 
-def _check_int(value: Any, name: str, where: str, problems: _Problems, *, minimum: int | None = None) -> int | None:
+def checked_int(value: Any, name: str, where: str, problems: Problems, *, minimum: int | None = None) -> int | None:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -130,7 +130,7 @@ def _check_int(value: Any, name: str, where: str, problems: _Problems, *, minimu
     return value
 
 
-def _read_text(path_or_file: str | os.PathLike[str] | IO[Any]) -> tuple[str, str]:
+def file_text(path_or_file: str | os.PathLike[str] | IO[Any]) -> tuple[str, str]:
     """Whole file as text (UTF-8, a BOM dropped) and a name for messages; import files are small."""
     if isinstance(path_or_file, (str, os.PathLike)):
         source = os.fspath(path_or_file)
@@ -158,8 +158,8 @@ def read_coco(path_or_file: str | os.PathLike[str] | IO[Any]) -> ContourRecords:
     annotation's ``annotator`` key, when present, its author. RLE masks (``iscrowd`` 1) are refused.
     Each polygon becomes one record and is checked against its image's size.
     """
-    text, source = _read_text(path_or_file)
-    problems = _Problems()
+    text, source = file_text(path_or_file)
+    problems = Problems()
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -178,7 +178,7 @@ def read_coco(path_or_file: str | os.PathLike[str] | IO[Any]) -> ContourRecords:
 
     category_ids = set()
     for index, category in enumerate(document["categories"]):
-        cid = _check_int(category.get("id") if isinstance(category, dict) else None, "id",
+        cid = checked_int(category.get("id") if isinstance(category, dict) else None, "id",
                          f"categories[{index}]", problems, minimum=0)
         if cid is not None:
             category_ids.add(cid)
@@ -204,24 +204,24 @@ def read_coco(path_or_file: str | os.PathLike[str] | IO[Any]) -> ContourRecords:
     return ContourRecords(contours, scores)
 
 
-def _coco_image(image: Any, where: str, problems: _Problems) -> tuple[int, FrameKey, int, int] | None:
+def _coco_image(image: Any, where: str, problems: Problems) -> tuple[int, FrameKey, int, int] | None:
     if not isinstance(image, dict):
         problems.add(where, "must be an object")
         return None
-    image_id = _check_int(image.get("id"), "id", where, problems)
-    width = _check_int(image.get("width"), "width", where, problems, minimum=1)
-    height = _check_int(image.get("height"), "height", where, problems, minimum=1)
+    image_id = checked_int(image.get("id"), "id", where, problems)
+    width = checked_int(image.get("width"), "width", where, problems, minimum=1)
+    height = checked_int(image.get("height"), "height", where, problems, minimum=1)
     key: FrameKey | None = image_id
     if "video_id" in image and "frame_index" in image:
-        vid = _check_int(image["video_id"], "video_id", where, problems, minimum=1)
-        frame_index = _check_int(image["frame_index"], "frame_index", where, problems, minimum=0)
+        vid = checked_int(image["video_id"], "video_id", where, problems, minimum=1)
+        frame_index = checked_int(image["frame_index"], "frame_index", where, problems, minimum=0)
         key = (vid, frame_index) if vid is not None and frame_index is not None else None
     if image_id is None or width is None or height is None or key is None:
         return None
     return image_id, key, width, height
 
 
-def _coco_scores(raw: Any, key: FrameKey, where: str, problems: _Problems) -> list[ScoreRecord]:
+def _coco_scores(raw: Any, key: FrameKey, where: str, problems: Problems) -> list[ScoreRecord]:
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -233,18 +233,18 @@ def _coco_scores(raw: Any, key: FrameKey, where: str, problems: _Problems) -> li
         if not isinstance(item, dict):
             problems.add(at, "must be an object")
             continue
-        score = _check_int(item.get("score"), "score", at, problems)
+        score = checked_int(item.get("score"), "score", at, problems)
         if score is not None and not 0 <= score <= MAX_SCORE:
             problems.add(at, f"score {score} outside 0–{MAX_SCORE}")
             continue
-        annotator = _annotator(item.get("annotator"), at, problems)
+        annotator = annotator_name(item.get("annotator"), at, problems)
         if score is not None:
             out.append(ScoreRecord(frame=key, video_id=None, annotator=annotator, score=score, location=at))
     return out
 
 
 def _coco_annotation(annotation: Any, where: str, images: Mapping[int, tuple[FrameKey, int, int]],
-                     category_ids: set[int], problems: _Problems) -> list[ContourRecord]:
+                     category_ids: set[int], problems: Problems) -> list[ContourRecord]:
     if not isinstance(annotation, dict):
         problems.add(where, "must be an object")
         return []
@@ -263,7 +263,7 @@ def _coco_annotation(annotation: Any, where: str, images: Mapping[int, tuple[Fra
     if not isinstance(segmentation, list) or not segmentation:
         problems.add(f"{where}.segmentation", "must be a non-empty list of polygons [x1, y1, x2, y2, ...]")
         return []
-    annotator = _annotator(annotation.get("annotator"), where, problems)
+    annotator = annotator_name(annotation.get("annotator"), where, problems)
     key, width, height = images[image_id]
     out = []
     for index, flat in enumerate(segmentation):
@@ -279,7 +279,7 @@ def _coco_annotation(annotation: Any, where: str, images: Mapping[int, tuple[Fra
 
 
 def _polygon_record(vertices: Any, key: FrameKey, annotator: str | None, class_id: int, width: int,
-                    height: int, where: str, problems: _Problems) -> ContourRecord | None:
+                    height: int, where: str, problems: Problems) -> ContourRecord | None:
     found = polygon_problems(vertices, width=width, height=height)
     for message in found:
         problems.add(where, message)
@@ -289,7 +289,7 @@ def _polygon_record(vertices: Any, key: FrameKey, annotator: str | None, class_i
                          vertices=tuple((float(x), float(y)) for x, y in vertices), location=where)
 
 
-def _annotator(value: Any, where: str, problems: _Problems) -> str | None:
+def annotator_name(value: Any, where: str, problems: Problems) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
@@ -314,7 +314,7 @@ def read_labelme_folder(path: str | os.PathLike[str], *,
     root = Path(path)
     if not root.is_dir():
         raise FormatError([(str(root), "not a folder")], source=str(root))
-    problems = _Problems()
+    problems = Problems()
     mapping = dict(class_ids) if class_ids is not None else _labelme_classes(root, problems)
     contours: list[ContourRecord] = []
     for file in sorted(root.rglob("*.json")):
@@ -326,7 +326,7 @@ def read_labelme_folder(path: str | os.PathLike[str], *,
     return ContourRecords(contours)
 
 
-def _labelme_classes(root: Path, problems: _Problems) -> dict[str, int]:
+def _labelme_classes(root: Path, problems: Problems) -> dict[str, int]:
     classes_file = root / "classes.json"
     if not classes_file.is_file():
         return {name: cid for cid, name in DEFAULT_CLASS_NAMES.items()}
@@ -339,7 +339,7 @@ def _labelme_classes(root: Path, problems: _Problems) -> dict[str, int]:
 
 
 def _labelme_file(file: Path, relative: str, class_ids: Mapping[str, int],
-                  problems: _Problems) -> list[ContourRecord]:
+                  problems: Problems) -> list[ContourRecord]:
     try:
         document = json.loads(file.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:
@@ -354,8 +354,8 @@ def _labelme_file(file: Path, relative: str, class_ids: Mapping[str, int],
     if not isinstance(document, dict) or not isinstance(document.get("shapes"), list):
         problems.add(relative, "not a LabelMe file: no 'shapes' list")
         return []
-    width = _check_int(document.get("imageWidth"), "imageWidth", relative, problems, minimum=1)
-    height = _check_int(document.get("imageHeight"), "imageHeight", relative, problems, minimum=1)
+    width = checked_int(document.get("imageWidth"), "imageWidth", relative, problems, minimum=1)
+    height = checked_int(document.get("imageHeight"), "imageHeight", relative, problems, minimum=1)
     key = _labelme_frame(file, relative, problems)
     if width is None or height is None or key is None:
         return []
@@ -370,7 +370,7 @@ def _labelme_file(file: Path, relative: str, class_ids: Mapping[str, int],
             problems.add(where, f"shape_type {shape_type!r} is not supported (polygons only)")
             continue
         class_id = _labelme_class(shape.get("label"), class_ids, where, problems)
-        annotator = _annotator(shape.get("description"), where, problems)
+        annotator = annotator_name(shape.get("description"), where, problems)
         record = _polygon_record(shape.get("points"), key, annotator, class_id or 0, width, height, where,
                                  problems)
         if record is not None and class_id is not None:
@@ -378,7 +378,7 @@ def _labelme_file(file: Path, relative: str, class_ids: Mapping[str, int],
     return out
 
 
-def _labelme_frame(file: Path, relative: str, problems: _Problems) -> FrameKey | None:
+def _labelme_frame(file: Path, relative: str, problems: Problems) -> FrameKey | None:
     try:
         video_id, frame_index = int(file.parent.name), int(file.stem)
     except ValueError:
@@ -390,7 +390,7 @@ def _labelme_frame(file: Path, relative: str, problems: _Problems) -> FrameKey |
     return video_id, frame_index
 
 
-def _labelme_class(label: Any, class_ids: Mapping[str, int], where: str, problems: _Problems) -> int | None:
+def _labelme_class(label: Any, class_ids: Mapping[str, int], where: str, problems: Problems) -> int | None:
     if isinstance(label, str) and label in class_ids:
         return class_ids[label]
     if isinstance(label, str) and label.strip().isdigit():

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from ml.scores import MAX_SCORE
 
-from .readers import FrameKey, ScoreRecord, _int_cell, _Problems, _read_text
+from .readers import FrameKey, Problems, ScoreRecord, file_text, int_cell
 
 __all__ = ["FINDING_CODE", "FindingRecord", "ScoreRecords", "read_score_csv"]
 
@@ -55,8 +55,8 @@ class ScoreRecords(list[ScoreRecord]):
 def read_score_csv(path_or_file: str | os.PathLike[str] | IO[Any]) -> ScoreRecords:
     """Frame scores, video scores and video findings from a CSV (UTF-8, ``,`` ``;`` or tab separated,
     header required); see the module docstring for the columns."""
-    text, source = _read_text(path_or_file)
-    problems = _Problems()
+    text, source = file_text(path_or_file)
+    problems = Problems()
     header_line = next((line for line in io.StringIO(text) if line.strip()), "")
     delimiter = max((",", ";", "\t"), key=header_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -103,13 +103,13 @@ def read_score_csv(path_or_file: str | os.PathLike[str] | IO[Any]) -> ScoreRecor
     return records
 
 
-def _finding_row(value: Mapping[str, str], where: str, problems: _Problems) -> FindingRecord | None:
+def _finding_row(value: Mapping[str, str], where: str, problems: Problems) -> FindingRecord | None:
     before = len(problems.items) + problems.dropped
     video_id = None
     if not value.get("video_id"):
         problems.add(where, "a finding needs video_id")
     else:
-        video_id = _int_cell(value["video_id"], "video_id", where, problems, minimum=1)
+        video_id = int_cell(value["video_id"], "video_id", where, problems, minimum=1)
     code = value.get("finding", "").lower()
     if not FINDING_CODE.match(code):
         problems.add(where, f"finding {value.get('finding', '')!r} is not a finding code (e.g. b_lines)")
@@ -122,7 +122,7 @@ def _finding_row(value: Mapping[str, str], where: str, problems: _Problems) -> F
                          present=present, location=where)
 
 
-def _score_row(value: Mapping[str, str], where: str, problems: _Problems) -> ScoreRecord | None:
+def _score_row(value: Mapping[str, str], where: str, problems: Problems) -> ScoreRecord | None:
     label_type = value.get("label_type", "")
     if label_type == "contour":
         return None
@@ -130,24 +130,24 @@ def _score_row(value: Mapping[str, str], where: str, problems: _Problems) -> Sco
     frame: FrameKey | None = None
     video_id: int | None = None
     if value.get("frame_id") and label_type != "video_score":
-        frame = _int_cell(value["frame_id"], "frame_id", where, problems, minimum=1)
+        frame = int_cell(value["frame_id"], "frame_id", where, problems, minimum=1)
     elif value.get("frame_index") and label_type != "video_score":
         if not value.get("video_id"):
             problems.add(where, "frame_index needs video_id too")
         else:
-            vid = _int_cell(value["video_id"], "video_id", where, problems, minimum=1)
-            index = _int_cell(value["frame_index"], "frame_index", where, problems, minimum=0)
+            vid = int_cell(value["video_id"], "video_id", where, problems, minimum=1)
+            index = int_cell(value["frame_index"], "frame_index", where, problems, minimum=0)
             if vid is not None and index is not None:
                 frame = (vid, index)
     elif value.get("video_id"):
-        video_id = _int_cell(value["video_id"], "video_id", where, problems, minimum=1)
+        video_id = int_cell(value["video_id"], "video_id", where, problems, minimum=1)
     else:
         problems.add(where, "no frame_id, video_id + frame_index, or video_id")
     score = None
     if not value.get("score"):
         problems.add(where, "score missing")
     else:
-        score = _int_cell(value["score"], "score", where, problems)
+        score = int_cell(value["score"], "score", where, problems)
         if score is not None and not 0 <= score <= MAX_SCORE:
             problems.add(where, f"score {score} outside 0–{MAX_SCORE}")
     if len(problems.items) + problems.dropped > before or score is None:
