@@ -1,5 +1,6 @@
 // "Label next" (issue 17): the frames of my videos most worth labelling, from GET /api/suggestions/ (ranked
-// by the active model's uncertainty, annotator and model-vs-consensus disagreement, spread over videos).
+// by the active model's uncertainty, the segmentation ensemble's MC-dropout uncertainty, annotator and
+// model-vs-consensus disagreement, spread over videos).
 // Each links to the annotate page at that frame (?frame=N counts from 1). Read on every page load, so it
 // follows new labels and new model versions.
 import { api } from "../shared/api.js";
@@ -7,8 +8,11 @@ import { h } from "../shared/ui.js";
 
 const LIMIT = 10;
 
+// Signals whose key does not read as words (the rest show their key, underscores as spaces).
+const SIGNAL_NAMES = { mc_variance: "MC-dropout uncertainty" };
+
 const reasons = (signals) => Object.entries(signals || {}).filter(([, v]) => v !== null && v >= 0.5)
-  .map(([k]) => k.replace("_", " ")).join(", ");
+  .map(([k]) => SIGNAL_NAMES[k] || k.replaceAll("_", " ")).join(", ");
 
 /** A <section> that fills itself; it stays hidden when there is nothing to suggest (or on an error). */
 export function labelNext() {

@@ -14,6 +14,7 @@ from .informativeness import (
     model_consensus_disagreement,
     mutual_information,
     per_video,
+    rank_scaled,
 )
 from .ranking import DEFAULT_WEIGHTS, DIVERSITY, combine, rank
 
@@ -32,4 +33,5 @@ __all__ = [
     "pairwise_sq_distances",
     "per_video",
     "rank",
+    "rank_scaled",
 ]

@@ -3,7 +3,9 @@
 Every signal is scaled to [0, 1] (1: most worth labelling) so :func:`ml.active.ranking.combine` can weight
 them: predictive entropy and margin of the (calibrated) probabilities, MC-dropout variance and mutual
 information from stacked stochastic forward passes, disagreement between annotators, and disagreement
-between the model and the consensus label. Frames roll up to their video by :func:`per_video`.
+between the model and the consensus label. A signal without a useful natural maximum (a segmentation's mean
+MC-dropout standard deviation) is put on that scale by :func:`rank_scaled`. Frames roll up to their video by
+:func:`per_video`.
 Pure numpy: the platform computes suggestions without loading torch.
 """
 
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["annotator_disagreement", "entropy", "margin", "mc_variance", "model_consensus_disagreement",
-           "mutual_information", "per_video"]
+           "mutual_information", "per_video", "rank_scaled"]
 
 _EPS = 1e-12
 
@@ -58,6 +60,32 @@ def mutual_information(samples: Any) -> np.ndarray:
     s = _samples(samples)
     mean_entropy = -(s * np.log(s + _EPS)).sum(2).mean(0) / np.log(s.shape[2])
     return np.clip(entropy(s.mean(0)) - mean_entropy, 0.0, 1.0)
+
+
+def rank_scaled(values: Any) -> np.ndarray:
+    """``(N,)`` each known value's rank among the known ones of ``values`` ``(N,)``, scaled to [0, 1] (0: the
+    lowest, 1: the highest; ties share their mean rank, so a lone value or all-equal values get 0.5); NaN stays
+    NaN. For a raw uncertainty whose plausible range depends on the model and the data (a frame's mean pixel
+    standard deviation is far below its bound 0.5): only the order among the candidates counts.
+
+    Raises:
+        ValueError: if ``values`` is not one-dimensional.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError(f"expected (N,) values, got shape {v.shape}")
+    out = np.full(v.shape, np.nan)
+    known = ~np.isnan(v)
+    n = int(known.sum())
+    if n == 0:
+        return out
+    if n == 1:
+        out[known] = 0.5
+        return out
+    _, inverse, counts = np.unique(v[known], return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts  # 0-based rank of each distinct value's first occurrence
+    out[known] = (first + (counts - 1) / 2.0)[inverse] / (n - 1)
+    return out
 
 
 def annotator_disagreement(labels: Any, num_classes: int) -> np.ndarray:

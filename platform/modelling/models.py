@@ -154,6 +154,11 @@ class SegmentationPrediction(models.Model):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="segmentations")
     mask = models.FileField(max_length=500, help_text="PNG of class ids per pixel.")
     uncertainty = models.FileField(max_length=500, blank=True, help_text="PNG of MC-dropout standard deviation.")
+    uncertainty_mean = models.FloatField(
+        null=True, blank=True,
+        help_text="The MC-dropout standard deviation averaged over every pixel of the frame (0..0.5, from the "
+                  "float map, not the PNG), the frame's uncertainty for 'label next'; null when the model drew no "
+                  "MC sample or the mask was written before this was stored.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -134,7 +134,11 @@ def frame_scorer_predict(scorer: ModelVersion, video_ids: Sequence[int], *, miss
 def segmentation_predict(version: ModelVersion, video_ids: Sequence[int], *,
                          on_progress: Callable[[int], None] | None = None) -> int:
     """Masks and MC-dropout uncertainty images of the frames of videos (every `predict_frame_step`-th frame)
-    with a segmentation ensemble; replaces the version's earlier ones."""
+    with a segmentation ensemble; replaces the version's earlier ones.
+
+    Each row also keeps the frame's mean pixel standard deviation (`uncertainty_mean`, what "label next"
+    ranks by): over the whole frame rather than the predicted foreground, because a finding the ensemble
+    half-sees is uncertain yet predicted background, and an empty foreground has no mean."""
     import cv2
 
     from ml.inference import segment_images, uncertainty_to_uint8
@@ -156,7 +160,8 @@ def segmentation_predict(version: ModelVersion, video_ids: Sequence[int], *,
                                                               frame_index=row["frame"], mask_png=mask_png,
                                                               uncertainty_png=std_png)
                 items.append(SegmentationPrediction(frame_id=row["frame_id"], model_version=version, mask=mask_name,
-                                                    uncertainty=std_name))
+                                                    uncertainty=std_name,
+                                                    uncertainty_mean=float(std.mean()) if std is not None else None))
         except Exception:
             stored_files_delete([n for item in items for n in (item.mask.name, item.uncertainty.name) if n])
             raise

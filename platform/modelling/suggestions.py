@@ -3,12 +3,15 @@
 Computed on request from the active frame-level model's stored per-frame probabilities (FramePrediction,
 written by scoring) and the frame scores so far, so the list follows every new label and every newly
 activated version without a cache to invalidate. Signals per frame: the model's entropy and margin,
-annotator disagreement, and the model's expected ordinal distance to the consensus (the median label);
-the top of the list is spread by clustering the frames' cached embeddings (an embedding model whose
-embedding files are all in the cache), else across videos (at most ``PER_VIDEO`` frames of one video
-there). Frames the
-asking annotator has already scored are left out. Queries are bounded: one per table, whatever the size,
-and at most ``MAX_CANDIDATES`` predictions are read.
+annotator disagreement, the model's expected ordinal distance to the consensus (the median label), and
+``mc_variance``: the active segmentation ensemble's MC-dropout uncertainty of the frame (its stored mean
+pixel standard deviation, SegmentationPrediction.uncertainty_mean) ranked among the candidates that have
+one and scaled to [0, 1] by ``ml.active.rank_scaled`` (the raw means are small and model-dependent, so their
+order is what counts); null, and left out of the combined priority, for a frame the ensemble has not
+segmented. The top of the list is spread by clustering the frames' cached embeddings (an embedding model
+whose embedding files are all in the cache), else across videos (at most ``PER_VIDEO`` frames of one video
+there). Frames the asking annotator has already scored are left out. Queries are bounded: one per table,
+whatever the size, and at most ``MAX_CANDIDATES`` predictions of each kind are read.
 """
 
 from __future__ import annotations
@@ -28,11 +31,12 @@ from ml.active import (
     model_consensus_disagreement,
     per_video,
     rank,
+    rank_scaled,
 )
 from ml.scores import SCORES
 from studies.selectors import is_annotator, videos_visible_to
 
-from .models import FramePrediction, ModelKind, ModelVersion
+from .models import FramePrediction, ModelKind, ModelVersion, SegmentationPrediction
 from .scoring import embedding_cache
 from .selectors import video_hashes
 
@@ -82,6 +86,18 @@ def suggestion_version() -> ModelVersion | None:
     return next((versions[k] for k in SUGGESTION_KINDS if k in versions), None)
 
 
+def segmentation_uncertainty(frame_ids: list[int]) -> dict[int, float]:
+    """{frame id: mean MC-dropout standard deviation} from the active segmentation version, for the frames
+    it segmented with a stored mean (one query, at most one row per frame and active version)."""
+    rows = (SegmentationPrediction.objects
+            .filter(model_version__kind=ModelKind.SEGMENTATION, model_version__is_active=True,
+                    frame_id__in=frame_ids, uncertainty_mean__isnull=False)
+            .order_by("model_version_id").values_list("frame_id", "uncertainty_mean"))
+    # ordered so that, were two versions ever active, the newest one's value wins; the None test only narrows
+    # the type (the query leaves nulls out)
+    return {frame_id: float(mean) for frame_id, mean in rows if mean is not None}
+
+
 def suggestions_for(user: User, *, limit: int = 20) -> dict[str, Any]:
     """``{"model_version", "diversity", "items": [{frame, video, frame_index, priority, signals}], "videos":
     [{video, priority}]}``, most worth labelling first (a video by the mean of its 3 best frames); no items
@@ -108,6 +124,7 @@ def suggestions_for(user: User, *, limit: int = 20) -> dict[str, Any]:
         rows = [r for r in rows if r[0] not in mine]
         if not rows:
             return {"model_version": version.pk, "items": [], "reason": "every scored frame is labelled by you"}
+    uncertainty = segmentation_uncertainty([r[0] for r in rows])
     probs = np.array([r[3] for r in rows], dtype=np.float64)
     width = max([len(labels.get(r[0], ())) for r in rows] + [1])
     matrix = np.full((len(rows), width), np.nan)
@@ -120,7 +137,8 @@ def suggestions_for(user: User, *, limit: int = 20) -> dict[str, Any]:
     signals = {"entropy": entropy(probs), "margin": margin(probs),
                "annotator_disagreement": annotator_disagreement(matrix, len(SCORES)),
                "model_consensus": np.where(np.isnan(consensus), np.nan,
-                                           model_consensus_disagreement(probs, consensus))}
+                                           model_consensus_disagreement(probs, consensus)),
+               "mc_variance": rank_scaled([uncertainty.get(r[0], np.nan) for r in rows])}
     priority = combine(signals)
     embeddings = cached_frame_embeddings(version, rows)
     order = rank(priority, embeddings=embeddings, groups=[r[1] for r in rows], k=limit,
