@@ -30,7 +30,13 @@ def project_settings() -> ProjectSettings:
     return settings
 
 
-def labels_visible_to(user: User, model: LabelModel) -> QuerySet:
+def labels_revealed() -> bool:
+    """Whether the project shows annotators each other's labels and the model's output (one query: a reader
+    that asks several of the functions below reads it once and passes it as `revealed`)."""
+    return project_settings().reveal_labels_to_annotators
+
+
+def labels_visible_to(user: User, model: LabelModel, *, revealed: bool | None = None) -> QuerySet:
     """Admins and clinicians: every label. Validators: their own and those below their level.
     Annotators: their own only, on their assigned videos, unless the project reveals labels."""
     labels = model.objects.all()
@@ -44,7 +50,7 @@ def labels_visible_to(user: User, model: LabelModel) -> QuerySet:
     if user.role == Role.VALIDATOR:
         return labels.filter(Q(annotator=user) | Q(validation_level__lt=user.validation_level))
     labels = labels.filter(**{f"{video}__assignments__annotator": user})
-    if not project_settings().reveal_labels_to_annotators:
+    if not (labels_revealed() if revealed is None else revealed):
         labels = labels.filter(annotator=user)
     return labels
 
@@ -72,13 +78,13 @@ def findings_consensus(labels: QuerySet[VideoFinding]) -> dict[int, dict[str, bo
     return consensus
 
 
-def model_output_visible_to(user: User) -> bool:
+def model_output_visible_to(user: User, *, revealed: bool | None = None) -> bool:
     """Predictions are for clinicians, validators and admins; annotators only when labels are revealed."""
     if not user.is_authenticated:
         return False
     if is_admin(user) or user.role in (Role.CLINICIAN, Role.VALIDATOR):
         return True
-    return project_settings().reveal_labels_to_annotators
+    return labels_revealed() if revealed is None else revealed
 
 
 def label_history_visible_to(user: User) -> QuerySet[LabelChange]:
@@ -92,13 +98,13 @@ def label_history_visible_to(user: User) -> QuerySet[LabelChange]:
     return history.filter(owner=user)
 
 
-def preannotations_visible_to(user: User) -> bool:
+def preannotations_visible_to(user: User, *, revealed: bool | None = None) -> bool:
     """Model pre-annotations (proposed polygons, pre-filled scores) are offered where the site allows them
     (settings.PLEURA_PREANNOTATIONS, "on" by default) and the person may see model output: blind mode
     (ProjectSettings.reveal_labels_to_annotators off) keeps them from annotators."""
     if getattr(settings, "PLEURA_PREANNOTATIONS", "on") == "off":
         return False
-    return model_output_visible_to(user)
+    return model_output_visible_to(user, revealed=revealed)
 
 
 def my_contours_of_video(user: User, video_id: int, *, preannotations: bool | None = None) -> QuerySet[Contour]:

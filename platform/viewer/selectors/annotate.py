@@ -18,6 +18,7 @@ from accounts.models import User
 from annotations.models import FrameScore, SegmentationClass, VideoFinding, VideoScore
 from annotations.selectors import (
     findings_vocabulary,
+    labels_revealed,
     labels_visible_to,
     model_output_visible_to,
     my_contours_of_video,
@@ -96,11 +97,12 @@ def annotate_view(*, user: User, video: Video) -> dict[str, Any]:
 
     # One query per label kind: the domain's visibility rules always include my own labels, and reveal
     # others' only where this user may see them (blind annotation otherwise).
-    frame_scores = (labels_visible_to(user, FrameScore).filter(frame__video=video).order_by("frame_id")
+    revealed = labels_revealed()  # read once for the checks below
+    frame_scores = (labels_visible_to(user, FrameScore, revealed=revealed).filter(frame__video=video).order_by("frame_id")
                     .values_list("id", "annotator_id", "frame_id", "score", "version"))
-    video_scores = (labels_visible_to(user, VideoScore).filter(video=video)
+    video_scores = (labels_visible_to(user, VideoScore, revealed=revealed).filter(video=video)
                     .values_list("id", "annotator_id", "score", "version", "comment"))
-    video_findings = (labels_visible_to(user, VideoFinding).filter(video=video)
+    video_findings = (labels_visible_to(user, VideoFinding, revealed=revealed).filter(video=video)
                       .values_list("id", "annotator_id", "finding__code", "present", "version"))
     my_scores: list[dict[str, Any]] = []
     my_video_score: dict[str, Any] | None = None
@@ -122,7 +124,7 @@ def annotate_view(*, user: User, video: Video) -> dict[str, Any]:
             my_findings.append({"id": pk, "finding": code, "present": present, "version": version})
         else:
             by_annotator[annotator]["findings"][code] = present
-    preannotations = preannotations_visible_to(user)
+    preannotations = preannotations_visible_to(user, revealed=revealed)
     my_contours, tracks = [], {}
     for pk, frame, cls, vertices, version, track, origin, keyframe, proposal, gaps in my_contours_of_video(
             user, video.pk, preannotations=preannotations).order_by("frame_id", "id").values_list(
@@ -135,7 +137,7 @@ def annotate_view(*, user: User, video: Video) -> dict[str, Any]:
             tracks[track] = {"id": track, "segmentation_class": cls, "gaps": gaps}
     my_tracks = [tracks[pk] for pk in sorted(tracks)]
 
-    for annotator, contours in contours_of_others(user=user, video=video).items():
+    for annotator, contours in contours_of_others(user=user, video=video, revealed=revealed).items():
         by_annotator[annotator]["contours"] = contours
 
     people = {u.pk: u for u in User.objects.filter(pk__in=list(by_annotator)).only(
@@ -167,7 +169,7 @@ def annotate_view(*, user: User, video: Video) -> dict[str, Any]:
         },
         "preannotations": preannotations,
         "others": others,
-        "model": _model_output(video) if model_output_visible_to(user) else {
+        "model": _model_output(video) if model_output_visible_to(user, revealed=revealed) else {
             "visible": False, "frame_model_version": None, "frames": [], "video": None,
             "segmentation_model_version": None, "segmentations": []},
     }

@@ -21,10 +21,10 @@ from studies.models import Video
 MARKER_CLASSES = (1, 2, 3, 4)  # class ids of the markers of scores 0–3 (0 is the background)
 
 
-def contours_of_others(*, user: User, video: Video) -> dict[int, list[dict[str, Any]]]:
+def contours_of_others(*, user: User, video: Video, revealed: bool | None = None) -> dict[int, list[dict[str, Any]]]:
     """annotator id -> their contours on `video` that `user` may see (never `user`'s own), frame order."""
     found: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    rows = (labels_visible_to(user, Contour).filter(frame__video=video).exclude(annotator=user)
+    rows = (labels_visible_to(user, Contour, revealed=revealed).filter(frame__video=video).exclude(annotator=user)
             .order_by("frame_id", "id").values_list("id", "annotator_id", "frame_id", "segmentation_class__index",
                                                      "vertices"))
     for pk, annotator, frame, cls, vertices in rows:
