@@ -1,6 +1,7 @@
 // Admin dashboard: dataset statistics, jobs (training and scoring: start, follow live, cancel, where a
 // queued one waits) and model versions. The jobs table and the live panels show the same job state: a
 // panel's every update redraws the job's row, and the table re-reads /api/jobs/ while any job is pending.
+// A search job the search card shows is followed while it runs: its panel's updates redraw the card's plots.
 // Reads: /api/viewer/dashboard/{stats,training-options}/, /api/jobs/, /api/model-versions/,
 // /api/model-activations/;
 // writes go to the modelling API.
@@ -20,6 +21,7 @@ const versionsHost = h("div");
 const searches = searchSection({
   onSubmitted: (job) => { watch(job.id); refreshJobs().catch(report); },
   onTrainBest: (job) => { watch(job.id); refreshJobs().catch(report); },
+  onLive: (job) => watch(job.id, { scroll: false }),
 });
 const panels = new Map();  // job id → the live panel following it
 const jobs = new Map();  // job id → its latest state (GET /api/jobs/ or a panel's update), newest first
@@ -39,13 +41,16 @@ function report(error) {
   toast(error.message || String(error), "error");
 }
 
-function watch(id) {
+function watch(id, { scroll = true } = {}) {
   if (panels.has(id)) {
-    panels.get(id).element.scrollIntoView();
+    if (scroll) panels.get(id).element.scrollIntoView();
     return;
   }
   const panel = jobPanel(id, {
-    onUpdate: (job) => showJob(job),
+    onUpdate: (job) => {
+      showJob(job);
+      if (job.job_type === "search") searches.update(job);
+    },
     onFinal: (job) => {
       if (job.job_type === "search") searches.refresh().catch(report);
       toast(`Job ${job.id} ${job.status}.`, job.status === "succeeded" ? "success" : job.status === "failed" ? "error" : "info");

@@ -2,12 +2,17 @@
 // its optimisation history (each finished trial's CV value and the best so far), parameter importances
 // (bars) and a parallel-coordinates plot (one line per complete trial across the searched parameters,
 // coloured by value), and "Train best" (an ordinary training job with the best trial's configuration).
+// Live: while a search runs, its workers keep the finished trials in the job's progress ("trials", see
+// modelling/search.py), so the dashboard's job panel hands each pushed state to update() and the history and
+// parallel coordinates are redrawn (at most every LIVE_MS); importances are computed when a worker leaves.
 // Reads /api/search-jobs/; writes POST /api/search-jobs/ and /api/search-jobs/<id>/train-best/.
 import { api } from "../shared/api.js";
 import { barChart, lineChart } from "../shared/charts.js";
+import { FINAL } from "../shared/job_progress.js";
 import { h, toast } from "../shared/ui.js";
 
 const SVG = "http://www.w3.org/2000/svg";
+const LIVE_MS = 2000;  // the fewest milliseconds between two live redraws of the shown job
 
 function svg(tag, attrs = {}, text) {
   const element = document.createElementNS(SVG, tag);
@@ -17,6 +22,15 @@ function svg(tag, attrs = {}, text) {
 }
 
 const finished = (history) => history.filter((t) => t.state === "COMPLETE" && Number.isFinite(t.value));
+
+/** Every trial known of a job: the live rows of its progress joined, by number, with the summary's history
+ * (written when a worker leaves; its rows win), in number order. */
+export function searchHistory(job) {
+  const rows = new Map();
+  for (const t of job.progress?.trials || []) rows.set(t.number, t);
+  for (const t of job.progress?.summary?.history || []) rows.set(t.number, t);
+  return [...rows.values()].sort((a, b) => a.number - b.number);
+}
 
 /** Trial values over trial number and the running best (a line per series; trials in number order). */
 export function historyChart(history, objective) {
@@ -85,15 +99,24 @@ export function parallelChart(history, params) {
   return root;
 }
 
-/** The panel of one search job: counts, best, the three plots and "Train best". */
+/** The panel of one search job: counts, best, the three plots and "Train best". A running job's plots are
+ * drawn from its live trials; its importances wait for the summary (the final one when the job has ended). */
 export function searchPanel(job, { onTrainBest } = {}) {
   const summary = job.progress?.summary;
   const progress = job.progress || {};
+  const live = !FINAL.has(job.status);
   const head = h("p", {}, `Search job ${job.id} (${job.status}): ${progress.step ?? 0}/${progress.steps ?? job.parameters?.trials ?? "?"} trials`,
     Number.isFinite(progress.best_value) ? `, best ${job.parameters?.objective || "value"} ${progress.best_value.toFixed(3)}` : "");
-  if (!summary) return h("div.search-panel", { dataset: { job: String(job.id) } }, head, h("p.muted", {}, "No trial finished yet."));
-  const params = [...new Set(summary.history.flatMap((t) => Object.keys(t.params || {})))];
-  const best = summary.best;
+  const note = live ? h("p.muted.search-live", {}, "Live: the history and the parallel coordinates follow each finished "
+    + "trial; the importances and the best configuration to train are final when the search ends.") : null;
+  const history = searchHistory(job);
+  if (!history.length) return h("div.search-panel", { dataset: { job: String(job.id) } }, head, note, h("p.muted", {}, "No trial finished yet."));
+  const params = [...new Set(history.flatMap((t) => Object.keys(t.params || {})))];
+  const best = live ? finished(history).reduce((a, t) => (a && a.value >= t.value ? a : t), null) : summary?.best;
+  const importances = summary?.importances && Object.keys(summary.importances).length
+    ? h("figure", {}, importanceChart(summary.importances),
+      h("figcaption", {}, `Importances (${summary.importance_method || ""}${live ? ", when a worker left" : ""})`))
+    : h("figure", {}, h("p.muted", {}, live ? "Computed when the search ends." : "None computed."), h("figcaption", {}, "Importances"));
   const train = h("button", { type: "button", disabled: !best || job.status !== "succeeded",
     "aria-label": `Train the best configuration of search ${job.id}`,
     onclick: async () => {
@@ -108,21 +131,25 @@ export function searchPanel(job, { onTrainBest } = {}) {
         train.disabled = false;
       }
     } }, "Train best");
-  return h("div.search-panel", { dataset: { job: String(job.id) } }, head,
-    best ? h("p.muted", {}, `Best: trial ${best.number}, ${Object.entries(best.params).map(([k, v]) => `${k}=${typeof v === "number" ? Number(v.toPrecision(3)) : v}`).join(", ")}`) : null,
+  return h("div.search-panel", { dataset: { job: String(job.id) } }, head, note,
+    best ? h("p.muted", {}, `Best${live ? " so far" : ""}: trial ${best.number}, ${Object.entries(best.params).map(([k, v]) => `${k}=${typeof v === "number" ? Number(v.toPrecision(3)) : v}`).join(", ")}`) : null,
     h("div.search-plots", {},
-      h("figure", {}, historyChart(summary.history, job.parameters?.objective || "value"), h("figcaption", {}, "Optimisation history")),
-      h("figure", {}, importanceChart(summary.importances), h("figcaption", {}, `Importances (${summary.importance_method || ""})`)),
-      h("figure", {}, parallelChart(summary.history, params), h("figcaption", {}, "Parallel coordinates"))),
+      h("figure", {}, historyChart(history, job.parameters?.objective || "value"), h("figcaption", {}, "Optimisation history")),
+      importances,
+      h("figure", {}, parallelChart(history, params), h("figcaption", {}, "Parallel coordinates"))),
     train);
 }
 
 /** The dashboard's search card: a small form (objective, trials, workers, wall time) and the panel of the
- * newest search job (a selector picks an older one). `onSubmitted(job)` follows a new search. */
-export function searchSection({ onSubmitted, onTrainBest } = {}) {
+ * newest search job (a selector picks an older one). `onSubmitted(job)` follows a new search; `onLive(job)`
+ * hears that the shown job is still running (the dashboard follows it, and hands its states to update()).
+ * Returns {element, refresh, update}. */
+export function searchSection({ onSubmitted, onTrainBest, onLive } = {}) {
   const host = h("section.card.searches", { "aria-labelledby": "search-title" });
   const panelHost = h("div");
   let jobs = [];
+  let drawnAt = 0;
+  let pending = null;  // the timer of a throttled live redraw
   const objective = h("select", { name: "objective", "aria-label": "Search objective" },
     h("option", { value: "kappa" }, "quadratic κ"), h("option", { value: "f1" }, "weighted F1"));
   const trials = h("input", { type: "number", name: "trials", min: 1, max: 500, value: 20, "aria-label": "Trials" });
@@ -147,7 +174,28 @@ export function searchSection({ onSubmitted, onTrainBest } = {}) {
 
   function show(id) {
     const job = jobs.find((j) => j.id === id) || jobs[0];
+    clearTimeout(pending);
+    pending = null;
+    drawnAt = Date.now();
+    const focused = panelHost.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
     panelHost.replaceChildren(job ? searchPanel(job, { onTrainBest }) : h("p.muted", {}, "No search yet."));
+    if (focused) panelHost.querySelector(`[aria-label='${focused}']`)?.focus();
+    if (job && !FINAL.has(job.status)) onLive?.(job);
+  }
+
+  /** A pushed state of a search job (its panel's update): remembered, its selector entry relabelled, and the
+   * panel redrawn when it is the one shown, at most every LIVE_MS (the latest state wins). The choice of job
+   * stays; a job not listed yet waits for refresh(). */
+  function update(state) {
+    const index = jobs.findIndex((j) => j.id === state.id);
+    if (index < 0) return;
+    jobs[index] = { ...jobs[index], ...state };
+    const option = [...chooser.options].find((o) => o.value === String(state.id));
+    if (option) option.textContent = `search ${state.id} (${jobs[index].status})`;
+    if ((Number(chooser.value) || jobs[0]?.id) !== state.id) return;
+    const wait = drawnAt + LIVE_MS - Date.now();
+    if (wait <= 0) show(state.id);
+    else if (!pending) pending = setTimeout(() => show(Number(chooser.value)), wait);
   }
 
   async function refresh() {
@@ -161,5 +209,5 @@ export function searchSection({ onSubmitted, onTrainBest } = {}) {
   host.append(h("h2", { id: "search-title" }, "Hyper-parameter search"),
     h("p.muted", {}, "An Optuna study over the embedding recipe: patient-level CV, pruned fold by fold."),
     form, chooser, panelHost);
-  return { element: host, refresh };
+  return { element: host, refresh, update };
 }

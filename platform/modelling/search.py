@@ -58,6 +58,8 @@ MAX_SEARCH_WALL_S = 7 * 24 * 3600
 MAX_SEARCH_FOLDS = 10
 #: parameters of a search job beyond the base training configuration
 SEARCH_OPTIONS = ("objective", "trials", "max_time_s", "workers", "folds", "seed", "space")
+#: the live history a running search keeps in its progress ("trials"): at most this many, the newest
+LIVE_TRIALS = MAX_SEARCH_TRIALS
 
 
 def search_storage_url() -> str:
@@ -153,12 +155,17 @@ def search_job_submit(*, kind: str, created_by: User | None = None,
 
 
 def search_progress_merge(job_id: int, updates: dict[str, Any], *, worker_done: int | None = None,
-                          worker_trial: int | None = None) -> TrainingJob:
+                          worker_trial: int | None = None, trials: Sequence[dict] | None = None) -> TrainingJob:
     """Merge into the job's progress under a row lock (several workers write it), and publish it;
-    ``worker_trial``: count a finished trial of that worker (``trials_by_worker``)."""
+    ``worker_trial``: count a finished trial of that worker (``trials_by_worker``); ``trials``: rows of
+    :func:`search_trial_row` joined, by trial number, to the live history (``progress["trials"]``)."""
     with transaction.atomic():
         job = TrainingJob.objects.select_for_update().get(pk=job_id)
         progress = {**(job.progress or {}), **to_strict_json(updates)}
+        if trials:
+            rows = {row["number"]: row for row in progress.get("trials") or []}
+            rows.update((row["number"], row) for row in to_strict_json(list(trials)))
+            progress["trials"] = [rows[number] for number in sorted(rows)][-LIVE_TRIALS:]
         if worker_trial is not None:
             counts = dict(progress.get("trials_by_worker") or {})
             counts[str(worker_trial)] = counts.get(str(worker_trial), 0) + 1
@@ -175,6 +182,15 @@ def _space(parameters: dict[str, Any]) -> Sequence[Any]:
     return EMBEDDING_SPACE if parameters.get("space") is None else space_from_dicts(parameters["space"])
 
 
+def search_trial_row(trial: Any) -> dict[str, Any]:
+    """A finished trial (an Optuna FrozenTrial) as the live history keeps it: summarise()'s row less the fold
+    reports, so a running search's charts can be drawn from its progress alone."""
+    seconds = ((trial.datetime_complete - trial.datetime_start).total_seconds()
+               if trial.datetime_complete and trial.datetime_start else None)
+    return {"number": trial.number, "state": trial.state.name, "value": trial.value, "params": trial.params,
+            "seconds": None if seconds is None else round(seconds, 1)}
+
+
 def _trial_callback(job: TrainingJob, trials: int, worker: int) -> Callable[[optuna.Study, Any], None]:
     from optuna.trial import TrialState
 
@@ -186,7 +202,7 @@ def _trial_callback(job: TrainingJob, trials: int, worker: int) -> Callable[[opt
             "phase": "search", "step": min(len(finished), trials), "steps": trials,
             "best_value": best.value if best else None, "best_trial": best.number if best else None,
             "last_trial": {"number": trial.number, "state": trial.state.name, "value": trial.value,
-                           "worker": worker}}, worker_trial=worker)
+                           "worker": worker}}, worker_trial=worker, trials=[search_trial_row(t) for t in finished])
         if job_is_cancelled(job.pk):
             study.stop()
 
