@@ -15,7 +15,7 @@ const POLL_MS = 1500;
 export function fraction(job) {
   if (job.status === "succeeded") return 1;
   const p = job.progress || {};
-  if (job.job_type === "scoring") return p.steps ? Math.min(1, p.step / p.steps) : 0;
+  if (job.job_type === "scoring" || job.job_type === "search") return p.steps ? Math.min(1, (p.step || 0) / p.steps) : 0;
   if (!p.epoch || !p.epochs) return 0;
   return Math.min(1, ((p.epoch - 1) + (p.steps ? p.step / p.steps : 0)) / p.epochs);
 }
@@ -62,13 +62,17 @@ export function jobPanel(id, { onFinal, onUpdate } = {}) {
     status.textContent = job.status;
     status.className = `badge status-${job.status}`;
     if (job.job_type) what.textContent = `${jobLabel(job)} `;
-    charts.style.display = job.job_type === "scoring" ? "none" : "";  // no curves: the bar and the count say it all
+    // No loss curves for scoring and searches: the bar and the count say it all (the search card draws the trials).
+    charts.style.display = job.job_type === "scoring" || job.job_type === "search" ? "none" : "";
     bar.value = fraction(job);
     if (job.error) summary.textContent = job.error.split("\n")[0];
     else if (job.status === "queued") summary.textContent = queueText(job) || "queued, waiting for a worker";
     else if (job.job_type === "scoring") {
       summary.textContent = `${jobLabel(job)}: ${p.step || 0} of ${p.steps || 0} videos`
         + (p.model ? ` (${p.model})` : "") + (typeof p.rows === "number" ? `, ${p.rows} predictions written` : "");
+    } else if (job.job_type === "search") {
+      summary.textContent = `${jobLabel(job)}: ${p.step || 0} of ${p.steps || 0} trials finished`
+        + (typeof p.best_value === "number" ? `, best so far ${p.best_value.toFixed(3)} (trial ${p.best_trial})` : "");
     } else if (p.epoch) {
       summary.textContent = `epoch ${p.epoch}/${p.epochs}, step ${p.step}/${p.steps}`
         + (typeof p.loss === "number" ? `, loss ${p.loss.toFixed(4)}` : "")

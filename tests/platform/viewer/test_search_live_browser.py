@@ -87,6 +87,11 @@ def test_a_running_search_redraws_as_trials_finish(browse) -> None:  # type: ign
     expect(parallel.locator("polyline.trial")).to_have_count(3)
     expect(card).to_contain_text("Best so far: trial 2, l2=0.02, sord_scale=0.7")
     assert trial_segments(history) == 3
+    # the job panel counts trials too (no empty loss charts, a bar that moves)
+    expect(panel.locator("p[aria-live]")).to_contain_text("search embedding: 3 of 4 trials finished, "
+                                                          "best so far 0.620 (trial 2)")
+    assert panel.locator("progress").evaluate("bar => bar.value") == 0.75
+    expect(panel.locator(".chart-row")).to_be_hidden()
     assert page.evaluate("() => window.sameDocument === true")  # no reload
     expect(panel.locator("[data-field='channel']")).to_have_text("(live)")  # pushed, not polled
     expect(chooser).to_have_value(str(running.pk))  # the user's choice stays
