@@ -9,9 +9,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,3 +207,18 @@ def open_page(session: Session, path: str, timeout: float = 60_000) -> None:
     """Session.goto with more patience: a page's first load on a busy machine can take longer than 15 s."""
     session.page.goto(f"{session.server.url}{path}")
     session.page.wait_for_selector("#app[aria-busy='false']", timeout=timeout)
+
+
+def as_worker(call: Callable[[], object]) -> None:
+    """Run a service in another thread, as a worker would (its own database connection; Playwright's event
+    loop owns the test's thread, where publishing to the channel layer cannot run)."""
+
+    def run() -> None:
+        try:
+            call()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)

@@ -5,32 +5,15 @@ their progress, the training form's kind is not cut, and it all works from the k
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from modelling.models import JobStatus, JobType, ModelKind, TrainingJob
 from modelling.services import training_job_finish, training_job_progress, training_job_start
-from tests.platform.viewer.conftest import make_user, open_page
+from tests.platform.viewer.conftest import as_worker, make_user, open_page
 
 pytestmark = pytest.mark.browser
 
-
-def as_worker(call: Callable[[], object]) -> None:
-    """Run a service in another thread (its own connection; Playwright's loop owns this thread)."""
-
-    def run() -> None:
-        try:
-            call()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(timeout=30)
 
 
 def test_table_and_panel_show_one_state_with_queue_and_scoring(browse) -> None:  # type: ignore[no-untyped-def]

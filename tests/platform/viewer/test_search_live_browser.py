@@ -5,16 +5,14 @@ and parallel coordinates gain it without a page reload, the job picked in the ca
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from modelling.models import JobStatus, JobType, ModelKind, TrainingJob
 from modelling.search import search_progress_merge
-from tests.platform.viewer.conftest import make_user
+from tests.platform.viewer.conftest import as_worker, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -31,20 +29,6 @@ def search_job(status: str, progress: dict[str, Any]) -> TrainingJob:
     return TrainingJob.objects.create(job_type=JobType.SEARCH, kind=ModelKind.EMBEDDING, status=status,
                                       parameters=PARAMETERS, data_selection={}, progress=progress)
 
-
-def as_worker(call) -> None:  # type: ignore[no-untyped-def]
-    """Run a service in another thread, as a worker would (its own connection; Playwright's event loop owns
-    this thread, where publishing to the channel layer cannot run)."""
-
-    def run() -> None:
-        try:
-            call()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(timeout=30)
 
 
 def trial_segments(chart) -> int:  # type: ignore[no-untyped-def]
