@@ -10,6 +10,9 @@ process stops once the study holds that many; processes still running a trial fi
 up to one trial per extra process over); ``max_time_s`` stops a process from starting trials after that many
 seconds (a running trial finishes). TPE is seeded by ``seed + worker`` so parallel workers do not draw the
 same startup trials; the median pruner compares a trial's running CV mean after each fold with the others'.
+Each trial records the ``worker`` and ``host`` that ran it (user attributes). Optuna fails a stale trial only
+when some process asks for a new one, so whoever closes a study (every process gone) calls
+:func:`settle_trials` to fail the trials of processes that died during its last trials.
 
     study = run_search(SearchSettings(study="probe", storage="sqlite:///var/search.sqlite3"), evaluate)
     summary = summarise(study)
@@ -32,7 +35,7 @@ from .objective import Pruned
 from .space import EMBEDDING_SPACE, Param, SpaceError, default_params, space_to_dicts, suggest, validate_space
 
 __all__ = ["Evaluate", "SearchSettings", "TrialCallback", "open_storage", "param_importances", "run_search",
-           "storage_url", "summarise"]
+           "settle_trials", "storage_url", "summarise"]
 
 #: ``(params, report) -> {"value": float, ...}``: runs one configuration; ``report(step, value)`` returns True
 #: when the trial should stop (then the evaluator raises :class:`ml.search.objective.Pruned`)
@@ -47,7 +50,8 @@ class SearchSettings:
     """One search (JSON-friendly; the study's user attributes keep ``objective``, ``folds``, ``seed`` and
     the space so a second process joining the study is checked against them). With ``enqueue_default`` and
     the default space, worker 0 of a new study tries the recommended recipe first (its CV value is then the
-    baseline every trial is compared with)."""
+    baseline every trial is compared with). ``host`` (any text, e.g. ``host:pid``) is recorded on each trial
+    with ``worker``, so the process behind a running trial can be told."""
 
     study: str
     storage: str | None = None
@@ -63,6 +67,12 @@ class SearchSettings:
     pruner_startup_trials: int = 5
     enqueue_default: bool = True
     space: Sequence[Param] = EMBEDDING_SPACE
+    host: str = ""
+
+    @property
+    def stale_after_s(self) -> int:
+        """How long a running trial may miss its heartbeat before it counts as dead (the grace period)."""
+        return self.grace_s or 3 * self.heartbeat_s
 
     def __post_init__(self) -> None:
         problems = []
@@ -91,7 +101,8 @@ def storage_url(url: str) -> str:
 def open_storage(url: str, *, heartbeat_s: int = 10, grace_s: int | None = None,
                  retries: int = 0) -> optuna.storages.RDBStorage:
     """The study database with heartbeats: a trial whose process stopped beating for ``grace_s`` (default
-    3 heartbeats) is failed by the next process asking for a trial, and re-queued up to ``retries`` times."""
+    3 heartbeats) is failed by the next process asking for a trial (or :func:`settle_trials`), and re-queued
+    up to ``retries`` times."""
     url = storage_url(url)
     engine: dict[str, Any] = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; they are what we rely on
@@ -134,6 +145,9 @@ def run_search(settings: SearchSettings, evaluate: Evaluate, *, on_trial: TrialC
         study.enqueue_trial(default_params(), user_attrs={"default": True})
 
     def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", settings.worker)
+        if settings.host:
+            trial.set_user_attr("host", settings.host)
         params = suggest(trial, settings.space)
 
         def report(step: int, value: float) -> bool:
@@ -158,6 +172,23 @@ def run_search(settings: SearchSettings, evaluate: Evaluate, *, on_trial: TrialC
         study.optimize(objective, n_trials=remaining, timeout=settings.max_time_s, catch=TRIAL_ERRORS,
                        callbacks=callbacks)
     return study
+
+
+def settle_trials(study: optuna.Study, *, wait_s: float = 0.0, poll_s: float = 1.0) -> int:
+    """Fail the study's running trials whose heartbeat stopped (their process died), waiting up to ``wait_s``
+    for the others to finish or go stale; returns how many still run. For whoever closes a study once every
+    process has left: Optuna fails a stale trial only when a process asks for a new trial, so a process
+    killed during the last trials would leave its trial RUNNING for good. A live process keeps beating, so
+    its trial is never failed here."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if not running or time.monotonic() >= deadline:
+            return len(running)
+        time.sleep(max(0.0, min(poll_s, deadline - time.monotonic())))
 
 
 def param_importances(study: optuna.Study) -> tuple[dict[str, float], str]:
@@ -207,7 +238,7 @@ def summarise(study: optuna.Study, *, started: float | None = None) -> dict[str,
         history.append({"number": trial.number, "state": trial.state.name, "value": trial.value,
                         "params": trial.params, "intermediate": {str(k): v for k, v in trial.intermediate_values.items()},
                         "seconds": seconds, "default": bool(trial.user_attrs.get("default")),
-                        "std": trial.user_attrs.get("std")})
+                        "std": trial.user_attrs.get("std"), "worker": trial.user_attrs.get("worker")})
     counts: dict[str, int] = {}
     for row in history:
         counts[row["state"]] = counts.get(row["state"], 0) + 1

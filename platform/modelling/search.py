@@ -4,9 +4,11 @@ ordinary job (job_type ``search``) by one or more workers that share the study.
 The study lives in Pleura's own database through Optuna's RDB storage (its tables beside Django's: PostgreSQL
 in production, the SQLite file in the demo), so ``workers=N`` queues N tasks that each run trials until the
 study's trial budget or the job's wall-time budget is spent; a worker killed mid-trial stops its heartbeat and
-that trial is failed by the next worker asking for one. Every finished trial updates the job's progress
-(trial n/N, best value); each worker leaving writes the summary (history, best parameters, importances)
-into the progress, and the last one finishes the job. The best trial is trained on all data by an ordinary
+that trial is failed by the next worker asking for one (its task is re-delivered and rejoins the study). Every
+finished trial updates the job's progress (trial n/N, best value); each worker leaving writes the summary
+(history, best parameters, importances) into the progress, or, when it failed outside a trial (the data, the
+storage), its error (``workers_failed``). Either way it is out, and the last one out closes the job, once:
+succeeded when a trial completed, failed otherwise. The best trial is trained on all data by an ordinary
 training job (:func:`search_train_best`).
 """
 
@@ -19,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -29,6 +32,7 @@ from core.queue import enqueue_task
 from ml.metrics import to_strict_json
 from ml.search import EMBEDDING_SPACE, OBJECTIVES, SearchSettings, SpaceError, run_search, summarise
 from ml.search.space import embedding_fields, space_from_dicts, space_to_dicts, validate_space
+from ml.search.study import settle_trials
 
 from .models import JobStatus, JobType, ModelKind, TrainingJob
 from .progress import publish_job
@@ -36,6 +40,7 @@ from .scoring import embedding_bags, torch_device
 from .selection import DataSelection
 from .selectors import job_is_cancelled, video_consensus_findings, video_consensus_labels, video_patients
 from .services import (
+    LOG_TAIL_CHARS,
     MAX_ATTEMPTS,
     MIN_EMBEDDING_PATIENTS,
     JobSubmissionError,
@@ -58,6 +63,8 @@ MAX_SEARCH_WALL_S = 7 * 24 * 3600
 MAX_SEARCH_FOLDS = 10
 #: parameters of a search job beyond the base training configuration
 SEARCH_OPTIONS = ("objective", "trials", "max_time_s", "workers", "folds", "seed", "space")
+#: a failed worker's error as the progress keeps it (``workers_failed``); the log keeps the traceback
+WORKER_ERROR_CHARS = 500
 #: the live history a running search keeps in its progress ("trials"): at most this many, the newest
 LIVE_TRIALS = MAX_SEARCH_TRIALS
 
@@ -155,10 +162,13 @@ def search_job_submit(*, kind: str, created_by: User | None = None,
 
 
 def search_progress_merge(job_id: int, updates: dict[str, Any], *, worker_done: int | None = None,
-                          worker_trial: int | None = None, trials: Sequence[dict] | None = None) -> TrainingJob:
+                          worker_trial: int | None = None, trials: Sequence[dict] | None = None,
+                          worker_failed: tuple[int, str, str] | None = None) -> TrainingJob:
     """Merge into the job's progress under a row lock (several workers write it), and publish it;
     ``worker_trial``: count a finished trial of that worker (``trials_by_worker``); ``trials``: rows of
-    :func:`search_trial_row` joined, by trial number, to the live history (``progress["trials"]``)."""
+    :func:`search_trial_row` joined, by trial number, to the live history (``progress["trials"]``);
+    ``worker_done`` / ``worker_failed`` (worker, error, traceback): that worker is out (:func:`search_workers_out`),
+    a failed one's error kept in ``workers_failed`` and its traceback in the log."""
     with transaction.atomic():
         job = TrainingJob.objects.select_for_update().get(pk=job_id)
         progress = {**(job.progress or {}), **to_strict_json(updates)}
@@ -172,10 +182,48 @@ def search_progress_merge(job_id: int, updates: dict[str, Any], *, worker_done: 
             progress["trials_by_worker"] = counts
         if worker_done is not None:
             progress["workers_done"] = sorted(set(progress.get("workers_done") or []) | {worker_done})
+        fields = ["progress"]
+        if worker_failed is not None:
+            worker, error, trace = worker_failed
+            progress["workers_failed"] = {**(progress.get("workers_failed") or {}),
+                                          str(worker): error[:WORKER_ERROR_CHARS]}
+            job.log_tail = (job.log_tail + f"worker {worker} failed: {trace or error}".rstrip() + "\n"
+                            )[-LOG_TAIL_CHARS:]
+            fields.append("log_tail")
         job.progress = progress
-        job.save(update_fields=["progress"])
+        job.save(update_fields=fields)
     publish_job(job)
     return job
+
+
+def search_workers_out(job: TrainingJob) -> bool:
+    """Whether every worker of the job has left it, done or failed."""
+    progress = job.progress or {}
+    out = {int(w) for w in progress.get("workers_done") or []} | {int(w) for w in progress.get("workers_failed") or {}}
+    return len(out) >= int(job.parameters["workers"])
+
+
+def search_job_close(job_id: int, *, summary: dict[str, Any] | None = None) -> TrainingJob:
+    """The final status of a search job whose workers are all out, set under its row lock so it is set once
+    (a job closed by another worker, or cancelled, is left as it is): succeeded when a trial completed (a
+    failed worker stays in ``workers_failed`` and the log), failed with the workers' errors when none did.
+    ``summary``: the study as the closing worker leaves it (else the last one stored stands)."""
+    with transaction.atomic():
+        job = TrainingJob.objects.select_for_update().get(pk=job_id)
+        if job.status != JobStatus.RUNNING or not search_workers_out(job):
+            return job
+        progress = dict(job.progress or {})
+        if summary is not None:
+            progress["summary"] = to_strict_json(summary)
+            job.progress = progress
+            job.save(update_fields=["progress"])
+        stored = progress.get("summary") or {}
+        if "best" in stored or progress.get("best_value") is not None:
+            return training_job_finish(job=job, status=JobStatus.SUCCEEDED)
+        failed = progress.get("workers_failed") or {}
+        why = "; ".join(f"worker {w}: {error}" for w, error in sorted(failed.items())) or "see the log of the workers"
+        return training_job_finish(job=job, status=JobStatus.FAILED,
+                                   error=f"no trial completed: {stored.get('counts', {})} ({why})")
 
 
 def _space(parameters: dict[str, Any]) -> Sequence[Any]:
@@ -210,38 +258,68 @@ def _trial_callback(job: TrainingJob, trials: int, worker: int) -> Callable[[opt
 
 
 def search_job_run(*, job_id: int, worker: int, task_id: str, worker_host: str) -> str:
-    """One worker's share of a search job: trials until the budget is spent; the last worker out finishes the
-    job. Returns succeeded, failed, cancelled, skipped (finished meanwhile) or ``worker done``."""
+    """One worker's share of a search job: trials until the budget is spent, then it leaves the job. A worker
+    failing outside a trial (the data, the storage) leaves too, its error recorded, while the others go on;
+    the last worker out closes the job (:func:`search_job_close`). Returns the job's final status when this
+    worker closed it (succeeded, failed), cancelled, skipped (finished meanwhile), or ``worker done`` /
+    ``worker failed`` while others still run."""
     job = training_job_start(job_id=job_id, task_id=task_id, worker_host=worker_host, device=torch_device())
     if job is None:
         return "skipped"
-    parameters = job.parameters
-    if job.attempts > MAX_ATTEMPTS * parameters["workers"]:
-        training_job_finish(job=job, status=JobStatus.FAILED, error=f"gave up after {job.attempts - 1} starts")
-        return "failed"
-    try:
-        study = _run_trials(job, worker)
-    except Exception as error:
-        logger.exception("search job %s (worker %s) failed", job_id, worker)
-        detail = str(error) if isinstance(error, SpaceError) else f"{type(error).__name__}: {error}\n" \
-                                                                    f"{traceback.format_exc()}"
-        training_job_finish(job=job, status=JobStatus.FAILED, error=detail)
-        return "failed"
-    summary = summarise(study)
-    job = search_progress_merge(job.pk, {"summary": summary, "phase": "search"}, worker_done=worker)
-    if job_is_cancelled(job.pk):
+    study: optuna.Study | None = None
+    summary: dict[str, Any] | None = None
+    failure: tuple[int, str, str] | None = None  # (worker, error, traceback)
+    if job.attempts > MAX_ATTEMPTS * job.parameters["workers"]:
+        failure = (worker, f"gave up after {job.attempts - 1} starts", "")
+    else:
+        try:
+            study = _run_trials(job, worker, worker_host)
+            summary = summarise(study)
+        except Exception as error:
+            logger.exception("search job %s (worker %s) failed", job_id, worker)
+            short = str(error) if isinstance(error, SpaceError) else f"{type(error).__name__}: {error}"
+            failure = (worker, short, "" if isinstance(error, SpaceError) else traceback.format_exc())
+    job = search_progress_merge(job.pk, {"phase": "search", **({"summary": summary} if summary else {})},
+                                worker_done=worker if failure is None else None, worker_failed=failure)
+    if job.status == JobStatus.CANCELLED:
         return "cancelled"
-    if len(job.progress["workers_done"]) < parameters["workers"]:
-        return "worker done"
-    if "best" not in summary:
-        training_job_finish(job=job, status=JobStatus.FAILED, error="no trial completed: "
-                            f"{summary['counts']} (see the log of the workers)")
-        return "failed"
-    training_job_finish(job=job, status=JobStatus.SUCCEEDED)
-    return "succeeded"
+    if job.status != JobStatus.RUNNING or not search_workers_out(job):
+        return "worker done" if failure is None else "worker failed"
+    return search_job_close(job.pk, summary=_closing_summary(job, worker, worker_host, study)).status
 
 
-def _run_trials(job: TrainingJob, worker: int) -> optuna.Study:
+def _closing_summary(job: TrainingJob, worker: int, host: str, study: optuna.Study | None) -> dict[str, Any] | None:
+    """The study as the last worker out leaves it: the trials of processes that died meanwhile failed (after
+    their grace period; a live process's trial is waited for that long), then summarised. None when the
+    study cannot be read (a failed worker's storage): the summary stored last stands."""
+    from optuna import load_study
+    from optuna.storages import RDBStorage
+
+    options = _search_settings(job, worker, host)
+    opened = None
+    try:
+        if study is None:
+            opened = _open_storage(options, attempts=1)
+            study = load_study(study_name=options.study, storage=opened)
+        settle_trials(study, wait_s=options.stale_after_s + options.heartbeat_s)
+        return summarise(study)
+    except Exception:
+        logger.warning("search job %s: could not read its study to close it", job.pk, exc_info=True)
+        return None
+    finally:
+        if isinstance(opened, RDBStorage):
+            opened.engine.dispose()
+
+
+def _search_settings(job: TrainingJob, worker: int, host: str, max_time_s: float | None = None) -> SearchSettings:
+    parameters = job.parameters
+    return SearchSettings(study=search_study_name(job), storage=search_storage_url(), trials=parameters["trials"],
+                          max_time_s=max_time_s, objective=parameters["objective"], folds=parameters["folds"],
+                          seed=parameters["seed"], worker=worker, space=_space(parameters), host=host,
+                          heartbeat_s=settings.PLEURA_SEARCH_HEARTBEAT_S)
+
+
+def _run_trials(job: TrainingJob, worker: int, host: str) -> optuna.Study:
     """Embed the labelled videos (cached, shared with training), then join the study and run trials."""
     from ml.search import bag_evaluator
     from ml.training import EmbeddingTrainConfig
@@ -259,27 +337,24 @@ def _run_trials(job: TrainingJob, worker: int) -> optuna.Study:
     if parameters.get("max_time_s"):
         started = job.started_at or timezone.now()
         remaining = max(1.0, parameters["max_time_s"] - (timezone.now() - started).total_seconds())
-    settings = SearchSettings(study=search_study_name(job), storage=search_storage_url(),
-                              trials=parameters["trials"], max_time_s=remaining, objective=parameters["objective"],
-                              folds=parameters["folds"], seed=parameters["seed"], worker=worker,
-                              space=_space(parameters))
-    storage = _open_storage(settings)
+    options = _search_settings(job, worker, host, max_time_s=remaining)
+    storage = _open_storage(options)
     search_progress_merge(job.pk, {"phase": "search", "steps": parameters["trials"]})
-    return run_search(settings, evaluate, storage=storage,
+    return run_search(options, evaluate, storage=storage,
                       on_trial=_trial_callback(job, parameters["trials"], worker))
 
 
-def _open_storage(settings: SearchSettings) -> optuna.storages.BaseStorage:
+def _open_storage(options: SearchSettings, *, attempts: int = 4) -> optuna.storages.BaseStorage:
     """Optuna's storage; workers starting together may race creating its tables, so retry a few times."""
     from ml.search import open_storage
 
-    assert settings.storage is not None
-    for attempt in range(4):
+    assert options.storage is not None
+    for attempt in range(attempts):
         try:
-            return open_storage(settings.storage, heartbeat_s=settings.heartbeat_s, grace_s=settings.grace_s,
-                                retries=settings.retries)
+            return open_storage(options.storage, heartbeat_s=options.heartbeat_s, grace_s=options.grace_s,
+                                retries=options.retries)
         except Exception:  # a concurrent CREATE TABLE: the other worker made them
-            if attempt == 3:
+            if attempt == attempts - 1:
                 raise
             time.sleep(1.0 + attempt)
     raise AssertionError("unreachable")

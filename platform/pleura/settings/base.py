@@ -199,6 +199,9 @@ PLEURA_MEDIA_CACHE_BYTES = env.int("PLEURA_MEDIA_CACHE_BYTES", default=20 * 2**3
 # A scoring job of more videos than this is split into chunk tasks of this many videos that every
 # scoring worker takes from the queue (modelling.scoring); a lost worker's chunk is re-delivered.
 PLEURA_SCORING_CHUNK_VIDEOS = env.int("PLEURA_SCORING_CHUNK_VIDEOS", default=16)
+# A search job's trials beat this often (s); one silent for three beats belongs to a dead worker and is failed
+# (modelling.search). Tests make it short so a killed worker's trial is failed within seconds.
+PLEURA_SEARCH_HEARTBEAT_S = env.int("PLEURA_SEARCH_HEARTBEAT_S", default=10)
 
 # Signed frame URLs also carry a token nginx's secure_link checks when this is set (studies.frame_urls): the
 # same value as in nginx's config; nginx then serves /frames/ from the media folder itself.

@@ -1,8 +1,11 @@
 """Search jobs (issue 17): submission checks and clear 400s, admin only, one task per worker; a search run
 in-process stores history, best parameters and importances on the job; "train best" submits an ordinary
-training job with the best trial's configuration."""
+training job with the best trial's configuration; a worker failing outside a trial leaves the job to the
+others, and the last one out sets its final status once."""
 
 from __future__ import annotations
+
+import functools
 
 import pytest
 
@@ -10,6 +13,7 @@ from accounts.models import Role, User
 from accounts.services import user_ensure
 from exchange.phantoms import TRUTH_USERNAME, phantoms_generate
 from modelling.models import JobStatus, JobType, TrainingJob
+from modelling.scoring import embedding_bags
 from modelling.search import search_job_run, search_job_submit, search_storage_url
 from modelling.services import training_job_submit
 
@@ -139,3 +143,54 @@ def test_a_cancelled_search_starts_no_worker(admin_client, phantoms):
         ["skipped", "skipped"]
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED and job.attempts == 0
+
+
+def broken_embedding(monkeypatch, breaks: list[bool]) -> None:
+    """The workers' data embedding (the public name the search calls) raises where ``breaks`` says, one
+    entry per call: a failure outside any trial, as an unreachable media store would cause."""
+    calls = iter(breaks)
+
+    def embed(*args, **kwargs):
+        if next(calls):
+            raise OSError("the media store is unreachable")
+        return embedding_bags(*args, **kwargs)
+
+    monkeypatch.setattr("modelling.search.embedding_bags", embed)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_failed_worker_leaves_the_job_to_the_others(phantoms, monkeypatch):
+    job = search_job_submit(kind="embedding", trials=3, workers=3, folds=3, space=SPACE, parameters=PARAMETERS,
+                            data_selection=truth_selection(), enqueue=lambda job, worker: None)
+    broken_embedding(monkeypatch, [True, False, True])
+    run = functools.partial(search_job_run, job_id=job.pk, task_id="t", worker_host="here")
+    assert run(worker=1) == "worker failed"
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING, job.error  # the other workers still run trials
+    assert job.progress["workers_failed"] == {"1": "OSError: the media store is unreachable"}
+    assert run(worker=0) == "worker done"
+    assert run(worker=2) == "succeeded"  # the last one out closes the job, though it failed itself
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.error == "" and job.finished_at is not None
+    progress = job.progress
+    assert progress["workers_done"] == [0] and sorted(progress["workers_failed"]) == ["1", "2"]
+    assert progress["step"] == 3 and progress["summary"]["best"]["value"] == progress["best_value"]
+    assert "worker 1 failed: Traceback" in job.log_tail and "worker 2 failed: Traceback" in job.log_tail
+    assert run(worker=1) == "skipped"  # a late re-delivery cannot change the final status
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 3
+
+
+def test_a_search_whose_workers_all_fail_fails_once_with_their_errors(phantoms, monkeypatch):
+    job = search_job_submit(kind="embedding", trials=3, workers=2, folds=3, space=SPACE, parameters=PARAMETERS,
+                            data_selection=truth_selection(), enqueue=lambda job, worker: None)
+    broken_embedding(monkeypatch, [True, True])
+    run = functools.partial(search_job_run, job_id=job.pk, task_id="t", worker_host="here")
+    assert run(worker=0) == "worker failed"
+    assert TrainingJob.objects.get(pk=job.pk).status == JobStatus.RUNNING  # worker 1 may still complete trials
+    assert run(worker=1) == "failed"
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and job.error.startswith("no trial completed: {} ")
+    assert "worker 0: OSError: the media store is unreachable" in job.error
+    assert "worker 1: OSError: the media store is unreachable" in job.error
