@@ -42,7 +42,6 @@ from .selectors import (
     videos_with_frame_predictions,
 )
 from .services import (
-    MAX_ATTEMPTS,
     PREDICTING_KINDS,
     predictions_replace,
     scoring_chunk_done,
@@ -51,6 +50,7 @@ from .services import (
     segmentations_replace,
     stored_files_delete,
     training_job_finish,
+    training_job_gave_up,
     training_job_progress,
     training_job_start,
 )
@@ -332,8 +332,7 @@ def scoring_job_run(*, job_id: int, task_id: str, worker_host: str) -> str:
     job = training_job_start(job_id=job_id, task_id=task_id, worker_host=worker_host, device=torch_device())
     if job is None:
         return "skipped"
-    if job.attempts > MAX_ATTEMPTS:
-        training_job_finish(job=job, status=JobStatus.FAILED, error=f"gave up after {MAX_ATTEMPTS} attempts")
+    if training_job_gave_up(job):
         return "failed"
     state: dict[str, Any] = {"phase": "scoring", "model": "", "step": 0, "steps": 0}
 

@@ -269,23 +269,28 @@ def search_job_run(*, job_id: int, worker: int, task_id: str, worker_host: str) 
     study: optuna.Study | None = None
     summary: dict[str, Any] | None = None
     failure: tuple[int, str, str] | None = None  # (worker, error, traceback)
-    if job.attempts > MAX_ATTEMPTS * job.parameters["workers"]:
-        failure = (worker, f"gave up after {job.attempts - 1} starts", "")
-    else:
-        try:
-            study = _run_trials(job, worker, worker_host)
-            summary = summarise(study)
-        except Exception as error:
-            logger.exception("search job %s (worker %s) failed", job_id, worker)
-            short = str(error) if isinstance(error, SpaceError) else f"{type(error).__name__}: {error}"
-            failure = (worker, short, "" if isinstance(error, SpaceError) else traceback.format_exc())
-    job = search_progress_merge(job.pk, {"phase": "search", **({"summary": summary} if summary else {})},
-                                worker_done=worker if failure is None else None, worker_failed=failure)
-    if job.status == JobStatus.CANCELLED:
-        return "cancelled"
-    if job.status != JobStatus.RUNNING or not search_workers_out(job):
-        return "worker done" if failure is None else "worker failed"
-    return search_job_close(job.pk, summary=_closing_summary(job, worker, worker_host, study)).status
+    storages: list[optuna.storages.BaseStorage] = []  # closed when this worker leaves (a worker runs many tasks)
+    try:
+        if job.attempts > MAX_ATTEMPTS * job.parameters["workers"]:
+            failure = (worker, f"gave up after {job.attempts - 1} starts", "")
+        else:
+            try:
+                study = _run_trials(job, worker, worker_host, storages)
+                summary = summarise(study)
+            except Exception as error:
+                logger.exception("search job %s (worker %s) failed", job_id, worker)
+                short = str(error) if isinstance(error, SpaceError) else f"{type(error).__name__}: {error}"
+                failure = (worker, short, "" if isinstance(error, SpaceError) else traceback.format_exc())
+        job = search_progress_merge(job.pk, {"phase": "search", **({"summary": summary} if summary else {})},
+                                    worker_done=worker if failure is None else None, worker_failed=failure)
+        if job.status == JobStatus.CANCELLED:
+            return "cancelled"
+        if job.status != JobStatus.RUNNING or not search_workers_out(job):
+            return "worker done" if failure is None else "worker failed"
+        return search_job_close(job.pk, summary=_closing_summary(job, worker, worker_host, study)).status
+    finally:
+        for storage in storages:
+            _close_storage(storage)
 
 
 def _closing_summary(job: TrainingJob, worker: int, host: str, study: optuna.Study | None) -> dict[str, Any] | None:
@@ -293,7 +298,6 @@ def _closing_summary(job: TrainingJob, worker: int, host: str, study: optuna.Stu
     their grace period; a live process's trial is waited for that long), then summarised. None when the
     study cannot be read (a failed worker's storage): the summary stored last stands."""
     from optuna import load_study
-    from optuna.storages import RDBStorage
 
     options = _search_settings(job, worker, host)
     opened = None
@@ -307,8 +311,8 @@ def _closing_summary(job: TrainingJob, worker: int, host: str, study: optuna.Stu
         logger.warning("search job %s: could not read its study to close it", job.pk, exc_info=True)
         return None
     finally:
-        if isinstance(opened, RDBStorage):
-            opened.engine.dispose()
+        if opened is not None:
+            _close_storage(opened)
 
 
 def _search_settings(job: TrainingJob, worker: int, host: str, max_time_s: float | None = None) -> SearchSettings:
@@ -319,8 +323,17 @@ def _search_settings(job: TrainingJob, worker: int, host: str, max_time_s: float
                           heartbeat_s=settings.PLEURA_SEARCH_HEARTBEAT_S)
 
 
-def _run_trials(job: TrainingJob, worker: int, host: str) -> optuna.Study:
-    """Embed the labelled videos (cached, shared with training), then join the study and run trials."""
+def _close_storage(storage: optuna.storages.BaseStorage) -> None:
+    """Close the storage's pooled database connections (Optuna keeps them open for the life of the process)."""
+    from optuna.storages import RDBStorage
+
+    if isinstance(storage, RDBStorage):
+        storage.engine.dispose()
+
+
+def _run_trials(job: TrainingJob, worker: int, host: str, opened: list[optuna.storages.BaseStorage]) -> optuna.Study:
+    """Embed the labelled videos (cached, shared with training), then join the study and run trials; the storage
+    it opens is added to `opened` (the caller closes it once done with the study)."""
     from ml.search import bag_evaluator
     from ml.training import EmbeddingTrainConfig
 
@@ -339,6 +352,7 @@ def _run_trials(job: TrainingJob, worker: int, host: str) -> optuna.Study:
         remaining = max(1.0, parameters["max_time_s"] - (timezone.now() - started).total_seconds())
     options = _search_settings(job, worker, host, max_time_s=remaining)
     storage = _open_storage(options)
+    opened.append(storage)
     search_progress_merge(job.pk, {"phase": "search", "steps": parameters["trials"]})
     return run_search(options, evaluate, storage=storage,
                       on_trial=_trial_callback(job, parameters["trials"], worker))

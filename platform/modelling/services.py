@@ -200,6 +200,15 @@ def training_job_start(*, job_id: int, task_id: str, worker_host: str, device: s
     return job
 
 
+def training_job_gave_up(job: TrainingJob, max_attempts: int = MAX_ATTEMPTS) -> bool:
+    """After `max_attempts` starts (a worker lost each time: the task is re-delivered) the job fails instead of
+    starting again; True when it did."""
+    if job.attempts <= max_attempts:
+        return False
+    training_job_finish(job=job, status=JobStatus.FAILED, error=f"gave up after {max_attempts} attempts")
+    return True
+
+
 def training_job_progress(*, job: TrainingJob, progress: dict[str, Any], log_line: str = "") -> bool:
     """Store progress; returns False when the job was cancelled meanwhile (the worker should stop)."""
     fields: dict[str, Any] = {"progress": progress}

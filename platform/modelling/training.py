@@ -34,10 +34,10 @@ from .selectors import (
     video_consensus_labels,
 )
 from .services import (
-    MAX_ATTEMPTS,
     model_version_activate,
     model_version_create,
     training_job_finish,
+    training_job_gave_up,
     training_job_progress,
     training_job_start,
 )
@@ -292,8 +292,7 @@ def training_job_run(*, job_id: int, task_id: str, worker_host: str) -> str:
     job = training_job_start(job_id=job_id, task_id=task_id, worker_host=worker_host, device=torch_device())
     if job is None:
         return "skipped"
-    if job.attempts > MAX_ATTEMPTS:
-        training_job_finish(job=job, status=JobStatus.FAILED, error=f"gave up after {MAX_ATTEMPTS} attempts")
+    if training_job_gave_up(job):
         return "failed"
     reporter = JobReporter(job)
     try:
